@@ -1,0 +1,684 @@
+//! Config declarations: each key is declared once (name, type, default, importance, doc,
+//! validator), and that declaration drives parsing, validation, REST `validate` and docs.
+//!
+//! Values arrive as Kafka Connect's flat string map ([`ConfigMap`]) and are parsed with
+//! Kafka's rules (`ConfigDef.parseType`): booleans are `true`/`false` in any case, numbers are
+//! trimmed, lists are comma separated with each item trimmed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::error::ConnectError;
+
+/// Kafka Connect's flat config map.
+pub type ConfigMap = BTreeMap<String, String>;
+
+/// The text shown instead of a password.
+pub const HIDDEN: &str = "[hidden]";
+
+/// The type of a config key (Kafka's `ConfigDef.Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    /// `true` / `false`.
+    Boolean,
+    /// Text.
+    String,
+    /// 32-bit integer.
+    Int,
+    /// 16-bit integer.
+    Short,
+    /// 64-bit integer.
+    Long,
+    /// Floating point.
+    Double,
+    /// Comma-separated list.
+    List,
+    /// A class (plugin) name.
+    Class,
+    /// Secret text: never shown, never logged.
+    Password,
+}
+
+impl Type {
+    /// Kafka's name of the type (`INT`, `LIST`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Boolean => "BOOLEAN",
+            Type::String => "STRING",
+            Type::Int => "INT",
+            Type::Short => "SHORT",
+            Type::Long => "LONG",
+            Type::Double => "DOUBLE",
+            Type::List => "LIST",
+            Type::Class => "CLASS",
+            Type::Password => "PASSWORD",
+        }
+    }
+    fn expectation(self) -> &'static str {
+        match self {
+            Type::Boolean => "true or false",
+            Type::String | Type::Class | Type::Password => "a string",
+            Type::Int => "a 32-bit integer",
+            Type::Short => "a 16-bit integer",
+            Type::Long => "a 64-bit integer",
+            Type::Double => "a number",
+            Type::List => "a comma-separated list",
+        }
+    }
+}
+
+/// How much a key matters to users (Kafka's `ConfigDef.Importance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Importance {
+    /// Most users set it.
+    High,
+    /// Some users set it.
+    Medium,
+    /// Rarely set.
+    Low,
+}
+
+impl Importance {
+    /// `HIGH`, `MEDIUM` or `LOW`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Importance::High => "HIGH",
+            Importance::Medium => "MEDIUM",
+            Importance::Low => "LOW",
+        }
+    }
+}
+
+/// A parsed config value.
+#[derive(Clone, PartialEq)]
+pub enum ConfigValue {
+    /// BOOLEAN.
+    Boolean(bool),
+    /// STRING.
+    String(String),
+    /// INT.
+    Int(i32),
+    /// SHORT.
+    Short(i16),
+    /// LONG.
+    Long(i64),
+    /// DOUBLE.
+    Double(f64),
+    /// LIST.
+    List(Vec<String>),
+    /// CLASS.
+    Class(String),
+    /// PASSWORD; `Debug` and `Display` show [`HIDDEN`].
+    Password(String),
+}
+
+impl fmt::Debug for ConfigValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigValue::Password(_) => f.write_str(HIDDEN),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+/// The value as it would be written in a config file (passwords hidden).
+impl fmt::Display for ConfigValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigValue::Boolean(v) => write!(f, "{v}"),
+            ConfigValue::String(v) | ConfigValue::Class(v) => f.write_str(v),
+            ConfigValue::Int(v) => write!(f, "{v}"),
+            ConfigValue::Short(v) => write!(f, "{v}"),
+            ConfigValue::Long(v) => write!(f, "{v}"),
+            ConfigValue::Double(v) => write!(f, "{v}"),
+            ConfigValue::List(v) => f.write_str(&v.join(",")),
+            ConfigValue::Password(_) => f.write_str(HIDDEN),
+        }
+    }
+}
+
+/// A check of a parsed value; returns what was expected when the value is wrong.
+#[derive(Clone)]
+pub enum Validator {
+    /// A number within `[min, max]` (either bound optional).
+    Range {
+        /// Lower bound.
+        min: Option<f64>,
+        /// Upper bound.
+        max: Option<f64>,
+    },
+    /// One of the given strings (case-sensitive, as Kafka's `ValidString`).
+    OneOf(&'static [&'static str]),
+    /// One of the given strings, ignoring case (Kafka's `CaseInsensitiveValidString`).
+    OneOfIgnoreCase(&'static [&'static str]),
+    /// A string that is not empty.
+    NonEmptyString,
+    /// Any check; returns the expectation when the value is wrong.
+    Custom(fn(&ConfigValue) -> Result<(), String>),
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Validator::Range { min, max } => write!(f, "Range({min:?}, {max:?})"),
+            Validator::OneOf(v) | Validator::OneOfIgnoreCase(v) => write!(f, "OneOf({v:?})"),
+            Validator::NonEmptyString => f.write_str("NonEmptyString"),
+            Validator::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+impl Validator {
+    /// A number at least `min`.
+    pub fn at_least(min: f64) -> Validator {
+        Validator::Range {
+            min: Some(min),
+            max: None,
+        }
+    }
+    /// A number within `[min, max]`.
+    pub fn between(min: f64, max: f64) -> Validator {
+        Validator::Range {
+            min: Some(min),
+            max: Some(max),
+        }
+    }
+
+    fn check(&self, value: &ConfigValue) -> Result<(), String> {
+        match self {
+            Validator::Range { min, max } => {
+                let n = match value {
+                    ConfigValue::Int(v) => *v as f64,
+                    ConfigValue::Short(v) => *v as f64,
+                    ConfigValue::Long(v) => *v as f64,
+                    ConfigValue::Double(v) => *v,
+                    _ => return Ok(()),
+                };
+                let fmt_bound = |b: f64| {
+                    if b.fract() == 0.0 {
+                        format!("{}", b as i64)
+                    } else {
+                        format!("{b}")
+                    }
+                };
+                match (min, max) {
+                    (Some(lo), Some(hi)) if n < *lo || n > *hi => Err(format!(
+                        "a value between {} and {}",
+                        fmt_bound(*lo),
+                        fmt_bound(*hi)
+                    )),
+                    (Some(lo), None) if n < *lo => {
+                        Err(format!("a value of at least {}", fmt_bound(*lo)))
+                    }
+                    (None, Some(hi)) if n > *hi => {
+                        Err(format!("a value of at most {}", fmt_bound(*hi)))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Validator::OneOf(allowed) | Validator::OneOfIgnoreCase(allowed) => {
+                let ignore_case = matches!(self, Validator::OneOfIgnoreCase(_));
+                let matches = |s: &str| {
+                    allowed.iter().any(|a| {
+                        if ignore_case {
+                            a.eq_ignore_ascii_case(s)
+                        } else {
+                            *a == s
+                        }
+                    })
+                };
+                let ok = match value {
+                    ConfigValue::String(s) | ConfigValue::Class(s) => matches(s),
+                    ConfigValue::List(items) => items.iter().all(|s| matches(s)),
+                    _ => true,
+                };
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!("one of {}", allowed.join(", ")))
+                }
+            }
+            Validator::NonEmptyString => match value {
+                ConfigValue::String(s) if s.trim().is_empty() => Err("a non-empty string".into()),
+                _ => Ok(()),
+            },
+            Validator::Custom(f) => f(value),
+        }
+    }
+}
+
+/// The default of a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Default {
+    /// The key must be given.
+    Required,
+    /// Absent means null (Kafka's `null` default).
+    Null,
+    /// Absent means this value.
+    Value(ConfigValue),
+}
+
+/// One declared key.
+#[derive(Debug, Clone)]
+pub struct ConfigKey {
+    /// Dotted name, as in Kafka (`tasks.max`).
+    pub name: &'static str,
+    /// Type.
+    pub ty: Type,
+    /// Default.
+    pub default: Default,
+    /// Importance.
+    pub importance: Importance,
+    /// User documentation.
+    pub doc: &'static str,
+    /// Optional check.
+    pub validator: Option<Validator>,
+}
+
+/// A problem with one key of a config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The key.
+    pub key: String,
+    /// The value given, if any (passwords are [`HIDDEN`]).
+    pub value: Option<String>,
+    /// What was expected, or what is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(v) => write!(f, "key \"{}\": value \"{}\": {}", self.key, v, self.message),
+            None => write!(f, "key \"{}\": {}", self.key, self.message),
+        }
+    }
+}
+
+/// The declared keys of a component.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigDef {
+    keys: Vec<ConfigKey>,
+}
+
+impl ConfigDef {
+    /// No keys.
+    pub fn new() -> Self {
+        ConfigDef::default()
+    }
+
+    /// Declares a key. Declaring a name twice replaces the first declaration.
+    pub fn define(
+        mut self,
+        name: &'static str,
+        ty: Type,
+        default: Default,
+        importance: Importance,
+        doc: &'static str,
+    ) -> Self {
+        let key = ConfigKey {
+            name,
+            ty,
+            default,
+            importance,
+            doc,
+            validator: None,
+        };
+        match self.keys.iter_mut().find(|k| k.name == name) {
+            Some(slot) => *slot = key,
+            None => self.keys.push(key),
+        }
+        self
+    }
+
+    /// Sets the validator of the key declared last.
+    pub fn with_validator(mut self, validator: Validator) -> Self {
+        if let Some(k) = self.keys.last_mut() {
+            k.validator = Some(validator);
+        }
+        self
+    }
+
+    /// Adds every key of `other` (later declarations win).
+    pub fn merge(mut self, other: &ConfigDef) -> Self {
+        for key in &other.keys {
+            match self.keys.iter_mut().find(|k| k.name == key.name) {
+                Some(slot) => *slot = key.clone(),
+                None => self.keys.push(key.clone()),
+            }
+        }
+        self
+    }
+
+    /// The declared keys, in declaration order.
+    pub fn keys(&self) -> &[ConfigKey] {
+        &self.keys
+    }
+
+    /// A declared key.
+    pub fn key(&self, name: &str) -> Option<&ConfigKey> {
+        self.keys.iter().find(|k| k.name == name)
+    }
+
+    /// Every problem of `config`, one per key (missing, wrong type, failed validator).
+    pub fn validate(&self, config: &ConfigMap) -> Vec<ConfigIssue> {
+        match self.parse(config) {
+            Ok(_) => Vec::new(),
+            Err(issues) => issues,
+        }
+    }
+
+    /// Parses and validates `config`, reporting every problem at once. Keys that are not
+    /// declared are kept in [`ParsedConfig::originals`] but not checked (connectors and
+    /// the worker share one map, as in Kafka Connect).
+    pub fn parse(&self, config: &ConfigMap) -> Result<ParsedConfig, Vec<ConfigIssue>> {
+        let mut values = BTreeMap::new();
+        let mut issues = Vec::new();
+        for key in &self.keys {
+            let raw = config.get(key.name);
+            let parsed = match raw {
+                Some(text) => match parse_value(key.ty, text) {
+                    Ok(v) => Some(v),
+                    Err(()) => {
+                        issues.push(ConfigIssue {
+                            key: key.name.to_string(),
+                            value: Some(shown(key.ty, text)),
+                            message: format!(
+                                "expected {} ({})",
+                                key.ty.expectation(),
+                                key.ty.name()
+                            ),
+                        });
+                        continue;
+                    }
+                },
+                None => match &key.default {
+                    Default::Required => {
+                        issues.push(ConfigIssue {
+                            key: key.name.to_string(),
+                            value: None,
+                            message: format!(
+                                "missing required key (expected {}): {}",
+                                key.ty.expectation(),
+                                key.doc
+                            ),
+                        });
+                        continue;
+                    }
+                    Default::Null => None,
+                    Default::Value(v) => Some(v.clone()),
+                },
+            };
+            if let (Some(v), Some(validator)) = (&parsed, &key.validator)
+                && let Err(expected) = validator.check(v)
+            {
+                issues.push(ConfigIssue {
+                    key: key.name.to_string(),
+                    value: Some(shown(key.ty, raw.map(String::as_str).unwrap_or(""))),
+                    message: format!("expected {expected}"),
+                });
+                continue;
+            }
+            values.insert(key.name, parsed);
+        }
+        if issues.is_empty() {
+            Ok(ParsedConfig {
+                values,
+                originals: config.clone(),
+            })
+        } else {
+            Err(issues)
+        }
+    }
+
+    /// A copy of `config` with the values of PASSWORD keys replaced by [`HIDDEN`].
+    pub fn mask(&self, config: &ConfigMap) -> ConfigMap {
+        config
+            .iter()
+            .map(|(k, v)| {
+                let hidden = self.key(k).is_some_and(|key| key.ty == Type::Password);
+                (
+                    k.clone(),
+                    if hidden {
+                        HIDDEN.to_string()
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+fn shown(ty: Type, text: &str) -> String {
+    if ty == Type::Password {
+        HIDDEN.to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// Parses one value with Kafka's rules for `ty`.
+pub fn parse_value(ty: Type, text: &str) -> Result<ConfigValue, ()> {
+    let t = text.trim();
+    Ok(match ty {
+        Type::Boolean => {
+            if t.eq_ignore_ascii_case("true") {
+                ConfigValue::Boolean(true)
+            } else if t.eq_ignore_ascii_case("false") {
+                ConfigValue::Boolean(false)
+            } else {
+                return Err(());
+            }
+        }
+        Type::String => ConfigValue::String(t.to_string()),
+        Type::Class => ConfigValue::Class(t.to_string()),
+        Type::Password => ConfigValue::Password(text.to_string()),
+        Type::Int => ConfigValue::Int(t.parse().map_err(|_| ())?),
+        Type::Short => ConfigValue::Short(t.parse().map_err(|_| ())?),
+        Type::Long => ConfigValue::Long(t.parse().map_err(|_| ())?),
+        Type::Double => ConfigValue::Double(t.parse().map_err(|_| ())?),
+        Type::List => ConfigValue::List(if t.is_empty() {
+            Vec::new()
+        } else {
+            t.split(',').map(|s| s.trim().to_string()).collect()
+        }),
+    })
+}
+
+/// A config parsed against a [`ConfigDef`].
+#[derive(Debug, Clone)]
+pub struct ParsedConfig {
+    values: BTreeMap<&'static str, Option<ConfigValue>>,
+    originals: ConfigMap,
+}
+
+impl ParsedConfig {
+    /// The map it was parsed from (undeclared keys included).
+    pub fn originals(&self) -> &ConfigMap {
+        &self.originals
+    }
+
+    /// The originals whose keys start with `prefix`, with the prefix removed
+    /// (Kafka's `originalsWithPrefix`).
+    pub fn originals_with_prefix(&self, prefix: &str) -> ConfigMap {
+        self.originals
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(prefix)
+                    .map(|rest| (rest.to_string(), v.clone()))
+            })
+            .collect()
+    }
+
+    /// The parsed value of a declared key; `None` when its value is null.
+    pub fn get(&self, name: &str) -> Result<Option<&ConfigValue>, ConnectError> {
+        self.values
+            .get(name)
+            .map(Option::as_ref)
+            .ok_or_else(|| ConnectError::Config(format!("key \"{name}\" is not declared")))
+    }
+
+    fn typed<'a, T>(
+        &'a self,
+        name: &str,
+        want: &str,
+        f: impl FnOnce(&'a ConfigValue) -> Option<T>,
+    ) -> Result<Option<T>, ConnectError> {
+        match self.get(name)? {
+            None => Ok(None),
+            Some(v) => f(v).map(Some).ok_or_else(|| {
+                ConnectError::Config(format!("key \"{name}\" is not declared as {want}"))
+            }),
+        }
+    }
+
+    /// A STRING, CLASS or PASSWORD value (null → `None`).
+    pub fn string(&self, name: &str) -> Result<Option<&str>, ConnectError> {
+        self.typed(name, "a string", |v| match v {
+            ConfigValue::String(s) | ConfigValue::Class(s) | ConfigValue::Password(s) => {
+                Some(s.as_str())
+            }
+            _ => None,
+        })
+    }
+    /// A BOOLEAN value.
+    pub fn boolean(&self, name: &str) -> Result<Option<bool>, ConnectError> {
+        self.typed(name, "a boolean", |v| match v {
+            ConfigValue::Boolean(b) => Some(*b),
+            _ => None,
+        })
+    }
+    /// An INT, SHORT or LONG value, widened.
+    pub fn long(&self, name: &str) -> Result<Option<i64>, ConnectError> {
+        self.typed(name, "an integer", |v| match v {
+            ConfigValue::Int(n) => Some(i64::from(*n)),
+            ConfigValue::Short(n) => Some(i64::from(*n)),
+            ConfigValue::Long(n) => Some(*n),
+            _ => None,
+        })
+    }
+    /// An INT value.
+    pub fn int(&self, name: &str) -> Result<Option<i32>, ConnectError> {
+        self.typed(name, "an int", |v| match v {
+            ConfigValue::Int(n) => Some(*n),
+            ConfigValue::Short(n) => Some(i32::from(*n)),
+            _ => None,
+        })
+    }
+    /// A DOUBLE value.
+    pub fn double(&self, name: &str) -> Result<Option<f64>, ConnectError> {
+        self.typed(name, "a double", |v| match v {
+            ConfigValue::Double(n) => Some(*n),
+            _ => None,
+        })
+    }
+    /// A LIST value.
+    pub fn list(&self, name: &str) -> Result<Option<&[String]>, ConnectError> {
+        self.typed(name, "a list", |v| match v {
+            ConfigValue::List(items) => Some(items.as_slice()),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def() -> ConfigDef {
+        ConfigDef::new()
+            .define(
+                "file",
+                Type::String,
+                Default::Null,
+                Importance::High,
+                "The file.",
+            )
+            .define(
+                "topic",
+                Type::String,
+                Default::Required,
+                Importance::High,
+                "The topic.",
+            )
+            .with_validator(Validator::NonEmptyString)
+            .define(
+                "batch.size",
+                Type::Int,
+                Default::Value(ConfigValue::Int(2000)),
+                Importance::Low,
+                "Max records per poll.",
+            )
+            .with_validator(Validator::at_least(1.0))
+            .define(
+                "secret",
+                Type::Password,
+                Default::Null,
+                Importance::Low,
+                "A secret.",
+            )
+            .define(
+                "topics",
+                Type::List,
+                Default::Value(ConfigValue::List(vec![])),
+                Importance::High,
+                "Topics.",
+            )
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn parses_with_defaults() {
+        let c = def()
+            .parse(&map(&[
+                ("topic", "t"),
+                ("topics", " a, b ,c"),
+                ("other", "x"),
+            ]))
+            .unwrap();
+        assert_eq!(c.string("file").unwrap(), None);
+        assert_eq!(c.int("batch.size").unwrap(), Some(2000));
+        assert_eq!(c.list("topics").unwrap().unwrap(), ["a", "b", "c"]);
+        assert_eq!(c.originals().get("other").map(String::as_str), Some("x"));
+        assert!(c.string("undeclared").is_err());
+    }
+
+    #[test]
+    fn reports_every_problem_with_key_value_and_expectation() {
+        let issues = def().validate(&map(&[("batch.size", "ten"), ("secret", "s3cr3t")]));
+        let text: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text[0].starts_with("key \"topic\": missing required key"),
+            "{text:?}"
+        );
+        assert_eq!(
+            text[1],
+            "key \"batch.size\": value \"ten\": expected a 32-bit integer (INT)"
+        );
+        let issues = def().validate(&map(&[("topic", "t"), ("batch.size", "0")]));
+        assert_eq!(
+            issues[0].to_string(),
+            "key \"batch.size\": value \"0\": expected a value of at least 1"
+        );
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let d = def();
+        let masked = d.mask(&map(&[("secret", "s3cr3t"), ("topic", "t")]));
+        assert_eq!(masked["secret"], HIDDEN);
+        let c = d
+            .parse(&map(&[("secret", "s3cr3t"), ("topic", "t")]))
+            .unwrap();
+        assert_eq!(format!("{:?}", c.get("secret").unwrap()), "Some([hidden])");
+        assert_eq!(c.string("secret").unwrap(), Some("s3cr3t"));
+    }
+}
