@@ -1,0 +1,778 @@
+//! The set of topics in one data directory.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use super::config::LogConfig;
+use super::partition::{PartitionLog, partition_dir};
+use super::segment::{read_lock, write_lock};
+use crate::error::{Error, IoContext, Result};
+
+const LOCK_FILE: &str = ".lock";
+const CLEAN_SHUTDOWN_FILE: &str = ".clean_shutdown";
+const TOPIC_META_SUFFIX: &str = ".topic.json";
+/// Upper bound on partitions per topic, against typos that would create a million files.
+pub const MAX_PARTITIONS: u32 = 100_000;
+
+/// A topic as stored in the data directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicMetadata {
+    /// Topic name.
+    pub name: String,
+    /// Number of partitions, numbered `0..partitions`.
+    pub partitions: u32,
+    /// Topic config overrides, with Kafka's names (`cleanup.policy`, `retention.ms`, ...).
+    pub configs: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+struct Topic {
+    meta: TopicMetadata,
+    partitions: Vec<Arc<PartitionLog>>,
+}
+
+/// The log engine of one data directory: topics, their partitions, and the directory lock.
+///
+/// `Send + Sync`; share it through `Arc`. Dropping it (or [`LogManager::close`]) flushes every
+/// partition and marks the shutdown clean.
+#[derive(Debug)]
+pub struct LogManager {
+    config: LogConfig,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Serialises create/delete (file work) without blocking lookups.
+    admin: Mutex<()>,
+    /// Holds the advisory lock on `<data_dir>/.lock` while open.
+    _lock: File,
+    closed: AtomicBool,
+}
+
+/// Checks Kafka's topic naming rules.
+pub fn validate_topic_name(name: &str) -> Result<()> {
+    let bad = |reason| {
+        Err(Error::InvalidTopicName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("the name is empty");
+    }
+    if name == "." || name == ".." {
+        return bad("'.' and '..' are not allowed");
+    }
+    if name.len() > 249 {
+        return bad("longer than 249 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|f| f.sync_all()).at(dir)
+}
+
+impl LogManager {
+    /// Opens (creating if needed) and locks the data directory, then loads every topic,
+    /// recovering partitions after an unclean shutdown.
+    ///
+    /// A second process (or a second `LogManager` in this process) gets
+    /// [`Error::DataDirLocked`] naming the directory. The OS drops the lock when the process
+    /// dies, so a restart after `kill -9` works.
+    pub fn open(config: LogConfig) -> Result<LogManager> {
+        let dir = config.data_dir.clone();
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .at(&lock_path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::DataDirLocked { dir }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e).at(&lock_path),
+        }
+
+        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean = marker.exists();
+        if clean {
+            std::fs::remove_file(&marker).at(&marker)?;
+            sync_dir(&dir)?;
+        } else {
+            tracing::info!(dir = %dir.display(), "no clean shutdown marker, recovering logs");
+        }
+
+        let mut topics = BTreeMap::new();
+        let mut partition_dirs = Vec::new();
+        for entry in std::fs::read_dir(&dir).at(&dir)? {
+            let entry = entry.at(&dir)?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let path = entry.path();
+            if let Some(topic) = name.strip_suffix(TOPIC_META_SUFFIX) {
+                let meta = read_metadata(&path)?;
+                if meta.name != topic {
+                    return Err(Error::CorruptMetadata {
+                        path,
+                        reason: format!("names topic '{}'", meta.name),
+                    });
+                }
+                topics.insert(meta.name.clone(), meta);
+            } else if name.ends_with(".tmp") {
+                std::fs::remove_file(&path).at(&path)?;
+            } else if entry.file_type().at(&path)?.is_dir() {
+                partition_dirs.push(name.to_owned());
+            }
+        }
+        let mut loaded = BTreeMap::new();
+        for (name, meta) in topics {
+            let topic = open_topic(&config, meta)?;
+            loaded.insert(name, Arc::new(topic));
+        }
+        for d in partition_dirs {
+            let known = d.rsplit_once('-').is_some_and(|(t, p)| {
+                loaded
+                    .get(t)
+                    .is_some_and(|topic| p.parse::<u32>().is_ok_and(|p| p < topic.meta.partitions))
+            });
+            if !known {
+                tracing::warn!(
+                    dir = %dir.join(&d).display(),
+                    "directory belongs to no known topic partition; ignored"
+                );
+            }
+        }
+        tracing::info!(
+            dir = %dir.display(),
+            topics = loaded.len(),
+            clean_shutdown = clean,
+            "log manager opened"
+        );
+        Ok(LogManager {
+            config,
+            topics: RwLock::new(loaded),
+            admin: Mutex::new(()),
+            _lock: lock,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The configuration this manager was opened with.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed(self.config.data_dir.display().to_string()));
+        }
+        Ok(())
+    }
+
+    /// Creates a topic with `partitions` partitions and Kafka-named config overrides.
+    /// Durable when this returns (metadata written to a temp file, renamed, directory synced).
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<()> {
+        validate_topic_name(name)?;
+        if partitions == 0 || partitions > MAX_PARTITIONS {
+            return Err(Error::InvalidConfig {
+                key: "partitions".to_owned(),
+                value: partitions.to_string(),
+                reason: format!("expected 1..={MAX_PARTITIONS}"),
+            });
+        }
+        // Validate configs before touching the disk.
+        self.config.defaults.with_overrides(&configs)?;
+        let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_open()?;
+        if read_lock(&self.topics).contains_key(name) {
+            return Err(Error::TopicAlreadyExists(name.to_owned()));
+        }
+        let meta = TopicMetadata {
+            name: name.to_owned(),
+            partitions,
+            configs,
+        };
+        let dir = &self.config.data_dir;
+        // Leftovers of an earlier topic with this name (crash during delete) go first.
+        for p in 0..partitions {
+            let pd = partition_dir(dir, name, p as i32);
+            if pd.exists() {
+                tracing::warn!(dir = %pd.display(), "removing leftover partition directory");
+                std::fs::remove_dir_all(&pd).at(&pd)?;
+            }
+        }
+        let topic = open_topic(&self.config, meta.clone())?;
+        write_metadata(dir, &meta)?;
+        write_lock(&self.topics).insert(name.to_owned(), Arc::new(topic));
+        tracing::info!(topic = name, partitions, "created topic");
+        Ok(())
+    }
+
+    /// Deletes a topic and its data. Handles to its partitions stop accepting appends.
+    pub fn delete_topic(&self, name: &str) -> Result<()> {
+        let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_open()?;
+        let topic = write_lock(&self.topics)
+            .remove(name)
+            .ok_or_else(|| Error::UnknownTopic(name.to_owned()))?;
+        for p in &topic.partitions {
+            p.close();
+        }
+        let dir = &self.config.data_dir;
+        let meta_path = dir.join(format!("{name}{TOPIC_META_SUFFIX}"));
+        std::fs::remove_file(&meta_path).at(&meta_path)?;
+        sync_dir(dir)?;
+        for p in &topic.partitions {
+            std::fs::remove_dir_all(p.dir()).at(p.dir())?;
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(())
+    }
+
+    /// A topic's metadata, if it exists.
+    pub fn topic(&self, name: &str) -> Option<TopicMetadata> {
+        read_lock(&self.topics).get(name).map(|t| t.meta.clone())
+    }
+
+    /// All topics, sorted by name.
+    pub fn topics(&self) -> Vec<TopicMetadata> {
+        read_lock(&self.topics)
+            .values()
+            .map(|t| t.meta.clone())
+            .collect()
+    }
+
+    /// The log of one partition.
+    pub fn partition(&self, topic: &str, partition: i32) -> Result<Arc<PartitionLog>> {
+        let topics = read_lock(&self.topics);
+        let t = topics
+            .get(topic)
+            .ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+        usize::try_from(partition)
+            .ok()
+            .and_then(|p| t.partitions.get(p))
+            .cloned()
+            .ok_or_else(|| Error::UnknownPartition {
+                topic: topic.to_owned(),
+                partition,
+                partitions: t.meta.partitions,
+            })
+    }
+
+    /// Every partition log of every topic.
+    pub fn all_partitions(&self) -> Vec<Arc<PartitionLog>> {
+        read_lock(&self.topics)
+            .values()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect()
+    }
+
+    /// Flushes every partition (index files written, data fsynced).
+    pub fn flush(&self) -> Result<()> {
+        for p in self.all_partitions() {
+            p.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Stops appends, flushes every partition and writes the clean-shutdown marker, so the
+    /// next open skips recovery work. Idempotent; also done by `Drop`.
+    pub fn close(&self) -> Result<()> {
+        let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let partitions = self.all_partitions();
+        for p in &partitions {
+            p.close();
+        }
+        for p in &partitions {
+            p.flush()?;
+        }
+        let dir = &self.config.data_dir;
+        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+        File::create(&marker)
+            .and_then(|f| f.sync_all())
+            .at(&marker)?;
+        sync_dir(dir)?;
+        tracing::info!(dir = %dir.display(), "log manager closed cleanly");
+        Ok(())
+    }
+}
+
+impl LogManager {
+    /// Test helper: drop without flushing or writing the clean-shutdown marker, as a crash.
+    #[cfg(test)]
+    pub(crate) fn crash(self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for LogManager {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!(error = %e, "closing the log manager failed; next open will recover");
+        }
+    }
+}
+
+fn open_topic(config: &LogConfig, meta: TopicMetadata) -> Result<Topic> {
+    let topic_config = config.defaults.with_overrides(&meta.configs)?;
+    let mut partitions = Vec::with_capacity(meta.partitions as usize);
+    for p in 0..meta.partitions as i32 {
+        let dir = partition_dir(&config.data_dir, &meta.name, p);
+        partitions.push(Arc::new(PartitionLog::open(
+            dir,
+            &meta.name,
+            p,
+            topic_config.clone(),
+        )?));
+    }
+    Ok(Topic { meta, partitions })
+}
+
+fn read_metadata(path: &PathBuf) -> Result<TopicMetadata> {
+    let data = std::fs::read(path).at(path)?;
+    let meta: TopicMetadata =
+        serde_json::from_slice(&data).map_err(|e| Error::CorruptMetadata {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    validate_topic_name(&meta.name).map_err(|e| Error::CorruptMetadata {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(meta)
+}
+
+fn write_metadata(dir: &Path, meta: &TopicMetadata) -> Result<()> {
+    let path = dir.join(format!("{}{TOPIC_META_SUFFIX}", meta.name));
+    let tmp = dir.join(format!("{}{TOPIC_META_SUFFIX}.tmp", meta.name));
+    let data = serde_json::to_vec_pretty(meta).map_err(|e| Error::CorruptMetadata {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut f = File::create(&tmp).at(&tmp)?;
+    f.write_all(&data).at(&tmp)?;
+    f.sync_all().at(&tmp)?;
+    std::fs::rename(&tmp, &path).at(&path)?;
+    sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::{Bytes, BytesMut};
+
+    use super::*;
+    use crate::record::{RecordBatch, RecordBatchBuilder, batches};
+
+    pub(crate) fn batch(first: u64, n: u64) -> BytesMut {
+        let mut b = RecordBatchBuilder::new(1_000 + first as i64);
+        for i in first..first + n {
+            let v = format!("value-{i:06}");
+            b.append(
+                1_000 + i as i64,
+                Some(format!("k{}", i % 7).as_bytes()),
+                Some(v.as_bytes()),
+                &[],
+            );
+        }
+        b.finish_mut()
+    }
+
+    fn config(dir: &Path, segment_bytes: u64) -> LogConfig {
+        let mut c = LogConfig::new(dir);
+        c.defaults.segment_bytes = segment_bytes;
+        c.defaults.index_interval_bytes = 100;
+        c
+    }
+
+    /// All record values from `offset` to the end, following reads.
+    fn read_all(p: &PartitionLog, mut offset: i64, max_bytes: usize) -> Vec<(i64, String)> {
+        let mut out = Vec::new();
+        loop {
+            let r = p.read(offset, max_bytes).unwrap();
+            if r.data.is_empty() {
+                return out;
+            }
+            for b in batches(r.data) {
+                let b = b.unwrap();
+                assert!(b.crc_valid());
+                for rec in b.records() {
+                    let rec = rec.unwrap();
+                    if rec.offset >= offset {
+                        let v = String::from_utf8(rec.value.unwrap().to_vec()).unwrap();
+                        out.push((rec.offset, v));
+                    }
+                }
+                offset = b.next_offset();
+            }
+        }
+    }
+
+    fn expected(from: u64, to: u64) -> Vec<(i64, String)> {
+        (from..to)
+            .map(|i| (i as i64, format!("value-{i:06}")))
+            .collect()
+    }
+
+    /// Appends batches of 1..=5 records until `total` records; returns batch end offsets.
+    fn fill(p: &PartitionLog, total: u64) -> Vec<u64> {
+        let mut ends = Vec::new();
+        let mut next = 0;
+        while next < total {
+            let n = (next % 5 + 1).min(total - next);
+            let info = p.append(batch(next, n)).unwrap();
+            assert_eq!(info.base_offset, next as i64);
+            assert_eq!(info.last_offset, (next + n - 1) as i64);
+            next += n;
+            ends.push(next);
+        }
+        ends
+    }
+
+    #[test]
+    fn append_read_across_rolls_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let m = LogManager::open(config(dir.path(), 1024)).unwrap();
+            m.create_topic("t", 2, BTreeMap::new()).unwrap();
+            let p = m.partition("t", 1).unwrap();
+            fill(&p, 500);
+            assert!(p.segment_count() > 5, "segments: {}", p.segment_count());
+            assert_eq!(p.log_end_offset(), 500);
+            assert_eq!(read_all(&p, 0, 1 << 20), expected(0, 500));
+            assert_eq!(read_all(&p, 0, 1), expected(0, 500));
+            assert_eq!(read_all(&p, 333, 700), expected(333, 500));
+            // A single small read returns exactly one whole batch.
+            let r = p.read(101, 1).unwrap();
+            let bs: Vec<RecordBatch> = batches(r.data).map(|b| b.unwrap()).collect();
+            assert_eq!(bs.len(), 1);
+            assert!(bs[0].base_offset() <= 101 && bs[0].last_offset() >= 101);
+            assert_eq!(r.high_watermark, 500);
+            m.close().unwrap();
+        }
+        // Clean reopen.
+        let m = LogManager::open(config(dir.path(), 1024)).unwrap();
+        let p = m.partition("t", 1).unwrap();
+        assert_eq!(p.log_end_offset(), 500);
+        assert_eq!(read_all(&p, 0, 4096), expected(0, 500));
+        assert_eq!(p.append(batch(500, 3)).unwrap().base_offset, 500);
+        m.crash();
+        // Unclean reopen.
+        let m = LogManager::open(config(dir.path(), 1024)).unwrap();
+        let p = m.partition("t", 1).unwrap();
+        assert_eq!(p.log_end_offset(), 503);
+        assert_eq!(read_all(&p, 0, 4096), expected(0, 503));
+        assert_eq!(m.partition("t", 0).unwrap().log_end_offset(), 0);
+    }
+
+    #[test]
+    fn offsets_out_of_range_and_log_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = LogManager::open(config(dir.path(), 1 << 20)).unwrap();
+        m.create_topic("t", 1, BTreeMap::new()).unwrap();
+        let p = m.partition("t", 0).unwrap();
+        assert!(p.read(0, 100).unwrap().data.is_empty());
+        p.append(batch(0, 3)).unwrap();
+        assert!(p.read(3, 100).unwrap().data.is_empty());
+        let e = p.read(4, 100).unwrap_err();
+        assert!(matches!(
+            e,
+            Error::OffsetOutOfRange {
+                offset: 4,
+                log_start: 0,
+                log_end: 3,
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("t-0"), "{e}");
+        assert!(matches!(
+            p.read(-1, 100),
+            Err(Error::OffsetOutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_appends_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = LogManager::open(config(dir.path(), 1 << 20)).unwrap();
+        m.create_topic("t", 1, BTreeMap::new()).unwrap();
+        let p = m.partition("t", 0).unwrap();
+        p.append(batch(0, 2)).unwrap();
+        // Good batch followed by a corrupted one: nothing from this append is written.
+        let mut two = batch(2, 2).to_vec();
+        let mut bad = batch(4, 2).to_vec();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        two.extend_from_slice(&bad);
+        assert!(matches!(p.append(two), Err(Error::CorruptBatch { .. })));
+        assert!(p.append(vec![1u8, 2, 3]).is_err());
+        assert!(p.append(Vec::new()).is_err());
+        let empty = RecordBatchBuilder::new(0).finish_mut();
+        assert!(p.append(empty).is_err());
+        assert_eq!(p.log_end_offset(), 2);
+        assert_eq!(p.size_in_bytes(), batch(0, 2).len() as u64);
+        // Multi-batch append works and gets consecutive offsets.
+        let mut two = batch(2, 2).to_vec();
+        two.extend_from_slice(&batch(4, 3));
+        let info = p.append(two).unwrap();
+        assert_eq!((info.base_offset, info.last_offset), (2, 6));
+        assert_eq!(read_all(&p, 0, 1 << 20), expected(0, 7));
+        // A Bytes from the builder converts without copy.
+        let b = RecordBatchBuilder::new(0);
+        let mut b2 = b.clone();
+        b2.append(0, None, Some(b"x"), &[]);
+        p.append(BytesMut::from(b2.finish())).unwrap();
+        assert_eq!(p.log_end_offset(), 8);
+    }
+
+    #[test]
+    fn truncated_tail_at_every_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 1 << 20);
+        let ends;
+        {
+            let m = LogManager::open(cfg.clone()).unwrap();
+            m.create_topic("t", 1, BTreeMap::new()).unwrap();
+            let p = m.partition("t", 0).unwrap();
+            ends = fill(&p, 60);
+            m.close().unwrap();
+        }
+        let log = dir.path().join("t-0").join("00000000000000000000.log");
+        let index = dir.path().join("t-0").join("00000000000000000000.index");
+        let original = std::fs::read(&log).unwrap();
+        let original_index = std::fs::read(&index).unwrap();
+        // Byte position where each batch ends.
+        let mut bounds = Vec::new();
+        let mut pos = 0;
+        for b in batches(Bytes::from(original.clone())) {
+            pos += b.unwrap().size_in_bytes();
+            bounds.push(pos);
+        }
+        assert_eq!(bounds.len(), ends.len());
+        let mut seed = 7u64;
+        let mut cuts: Vec<usize> = (0..40)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 33) as usize % original.len()
+            })
+            .collect();
+        cuts.extend([0, 1, 11, 12, 60, 61, original.len() - 1]);
+        cuts.extend(bounds.iter().take(5));
+        for cut in cuts {
+            std::fs::write(&log, &original[..cut]).unwrap();
+            std::fs::write(&index, &original_index).unwrap();
+            let m = LogManager::open(cfg.clone()).unwrap();
+            let p = m.partition("t", 0).unwrap();
+            let complete = bounds.iter().take_while(|&&b| b <= cut).count();
+            let leo = if complete == 0 { 0 } else { ends[complete - 1] };
+            assert_eq!(p.log_end_offset(), leo as i64, "cut at {cut}");
+            assert_eq!(read_all(&p, 0, 1000), expected(0, leo), "cut at {cut}");
+            // Appending continues at the right offset.
+            assert_eq!(p.append(batch(leo, 1)).unwrap().base_offset, leo as i64);
+            m.crash();
+        }
+    }
+
+    #[test]
+    fn garbage_tail_and_deleted_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 1 << 20);
+        {
+            let m = LogManager::open(cfg.clone()).unwrap();
+            m.create_topic("t", 1, BTreeMap::new()).unwrap();
+            fill(&m.partition("t", 0).unwrap(), 100);
+            m.crash();
+        }
+        let log = dir.path().join("t-0").join("00000000000000000000.log");
+        let index = dir.path().join("t-0").join("00000000000000000000.index");
+        let good_len = std::fs::metadata(&log).unwrap().len();
+        for garbage in [vec![0u8; 100], vec![0xffu8; 5], (0..=255u8).collect()] {
+            let mut f = OpenOptions::new().append(true).open(&log).unwrap();
+            f.write_all(&garbage).unwrap();
+            drop(f);
+            let m = LogManager::open(cfg.clone()).unwrap();
+            let p = m.partition("t", 0).unwrap();
+            assert_eq!(p.log_end_offset(), 100);
+            assert_eq!(std::fs::metadata(&log).unwrap().len(), good_len);
+            assert_eq!(read_all(&p, 37, 300), expected(37, 100));
+            m.crash();
+        }
+        // Deleted and corrupt index files are rebuilt.
+        for bad_index in [None, Some(vec![1u8, 2, 3]), Some(vec![0xff; 16])] {
+            match &bad_index {
+                None => std::fs::remove_file(&index).unwrap(),
+                Some(data) => std::fs::write(&index, data).unwrap(),
+            }
+            let m = LogManager::open(cfg.clone()).unwrap();
+            let p = m.partition("t", 0).unwrap();
+            assert_eq!(p.log_end_offset(), 100);
+            assert_eq!(read_all(&p, 0, 300), expected(0, 100));
+            assert_eq!(read_all(&p, 77, 1), expected(77, 100));
+            m.close().unwrap();
+            assert!(std::fs::metadata(&index).unwrap().len() > 8);
+        }
+    }
+
+    #[test]
+    fn data_dir_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = LogManager::open(LogConfig::new(dir.path())).unwrap();
+        let e = LogManager::open(LogConfig::new(dir.path())).unwrap_err();
+        assert!(matches!(e, Error::DataDirLocked { .. }));
+        let msg = e.to_string();
+        assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+        assert!(msg.contains("another process"), "{msg}");
+        drop(m);
+        LogManager::open(LogConfig::new(dir.path())).unwrap();
+    }
+
+    #[test]
+    fn topics_lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig::new(dir.path());
+        let compact: BTreeMap<String, String> =
+            [("cleanup.policy".to_string(), "compact".to_string())].into();
+        {
+            let m = LogManager::open(cfg.clone()).unwrap();
+            m.create_topic("connect-offsets", 25, compact.clone())
+                .unwrap();
+            m.create_topic("a.b_c-D", 1, BTreeMap::new()).unwrap();
+            assert!(matches!(
+                m.create_topic("a.b_c-D", 1, BTreeMap::new()),
+                Err(Error::TopicAlreadyExists(_))
+            ));
+            for bad in ["", ".", "..", "a/b", "a b", &"x".repeat(250)] {
+                assert!(
+                    matches!(
+                        m.create_topic(bad, 1, BTreeMap::new()),
+                        Err(Error::InvalidTopicName { .. })
+                    ),
+                    "{bad}"
+                );
+            }
+            assert!(m.create_topic("z", 0, BTreeMap::new()).is_err());
+            let bad_cfg: BTreeMap<String, String> = [("retention.ms".into(), "x".into())].into();
+            assert!(matches!(
+                m.create_topic("z", 1, bad_cfg),
+                Err(Error::InvalidConfig { .. })
+            ));
+            assert!(m.topic("z").is_none());
+            assert!(matches!(
+                m.partition("connect-offsets", 25),
+                Err(Error::UnknownPartition {
+                    partition: 25,
+                    partitions: 25,
+                    ..
+                })
+            ));
+            assert!(matches!(
+                m.partition("nope", 0),
+                Err(Error::UnknownTopic(_))
+            ));
+            let p = m.partition("a.b_c-D", 0).unwrap();
+            p.append(batch(0, 1)).unwrap();
+            m.delete_topic("a.b_c-D").unwrap();
+            assert!(matches!(p.append(batch(0, 1)), Err(Error::Closed(_))));
+            assert!(!dir.path().join("a.b_c-D-0").exists());
+            assert!(matches!(
+                m.delete_topic("a.b_c-D"),
+                Err(Error::UnknownTopic(_))
+            ));
+            m.create_topic("a.b_c-D", 2, BTreeMap::new()).unwrap();
+            assert_eq!(m.partition("a.b_c-D", 0).unwrap().log_end_offset(), 0);
+        }
+        let m = LogManager::open(cfg).unwrap();
+        let names: Vec<String> = m.topics().into_iter().map(|t| t.name).collect();
+        assert_eq!(names, ["a.b_c-D", "connect-offsets"]);
+        let t = m.topic("connect-offsets").unwrap();
+        assert_eq!(t.partitions, 25);
+        assert_eq!(t.configs, compact);
+        assert!(
+            m.partition("connect-offsets", 3)
+                .unwrap()
+                .config()
+                .cleanup_policy
+                .compact
+        );
+    }
+
+    #[tokio::test]
+    async fn wait_for_wakes_on_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Arc::new(LogManager::open(LogConfig::new(dir.path())).unwrap());
+        m.create_topic("t", 1, BTreeMap::new()).unwrap();
+        let p = m.partition("t", 0).unwrap();
+        let t0 = std::time::Instant::now();
+        assert_eq!(p.wait_for(0, Duration::from_millis(50)).await, 0);
+        assert!(t0.elapsed() >= Duration::from_millis(50));
+        let p2 = p.clone();
+        let waiter = tokio::spawn(async move { p2.wait_for(0, Duration::from_secs(10)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        p.append(batch(0, 2)).unwrap();
+        let leo = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(leo, 2);
+        // Already satisfied: returns at once.
+        assert_eq!(p.wait_for(1, Duration::from_secs(10)).await, 2);
+    }
+
+    #[test]
+    fn concurrent_readers_see_whole_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Arc::new(LogManager::open(config(dir.path(), 8192)).unwrap());
+        m.create_topic("t", 1, BTreeMap::new()).unwrap();
+        let p = m.partition("t", 0).unwrap();
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let p = p.clone();
+                std::thread::spawn(move || {
+                    let mut offset = 0;
+                    while offset < 2000 {
+                        let r = p.read(offset, 3000).unwrap();
+                        for b in batches(r.data) {
+                            let b = b.unwrap();
+                            assert!(b.crc_valid());
+                            assert!(b.last_offset() < r.high_watermark);
+                            offset = b.next_offset();
+                        }
+                    }
+                })
+            })
+            .collect();
+        fill(&p, 2000);
+        for r in readers {
+            r.join().unwrap();
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! One segment: a `.log` file of whole v2 batches and its sparse `.index`.
+//!
+//! Writers append under the partition's writer lock; readers use `pread` up to the committed
+//! size, which only grows after a complete write, so they never see a partial batch.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::{Error, IoContext, Result};
+use crate::record::{
+    BASE_OFFSET_OFFSET, BATCH_HEADER_SIZE, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAGIC_V2,
+    MAX_TIMESTAMP_OFFSET, check_batch, get_i32, get_i64,
+};
+
+/// Size of one `.index` entry: relative offset u32 + position u32, big-endian (as Kafka).
+const INDEX_ENTRY_SIZE: usize = 8;
+/// Read size when walking batch headers.
+const SCAN_CHUNK: usize = 64 * 1024;
+/// Read size when locating an offset (the index is at most `index.interval.bytes` behind).
+const LOCATE_CHUNK: usize = 16 * 1024;
+
+pub(crate) fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+pub(crate) fn write_lock<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// File name stem for a base offset: 20 digits, zero-padded, as Kafka.
+pub(crate) fn file_stem(base_offset: i64) -> String {
+    format!("{base_offset:020}")
+}
+
+/// The fields of a batch header that the log needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchInfo {
+    /// Byte position in the segment.
+    pub(crate) position: u64,
+    /// Total size in bytes.
+    pub(crate) size: u64,
+    pub(crate) base_offset: i64,
+    pub(crate) last_offset: i64,
+    #[allow(dead_code)] // time index (stage 2)
+    pub(crate) max_timestamp: i64,
+}
+
+/// What the scan callback wants next.
+pub(crate) enum Flow {
+    Continue,
+    Stop,
+}
+
+/// How a scan ended.
+#[derive(Debug)]
+pub(crate) struct ScanEnd {
+    /// Position after the last good batch visited (where a stop or corruption happened).
+    pub(crate) position: u64,
+    /// Why the scan stopped early because of bad data, if it did.
+    pub(crate) corrupt: Option<String>,
+}
+
+/// Walks the batches of `file` in `[start, end)`, calling `f` with each batch's header info.
+/// With `verify`, each batch is read whole and its CRC checked. Framing errors, CRC errors and
+/// errors returned by `f` end the scan with `corrupt` set; I/O errors are returned.
+pub(crate) fn scan(
+    file: &File,
+    path: &Path,
+    start: u64,
+    end: u64,
+    verify: bool,
+    chunk: usize,
+    mut f: impl FnMut(&BatchInfo) -> std::result::Result<Flow, String>,
+) -> Result<ScanEnd> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut buf_pos = start;
+    let mut pos = start;
+    let done = |pos, reason: Option<String>| {
+        Ok(ScanEnd {
+            position: pos,
+            corrupt: reason,
+        })
+    };
+    loop {
+        if pos >= end {
+            return done(pos, None);
+        }
+        let off = (pos - buf_pos) as usize;
+        let avail = buf.len().saturating_sub(off);
+        let reaches_end = buf_pos + buf.len() as u64 >= end;
+        let need = if avail >= LOG_OVERHEAD {
+            let len = get_i32(&buf[off..], 8);
+            if len < (BATCH_HEADER_SIZE - LOG_OVERHEAD) as i32 {
+                return done(pos, Some(format!("invalid batchLength {len}")));
+            }
+            LOG_OVERHEAD + len as usize
+        } else {
+            BATCH_HEADER_SIZE
+        };
+        let need_in_buf = if verify {
+            need
+        } else {
+            need.min(BATCH_HEADER_SIZE)
+        };
+        if avail < need_in_buf && !reaches_end {
+            let len = (chunk.max(need_in_buf) as u64).min(end - pos) as usize;
+            buf.clear();
+            buf.resize(len, 0);
+            file.read_exact_at(&mut buf, pos).at(path)?;
+            buf_pos = pos;
+            continue;
+        }
+        if pos + need as u64 > end {
+            return done(
+                pos,
+                Some(format!(
+                    "truncated batch: needs {need} bytes, {} left in the file",
+                    end - pos
+                )),
+            );
+        }
+        let h = &buf[off..];
+        if h[16] as i8 != MAGIC_V2 {
+            return done(pos, Some(format!("magic {}", h[16] as i8)));
+        }
+        if verify {
+            if let Err(Error::CorruptBatch { reason, .. }) = check_batch(&h[..need], 0) {
+                return done(pos, Some(reason));
+            }
+        } else if get_i32(h, LAST_OFFSET_DELTA_OFFSET) < 0 {
+            return done(pos, Some("negative lastOffsetDelta".to_owned()));
+        }
+        let base_offset = get_i64(h, BASE_OFFSET_OFFSET);
+        let info = BatchInfo {
+            position: pos,
+            size: need as u64,
+            base_offset,
+            last_offset: base_offset + i64::from(get_i32(h, LAST_OFFSET_DELTA_OFFSET)),
+            max_timestamp: get_i64(h, MAX_TIMESTAMP_OFFSET),
+        };
+        match f(&info) {
+            Ok(Flow::Continue) => pos += need as u64,
+            Ok(Flow::Stop) => return done(pos, None),
+            Err(reason) => return done(pos, Some(reason)),
+        }
+    }
+}
+
+/// In-memory copy of the sparse offset index; persisted lazily (on roll, flush and close)
+/// and rebuilt from the log after a crash.
+#[derive(Debug, Default)]
+pub(crate) struct OffsetIndex {
+    /// (offset - segment base, byte position), both strictly increasing.
+    entries: Vec<(u32, u32)>,
+    /// How many entries are in the file.
+    persisted: usize,
+}
+
+impl OffsetIndex {
+    /// Position to start scanning for `relative_offset`.
+    fn lookup(&self, relative_offset: u32) -> u64 {
+        let i = self.entries.partition_point(|e| e.0 <= relative_offset);
+        if i == 0 {
+            0
+        } else {
+            u64::from(self.entries[i - 1].1)
+        }
+    }
+
+    pub(crate) fn last(&self) -> Option<(u32, u32)> {
+        self.entries.last().copied()
+    }
+
+    pub(crate) fn push(&mut self, relative_offset: u32, position: u32) {
+        if let Some(&(o, p)) = self.entries.last()
+            && (relative_offset <= o || position <= p)
+        {
+            return;
+        }
+        self.entries.push((relative_offset, position));
+    }
+
+    /// Parses an index file; `None` if it is inconsistent with a log of `log_size` bytes.
+    fn parse(data: &[u8], log_size: u64) -> Option<OffsetIndex> {
+        if !data.len().is_multiple_of(INDEX_ENTRY_SIZE) {
+            return None;
+        }
+        let mut entries = Vec::with_capacity(data.len() / INDEX_ENTRY_SIZE);
+        for e in data.chunks_exact(INDEX_ENTRY_SIZE) {
+            let rel = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+            let pos = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+            if u64::from(pos) >= log_size {
+                return None;
+            }
+            if let Some(&(o, p)) = entries.last()
+                && (rel <= o || pos <= p)
+            {
+                return None;
+            }
+            entries.push((rel, pos));
+        }
+        let persisted = entries.len();
+        Some(OffsetIndex { entries, persisted })
+    }
+}
+
+/// A segment of a partition log.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    base_offset: i64,
+    log_path: PathBuf,
+    index_path: PathBuf,
+    file: File,
+    /// Bytes of complete batches; readers never look beyond.
+    size: AtomicU64,
+    index: RwLock<OffsetIndex>,
+    /// Writes not yet fsynced.
+    dirty: AtomicBool,
+}
+
+impl Segment {
+    pub(crate) fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf) {
+        let stem = file_stem(base_offset);
+        (
+            dir.join(format!("{stem}.log")),
+            dir.join(format!("{stem}.index")),
+        )
+    }
+
+    /// Creates an empty segment (truncating leftovers with the same name).
+    pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Segment> {
+        let (log_path, index_path) = Self::paths(dir, base_offset);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log_path)
+            .at(&log_path)?;
+        File::create(&index_path).at(&index_path)?;
+        Ok(Segment {
+            base_offset,
+            log_path,
+            index_path,
+            file,
+            size: AtomicU64::new(0),
+            index: RwLock::new(OffsetIndex::default()),
+            dirty: AtomicBool::new(false),
+        })
+    }
+
+    /// Opens an existing segment with its index; a missing or inconsistent index is rebuilt
+    /// by scanning batch headers. Does not verify CRCs (see [`Segment::recover_tail`]).
+    pub(crate) fn open(dir: &Path, base_offset: i64, index_interval: u32) -> Result<Segment> {
+        let (log_path, index_path) = Self::paths(dir, base_offset);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .at(&log_path)?;
+        let size = file.metadata().at(&log_path)?.len();
+        let index = match std::fs::read(&index_path) {
+            Ok(data) => OffsetIndex::parse(&data, size),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).at(&index_path),
+        };
+        let rebuild = index.is_none() && size > 0;
+        let seg = Segment {
+            base_offset,
+            log_path,
+            index_path,
+            file,
+            size: AtomicU64::new(size),
+            index: RwLock::new(index.unwrap_or_default()),
+            dirty: AtomicBool::new(false),
+        };
+        if rebuild {
+            tracing::warn!(
+                file = %seg.index_path.display(),
+                "offset index missing or corrupt, rebuilding it from the log"
+            );
+            seg.rebuild_index(index_interval)?;
+        }
+        Ok(seg)
+    }
+
+    pub(crate) fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Rebuilds the in-memory index by scanning headers, and rewrites the index file.
+    /// Stops (without truncating) at the first framing error.
+    fn rebuild_index(&self, index_interval: u32) -> Result<()> {
+        let mut index = OffsetIndex::default();
+        let mut since = 0u64;
+        let end = scan(
+            &self.file,
+            &self.log_path,
+            0,
+            self.size(),
+            false,
+            SCAN_CHUNK,
+            |b| {
+                if since > u64::from(index_interval) {
+                    index.push((b.base_offset - self.base_offset) as u32, b.position as u32);
+                    since = 0;
+                }
+                since += b.size;
+                Ok(Flow::Continue)
+            },
+        )?;
+        if let Some(reason) = end.corrupt {
+            tracing::warn!(
+                file = %self.log_path.display(),
+                position = end.position,
+                %reason,
+                "bad batch while rebuilding the index of a segment"
+            );
+        }
+        *write_lock(&self.index) = index;
+        self.rewrite_index_file()
+    }
+
+    fn rewrite_index_file(&self) -> Result<()> {
+        let mut index = write_lock(&self.index);
+        let mut data = Vec::with_capacity(index.entries.len() * INDEX_ENTRY_SIZE);
+        for (o, p) in &index.entries {
+            data.extend_from_slice(&o.to_be_bytes());
+            data.extend_from_slice(&p.to_be_bytes());
+        }
+        std::fs::write(&self.index_path, &data).at(&self.index_path)?;
+        index.persisted = index.entries.len();
+        Ok(())
+    }
+
+    /// Writes the index entries not yet in the index file.
+    pub(crate) fn flush_index(&self) -> Result<()> {
+        let mut index = write_lock(&self.index);
+        if index.persisted == index.entries.len() {
+            return Ok(());
+        }
+        let mut data = Vec::new();
+        for (o, p) in &index.entries[index.persisted..] {
+            data.extend_from_slice(&o.to_be_bytes());
+            data.extend_from_slice(&p.to_be_bytes());
+        }
+        let f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.index_path)
+            .at(&self.index_path)?;
+        f.write_all_at(&data, (index.persisted * INDEX_ENTRY_SIZE) as u64)
+            .at(&self.index_path)?;
+        index.persisted = index.entries.len();
+        Ok(())
+    }
+
+    /// Writes the index and fsyncs log and index if there were writes since the last sync.
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.flush_index()?;
+        if self.dirty.swap(false, Ordering::AcqRel) {
+            self.file.sync_data().at(&self.log_path)?;
+            File::open(&self.index_path)
+                .and_then(|f| f.sync_all())
+                .at(&self.index_path)?;
+        }
+        Ok(())
+    }
+
+    /// Verifies the batches from the last index entry to the end of the file (CRC included)
+    /// and truncates the file at the first torn or corrupt batch. If the batch at the index
+    /// entry itself is bad, the whole segment is rescanned. Returns the next offset after
+    /// the last good batch (the base offset for an empty segment).
+    pub(crate) fn recover_tail(&self, index_interval: u32) -> Result<i64> {
+        let (mut start, mut next_offset) = {
+            let index = read_lock(&self.index);
+            match index.last() {
+                Some((rel, pos)) => (u64::from(pos), self.base_offset + i64::from(rel)),
+                None => (0, self.base_offset),
+            }
+        };
+        loop {
+            let size = self.size();
+            let mut since = 0u64;
+            let mut next = next_offset;
+            let mut new_entries = Vec::new();
+            let end = scan(
+                &self.file,
+                &self.log_path,
+                start,
+                size,
+                true,
+                SCAN_CHUNK,
+                |b| {
+                    if b.base_offset < next {
+                        return Err(format!(
+                            "batch base offset {} is below the expected {next}",
+                            b.base_offset
+                        ));
+                    }
+                    if b.last_offset - self.base_offset > i64::from(u32::MAX) {
+                        return Err(format!(
+                            "offset {} too far from the segment base",
+                            b.last_offset
+                        ));
+                    }
+                    if since > u64::from(index_interval) && b.position > start {
+                        new_entries
+                            .push(((b.base_offset - self.base_offset) as u32, b.position as u32));
+                        since = 0;
+                    }
+                    since += b.size;
+                    next = b.last_offset + 1;
+                    Ok(Flow::Continue)
+                },
+            )?;
+            if end.corrupt.is_some() && end.position == start && start > 0 {
+                // The indexed batch itself is bad: the index cannot be trusted. Full rescan.
+                tracing::warn!(
+                    file = %self.log_path.display(),
+                    position = start,
+                    "batch at the last index entry is bad, rescanning the whole segment"
+                );
+                *write_lock(&self.index) = OffsetIndex::default();
+                start = 0;
+                next_offset = self.base_offset;
+                continue;
+            }
+            {
+                let mut index = write_lock(&self.index);
+                for (o, p) in new_entries {
+                    index.push(o, p);
+                }
+            }
+            if let Some(reason) = end.corrupt {
+                tracing::warn!(
+                    file = %self.log_path.display(),
+                    position = end.position,
+                    file_size = size,
+                    %reason,
+                    "truncating log segment at a torn or corrupt batch"
+                );
+                self.truncate_to(end.position)?;
+            }
+            return Ok(next);
+        }
+    }
+
+    /// Cuts the log at `position` (a batch boundary) and drops index entries beyond it.
+    pub(crate) fn truncate_to(&self, position: u64) -> Result<()> {
+        self.file.set_len(position).at(&self.log_path)?;
+        self.size.store(position, Ordering::Release);
+        {
+            let mut index = write_lock(&self.index);
+            let keep = index.entries.partition_point(|e| u64::from(e.1) < position);
+            index.entries.truncate(keep);
+        }
+        self.rewrite_index_file()
+    }
+
+    /// Appends whole, validated batches at the end (one `pwrite`). `index_entries` are
+    /// (absolute offset, position) for the new batches that get an index entry. The new
+    /// bytes become visible to readers when this returns.
+    pub(crate) fn append(&self, data: &[u8], index_entries: &[(i64, u64)]) -> Result<()> {
+        let pos = self.size();
+        if let Err(e) = self.file.write_all_at(data, pos) {
+            // Best effort: drop a partial write so that the file holds whole batches only.
+            let _ = self.file.set_len(pos);
+            return Err(e).at(&self.log_path);
+        }
+        self.dirty.store(true, Ordering::Release);
+        if !index_entries.is_empty() {
+            let mut index = write_lock(&self.index);
+            for &(offset, position) in index_entries {
+                index.push((offset - self.base_offset) as u32, position as u32);
+            }
+        }
+        self.size.store(pos + data.len() as u64, Ordering::Release);
+        Ok(())
+    }
+
+    /// Reads whole batches starting with the one that contains `offset` (or the first one
+    /// after it), up to `max_bytes` but at least one batch, not including batches at or
+    /// beyond `high_watermark`. `None` if the segment has no such batch.
+    pub(crate) fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        high_watermark: i64,
+    ) -> Result<Option<Bytes>> {
+        let size = self.size();
+        let rel = (offset - self.base_offset).clamp(0, i64::from(u32::MAX)) as u32;
+        let start = read_lock(&self.index).lookup(rel);
+        let mut first: Option<BatchInfo> = None;
+        scan(
+            &self.file,
+            &self.log_path,
+            start,
+            size,
+            false,
+            LOCATE_CHUNK,
+            |b| {
+                if b.last_offset >= offset {
+                    first = Some(*b);
+                    Ok(Flow::Stop)
+                } else {
+                    Ok(Flow::Continue)
+                }
+            },
+        )?;
+        let Some(first) = first else {
+            return Ok(None);
+        };
+        if first.base_offset >= high_watermark {
+            return Ok(None);
+        }
+        let len = (max_bytes as u64)
+            .max(first.size)
+            .min(size - first.position) as usize;
+        let mut buf = BytesMut::zeroed(len);
+        self.file
+            .read_exact_at(&mut buf, first.position)
+            .at(&self.log_path)?;
+        // Keep whole batches below the high watermark; the first one always fits.
+        let mut end = first.size as usize;
+        while end + LOG_OVERHEAD <= len {
+            let batch_len = get_i32(&buf[end..], 8);
+            let next_end = end + LOG_OVERHEAD + batch_len.max(0) as usize;
+            if batch_len <= 0
+                || next_end > len
+                || get_i64(&buf[end..], BASE_OFFSET_OFFSET) >= high_watermark
+            {
+                break;
+            }
+            end = next_end;
+        }
+        buf.truncate(end);
+        Ok(Some(buf.freeze()))
+    }
+
+    #[allow(dead_code)] // used by retention (stage 2)
+    /// Deletes the files (the open handle keeps working for readers that hold it).
+    pub(crate) fn delete_files(&self) -> Result<()> {
+        for p in [&self.log_path, &self.index_path] {
+            match std::fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).at(p),
+            }
+        }
+        Ok(())
+    }
+}
