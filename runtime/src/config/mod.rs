@@ -321,6 +321,129 @@ topic: connect-test
         assert_eq!(load_ok(&path), map(&[("name", "café")]));
     }
 
+    /// A tree of nested YAML maps, built from dotted keys cut into chunks.
+    #[derive(Default)]
+    struct Tree(BTreeMap<String, Branch>);
+
+    enum Branch {
+        Leaf(String),
+        Map(Tree),
+    }
+
+    impl Tree {
+        fn insert(&mut self, chunks: &[String], value: &str) {
+            let Some((first, rest)) = chunks.split_first() else {
+                return;
+            };
+            if rest.is_empty() {
+                self.0.insert(first.clone(), Branch::Leaf(value.to_owned()));
+            } else if let Branch::Map(tree) = self
+                .0
+                .entry(first.clone())
+                .or_insert_with(|| Branch::Map(Tree::default()))
+            {
+                tree.insert(rest, value);
+            }
+        }
+
+        fn yaml(&self, indent: usize, out: &mut String) {
+            for (key, branch) in &self.0 {
+                out.push_str(&" ".repeat(indent));
+                match branch {
+                    Branch::Leaf(value) => out.push_str(&format!("{key}: '{value}'\n")),
+                    Branch::Map(tree) => {
+                        out.push_str(&format!("{key}:\n"));
+                        tree.yaml(indent + 2, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Java's `Properties.store` escaping (the `\\`, `=`, `:`, `#`, `!` and whitespace).
+    fn escape(text: &str, is_key: bool) -> String {
+        let mut out = String::new();
+        for (i, c) in text.chars().enumerate() {
+            match c {
+                ' ' if is_key || i == 0 => out.push_str("\\ "),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\u{c}' => out.push_str("\\f"),
+                '\\' | '=' | ':' | '#' | '!' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// However the dotted keys are nested, the YAML is the same config as the properties.
+        #[test]
+        fn any_nesting_of_dotted_keys_flattens_to_the_same_map(
+            entries in proptest::collection::btree_map(
+                proptest::collection::vec("[a-d]{1,2}", 1..5),
+                "[a-z0-9 .,:=]{0,6}",
+                1..8,
+            ),
+            cuts in proptest::collection::vec(proptest::collection::vec(proptest::bool::ANY, 4), 8),
+        ) {
+            // No key may be a prefix of another: that must be written dotted (tested above).
+            let keys: Vec<&Vec<String>> = entries.keys().collect();
+            let prefix_free = keys.iter().all(|a| {
+                keys.iter().all(|b| a == b || !b.starts_with(a))
+            });
+            proptest::prop_assume!(prefix_free);
+
+            let mut tree = Tree::default();
+            let mut properties = String::new();
+            let mut expected = ConfigMap::new();
+            for ((segments, value), cut) in entries.iter().zip(&cuts) {
+                // Cut the key into chunks where `cut` says so: a.b.c → [a, b.c], [a.b, c], ...
+                let mut chunks = vec![segments[0].clone()];
+                for (segment, &new_chunk) in segments[1..].iter().zip(cut) {
+                    if new_chunk {
+                        chunks.push(segment.clone());
+                    } else if let Some(last) = chunks.last_mut() {
+                        last.push('.');
+                        last.push_str(segment);
+                    }
+                }
+                tree.insert(&chunks, value);
+                let key = segments.join(".");
+                properties.push_str(&format!("{}={}\n", escape(&key, true), escape(value, false)));
+                expected.insert(key, value.clone());
+            }
+            let mut yaml = String::new();
+            tree.yaml(0, &mut yaml);
+
+            let from_yaml = parse_str(&yaml, Format::Yaml, "p.yaml");
+            proptest::prop_assert_eq!(from_yaml.as_ref().ok(), Some(&expected), "{}", yaml);
+            let from_properties = parse_str(&properties, Format::Properties, "p.properties");
+            proptest::prop_assert_eq!(from_properties.ok(), Some(expected), "{}", properties);
+        }
+
+        /// Any key and value written with Java's escaping reads back the same.
+        #[test]
+        fn properties_round_trip(
+            entries in proptest::collection::btree_map(
+                "[a-z.]{1,3}[ -~\t\n\r\u{c}éあ😀]{0,8}",
+                "[ -~\t\n\r\u{c}éあ😀]{0,10}",
+                0..6,
+            ),
+        ) {
+            let text: String = entries
+                .iter()
+                .map(|(k, v)| format!("{}={}\n", escape(k, true), escape(v, false)))
+                .collect();
+            let parsed = parse_str(&text, Format::Properties, "p.properties");
+            proptest::prop_assert_eq!(parsed.ok(), Some(entries), "{}", text);
+        }
+    }
+
     #[test]
     fn load_then_resolve() {
         let dir = tempfile::tempdir().unwrap();

@@ -106,9 +106,12 @@ fn logical_lines(text: &str) -> Vec<LogicalLine> {
             continuing = true;
         } else {
             continuing = false;
-            lines.push(LogicalLine {
-                chars: std::mem::take(&mut current),
-            });
+            // A line that was only a continuation (`\` then a blank line) is skipped, as in Java.
+            if !current.is_empty() {
+                lines.push(LogicalLine {
+                    chars: std::mem::take(&mut current),
+                });
+            }
         }
     }
     // A continuation at the end of the text ends the line there.
@@ -368,6 +371,8 @@ mod tests {
         assert_eq!(parse_ok("a=x\\\n\nb=1\n"), map(&[("a", "x"), ("b", "1")]));
         // A continuation at the end of the text.
         assert_eq!(parse_ok("a=x\\"), map(&[("a", "x")]));
+        // A line that is only a continuation is nothing.
+        assert_eq!(parse_ok("\\\n\na=1\n"), map(&[("a", "1")]));
         // The key itself may continue.
         assert_eq!(parse_ok("ke\\\n  y=v\n"), map(&[("key", "v")]));
     }

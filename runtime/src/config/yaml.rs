@@ -501,6 +501,18 @@ enum Problem {
         kind: ConfigErrorKind,
     },
     Duplicate(Box<Duplicate>),
+    /// The same key twice in one YAML map, at least one of them a map.
+    Repeated(Box<Repeated>),
+}
+
+#[derive(Debug)]
+struct Repeated {
+    /// The flattened key of both entries.
+    key: String,
+    first: Target,
+    second: Target,
+    /// A key of the nested map, written dotted, to show how to write it.
+    hint: String,
 }
 
 #[derive(Debug)]
@@ -537,6 +549,22 @@ impl Problem {
                 )
                 .with_key(key)
                 .at(second_at)
+            }
+            Problem::Repeated(repeated) => {
+                let first_at = locate(text, &repeated.first);
+                let second_at = locate(text, &repeated.second);
+                let lines = match (first_at, second_at) {
+                    (Some(a), Some(b)) => format!(" (lines {} and {})", a.line, b.line),
+                    _ => String::new(),
+                };
+                let message = format!(
+                    "is written twice in the same map{lines}, which YAML does not allow; write \
+                     the nested keys dotted instead, e.g. \"{}\"",
+                    repeated.hint
+                );
+                ConfigError::new(Some(origin), ConfigErrorKind::Invalid(message))
+                    .with_key(repeated.key)
+                    .at(second_at)
             }
         }
     }
@@ -575,9 +603,42 @@ fn walk(
     flat: &mut Flat,
 ) -> Result<(), Problem> {
     if let Node::Map(entries) = node {
+        let mut seen = BTreeMap::<&str, usize>::new();
         for (index, (key, value)) in entries.iter().enumerate() {
             path.push(index);
             check_key(key, segments, path)?;
+            if let Some(&first) = seen.get(key.as_str()) {
+                // Two leaves are caught below as two spellings of one key; a map repeated in
+                // the same map would be merged silently, so it is refused here.
+                let nested = [&entries[first].1, value]
+                    .into_iter()
+                    .find_map(|node| match node {
+                        Node::Map(children) => children.first(),
+                        _ => None,
+                    });
+                if let Some((child, _)) = nested {
+                    let mut full = segments.clone();
+                    full.push(key.clone());
+                    let full = full.join(".");
+                    let mut first_path = path.clone();
+                    if let Some(last) = first_path.last_mut() {
+                        *last = first;
+                    }
+                    return Err(Problem::Repeated(Box::new(Repeated {
+                        hint: format!("{full}.{child}"),
+                        key: full,
+                        first: Target {
+                            path: first_path,
+                            key: true,
+                        },
+                        second: Target {
+                            path: path.clone(),
+                            key: true,
+                        },
+                    })));
+                }
+            }
+            seen.insert(key, index);
             segments.push(key.clone());
             walk(value, segments, path, flat)?;
             segments.pop();
@@ -773,6 +834,30 @@ key.converter.schemas.enable: false
     }
 
     #[test]
+    fn duplicates_in_flow_maps_are_located_too() {
+        assert_eq!(
+            parse_err("a: {b: 1}\na.b: 2\n"),
+            r#"test.yaml:2:1: key "a.b" is given twice: as "a: {b: ...}" (line 1) and as "a.b" (line 2)"#
+        );
+        assert_eq!(
+            parse_err("x: {a.b: 1, a: {b: 2}}\n"),
+            r#"test.yaml:1:17: key "x.a.b" is given twice: as "x: {a.b: ...}" (line 1) and as "x: {a: {b: ...}}" (line 1)"#
+        );
+    }
+
+    #[test]
+    fn a_value_and_a_map_under_one_key_in_one_map_are_an_error() {
+        assert_eq!(
+            parse_err("topics: a\ntopics:\n  dir: /d\n"),
+            r#"test.yaml:2:1: key "topics": is written twice in the same map (lines 1 and 2), which YAML does not allow; write the nested keys dotted instead, e.g. "topics.dir""#
+        );
+        assert_eq!(
+            parse_err("x:\n  t: {a: 1}\n  t: {b: 2}\n"),
+            r#"test.yaml:3:3: key "x.t": is written twice in the same map (lines 2 and 3), which YAML does not allow; write the nested keys dotted instead, e.g. "x.t.a""#
+        );
+    }
+
+    #[test]
     fn the_same_key_twice_in_one_map_is_an_error() {
         assert_eq!(
             parse_err("tasks.max: 1\ntasks.max: 2\n"),
@@ -821,10 +906,18 @@ dollar: ${env:HOME}
 
     #[test]
     fn numbers_keep_their_text_in_lists_nested_maps_and_through_aliases() {
-        let text = "a: {b: [1.50, 2]}\nc: &x 0.10\nd: *x\n";
+        let text = "a: {b: [1.50, 2]}\nc: &x 0.10\nd: *x\ne: &m {f: 2.0, g: s}\nh: *m\n";
         assert_eq!(
             parse_ok(text),
-            map(&[("a.b", "1.50,2"), ("c", "0.10"), ("d", "0.10")])
+            map(&[
+                ("a.b", "1.50,2"),
+                ("c", "0.10"),
+                ("d", "0.10"),
+                ("e.f", "2.0"),
+                ("e.g", "s"),
+                ("h.f", "2.0"),
+                ("h.g", "s"),
+            ])
         );
     }
 
