@@ -117,7 +117,12 @@ pub fn load_file(path: &Path) -> Result<ConfigMap, ConfigError> {
             )),
         )
     })?;
-    parse_str(&text, format, &origin)
+    parse_str(without_bom(&text), format, &origin)
+}
+
+/// The text without a leading UTF-8 byte order mark, which some Windows editors write.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// Parses config text in the given format. `origin` names where the text came from in errors
@@ -134,7 +139,7 @@ pub fn parse_str(text: &str, format: Format, origin: &str) -> Result<ConfigMap, 
 fn load_properties(path: &Path) -> Result<ConfigMap, ConfigError> {
     let origin = path.display().to_string();
     let text = properties::decode(read(path, &origin)?);
-    properties::parse(&text, &origin)
+    properties::parse(without_bom(&text), &origin)
 }
 
 fn read(path: &Path, origin: &str) -> Result<Vec<u8>, ConfigError> {
@@ -311,6 +316,19 @@ topic: connect-test
         std::fs::write(&path, b"name: caf\xe9\n").unwrap();
         let e = load_file(&path).unwrap_err().to_string();
         assert!(e.contains("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            ("bom.json", "\u{feff}{\"a\": 1}"),
+            ("bom.properties", "\u{feff}a=1\n"),
+            ("bom.yaml", "\u{feff}a: 1\n"),
+        ] {
+            let path = write(dir.path(), name, text);
+            assert_eq!(load_ok(&path), map(&[("a", "1")]), "{name}");
+        }
     }
 
     #[test]

@@ -511,8 +511,8 @@ struct Repeated {
     key: String,
     first: Target,
     second: Target,
-    /// A key of the nested map, written dotted, to show how to write it.
-    hint: String,
+    /// A key of the nested map, written dotted, to show how to write it (if it has one).
+    hint: Option<String>,
 }
 
 #[derive(Debug)]
@@ -557,11 +557,13 @@ impl Problem {
                     (Some(a), Some(b)) => format!(" (lines {} and {})", a.line, b.line),
                     _ => String::new(),
                 };
-                let message = format!(
-                    "is written twice in the same map{lines}, which YAML does not allow; write \
-                     the nested keys dotted instead, e.g. \"{}\"",
-                    repeated.hint
-                );
+                let mut message =
+                    format!("is written twice in the same map{lines}, which YAML does not allow");
+                if let Some(hint) = &repeated.hint {
+                    message.push_str(&format!(
+                        "; write the nested keys dotted instead, e.g. \"{hint}\""
+                    ));
+                }
                 ConfigError::new(Some(origin), ConfigErrorKind::Invalid(message))
                     .with_key(repeated.key)
                     .at(second_at)
@@ -610,22 +612,21 @@ fn walk(
             if let Some(&first) = seen.get(key.as_str()) {
                 // Two leaves are caught below as two spellings of one key; a map repeated in
                 // the same map would be merged silently, so it is refused here.
-                let nested = [&entries[first].1, value]
-                    .into_iter()
-                    .find_map(|node| match node {
-                        Node::Map(children) => children.first(),
-                        _ => None,
-                    });
-                if let Some((child, _)) = nested {
+                let pair = [&entries[first].1, value];
+                if pair.iter().any(|node| matches!(node, Node::Map(_))) {
                     let mut full = segments.clone();
                     full.push(key.clone());
                     let full = full.join(".");
+                    let child = pair.iter().find_map(|node| match node {
+                        Node::Map(children) => children.first().map(|(child, _)| child),
+                        _ => None,
+                    });
                     let mut first_path = path.clone();
                     if let Some(last) = first_path.last_mut() {
                         *last = first;
                     }
                     return Err(Problem::Repeated(Box::new(Repeated {
-                        hint: format!("{full}.{child}"),
+                        hint: child.map(|child| format!("{full}.{child}")),
                         key: full,
                         first: Target {
                             path: first_path,
@@ -854,6 +855,10 @@ key.converter.schemas.enable: false
         assert_eq!(
             parse_err("x:\n  t: {a: 1}\n  t: {b: 2}\n"),
             r#"test.yaml:3:3: key "x.t": is written twice in the same map (lines 2 and 3), which YAML does not allow; write the nested keys dotted instead, e.g. "x.t.a""#
+        );
+        assert_eq!(
+            parse_err("a: 1\nb: 2\na: {}\n"),
+            r#"test.yaml:3:1: key "a": is written twice in the same map (lines 1 and 3), which YAML does not allow"#
         );
     }
 
