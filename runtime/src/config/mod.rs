@@ -30,7 +30,8 @@
 //! ```
 //!
 //! Writing the same flattened key twice, in any two spellings, is an error that names both
-//! with their lines. Values become the strings Kafka would see: booleans `true`/`false`
+//! with their lines; so is one key written twice in the same map (YAML forbids it; write the
+//! longer key dotted instead). Values become the strings Kafka would see: booleans `true`/`false`
 //! (`True` too, but `yes`/`on` are plain strings, as in YAML 1.2), numbers exactly as written
 //! (`1.10` stays `1.10`), a list of scalars is joined with commas (`topics: [a, b]` is `a,b`,
 //! Kafka's LIST type). **Null** (`~`, `null`, or nothing after the colon) is the empty string,
@@ -43,10 +44,13 @@
 //! trailing `\` continues the line; escapes `\t \n \r \f \\ \uXXXX`, and `\=`, `\:`, `\ ` in
 //! keys. Kafka's quickstart files (`connect-standalone.properties`,
 //! `connect-file-source.properties`, `connect-file-sink.properties`) load as they are. A key
-//! given twice keeps the last value, as in Java.
+//! given twice keeps the last value, as in Java. Files are read as UTF-8, or as ISO-8859-1
+//! (Java's encoding for them) when they are not valid UTF-8.
 //!
-//! **JSON.** Values may be strings, numbers, booleans or null (the empty string). In a REST
-//! body, `name` is added to the config as `name`, as Kafka Connect does.
+//! **JSON.** Values may be strings, numbers, booleans or null (the empty string); a key given
+//! twice in one object is an error. Fractional numbers are written in their shortest form
+//! (`1.10` is `1.1`): quote them to keep them as written. In a REST body, `name` is added to
+//! the config as `name`, as Kafka Connect does.
 //!
 //! **References.** After loading, [`resolve`] replaces `${env:NAME}` and `${file:path:key}`
 //! (a key of a `.properties` file) anywhere in a value. Both providers are always on; Kafka's
