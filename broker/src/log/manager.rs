@@ -5,13 +5,16 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::config::LogConfig;
 use super::partition::{PartitionLog, partition_dir};
-use super::segment::{read_lock, write_lock};
+use super::segment::{now_ms, read_lock, write_lock};
 use crate::error::{Error, IoContext, Result};
 
 const LOCK_FILE: &str = ".lock";
@@ -44,9 +47,11 @@ struct Topic {
 #[derive(Debug)]
 pub struct LogManager {
     config: LogConfig,
-    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    topics: Arc<RwLock<BTreeMap<String, Arc<Topic>>>>,
     /// Serialises create/delete (file work) without blocking lookups.
     admin: Mutex<()>,
+    /// The background thread (retention, compaction, `flush.ms`) and its stop signal.
+    background: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
     /// Holds the advisory lock on `<data_dir>/.lock` while open.
     _lock: File,
     closed: AtomicBool,
@@ -161,13 +166,31 @@ impl LogManager {
             clean_shutdown = clean,
             "log manager opened"
         );
+        let topics = Arc::new(RwLock::new(loaded));
+        let (stop_tx, stop_rx) = mpsc::channel();
+        let handle = {
+            let topics = Arc::downgrade(&topics);
+            let interval = config.retention_check_interval;
+            std::thread::Builder::new()
+                .name("ferry-log-maintenance".to_owned())
+                .spawn(move || background_loop(topics, interval, stop_rx))
+                .at(&dir)?
+        };
         Ok(LogManager {
             config,
-            topics: RwLock::new(loaded),
+            topics,
             admin: Mutex::new(()),
+            background: Mutex::new(Some((stop_tx, handle))),
             _lock: lock,
             closed: AtomicBool::new(false),
         })
+    }
+
+    /// Runs one round of the background work now, on every partition: `flush.ms` flushes,
+    /// retention (`retention.ms` / `retention.bytes`) and compaction. The background thread
+    /// does this every `retention_check_interval`.
+    pub fn run_maintenance(&self) -> Result<()> {
+        maintain(&self.all_partitions(), now_ms(), true)
     }
 
     /// The configuration this manager was opened with.
@@ -305,6 +328,7 @@ impl LogManager {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.stop_background();
         let partitions = self.all_partitions();
         for p in &partitions {
             p.close();
@@ -328,6 +352,75 @@ impl LogManager {
     #[cfg(test)]
     pub(crate) fn crash(self) {
         self.closed.store(true, Ordering::Release);
+        self.stop_background();
+    }
+
+    fn stop_background(&self) {
+        let bg = self
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((stop, handle)) = bg {
+            let _ = stop.send(());
+            if handle.join().is_err() {
+                tracing::error!("log maintenance thread panicked");
+            }
+        }
+    }
+}
+
+/// One round of maintenance over `partitions`; `full` includes retention and compaction.
+fn maintain(partitions: &[Arc<PartitionLog>], now_ms: i64, full: bool) -> Result<()> {
+    let mut first_error = None;
+    for p in partitions {
+        let run = || -> Result<()> {
+            p.flush_if_due()?;
+            if full {
+                p.enforce_retention(now_ms)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = run() {
+            tracing::error!(
+                topic = p.topic(),
+                partition = p.partition(),
+                error = %e,
+                "log maintenance failed"
+            );
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+fn background_loop(
+    topics: std::sync::Weak<RwLock<BTreeMap<String, Arc<Topic>>>>,
+    interval: Duration,
+    stop: mpsc::Receiver<()>,
+) {
+    // Ticks often enough for `flush.ms`; retention and compaction run every `interval`.
+    let tick = interval.min(Duration::from_millis(100));
+    let mut last_full = Instant::now();
+    loop {
+        match stop.recv_timeout(tick) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        let Some(topics) = topics.upgrade() else {
+            return;
+        };
+        let partitions: Vec<Arc<PartitionLog>> = read_lock(&topics)
+            .values()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect();
+        drop(topics);
+        let full = last_full.elapsed() >= interval;
+        if full {
+            last_full = Instant::now();
+        }
+        // Errors are logged inside.
+        let _ = maintain(&partitions, now_ms(), full);
     }
 }
 
@@ -723,6 +816,173 @@ mod tests {
                 .cleanup_policy
                 .compact
         );
+    }
+
+    /// A batch of `n` records with timestamps `ts, ts+1, ...`.
+    fn batch_at(first: u64, n: u64, ts: i64) -> BytesMut {
+        let mut b = RecordBatchBuilder::new(ts);
+        for i in 0..n {
+            let v = format!("value-{:06}", first + i);
+            b.append(ts + i as i64, Some(b"k"), Some(v.as_bytes()), &[]);
+        }
+        b.finish_mut()
+    }
+
+    #[test]
+    fn list_offsets_by_time_across_segments_and_reopen() {
+        use crate::log::{OffsetSpec, TimestampOffset};
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 2048);
+        let check = |p: &PartitionLog| {
+            let at = |t| p.list_offset(OffsetSpec::from_kafka(t)).unwrap();
+            assert_eq!(
+                at(-2),
+                Some(TimestampOffset {
+                    offset: 0,
+                    timestamp: -1
+                })
+            );
+            assert_eq!(
+                at(-1),
+                Some(TimestampOffset {
+                    offset: 300,
+                    timestamp: -1
+                })
+            );
+            // Record i has timestamp 10_000 + 10 * (i / 3) + i % 3.
+            assert_eq!(
+                at(0),
+                Some(TimestampOffset {
+                    offset: 0,
+                    timestamp: 10_000
+                })
+            );
+            for i in [0u64, 1, 2, 3, 150, 151, 152, 299] {
+                let ts = 10_000 + 10 * (i / 3) as i64 + (i % 3) as i64;
+                assert_eq!(
+                    at(ts),
+                    Some(TimestampOffset {
+                        offset: i as i64,
+                        timestamp: ts
+                    }),
+                    "record {i}"
+                );
+            }
+            // Between batches: the next batch's first record.
+            assert_eq!(at(10_005).map(|t| t.offset), Some(3));
+            assert_eq!(at(20_000), None);
+        };
+        {
+            let m = LogManager::open(cfg.clone()).unwrap();
+            m.create_topic("t", 1, BTreeMap::new()).unwrap();
+            let p = m.partition("t", 0).unwrap();
+            for b in 0..100u64 {
+                p.append(batch_at(b * 3, 3, 10_000 + 10 * b as i64))
+                    .unwrap();
+            }
+            assert!(p.segment_count() > 3);
+            check(&p);
+            m.close().unwrap();
+        }
+        let m = LogManager::open(cfg.clone()).unwrap();
+        check(&m.partition("t", 0).unwrap());
+        // Deleted time indexes are rebuilt.
+        drop(m);
+        for e in std::fs::read_dir(dir.path().join("t-0")).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "timeindex") {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        let m = LogManager::open(cfg).unwrap();
+        check(&m.partition("t", 0).unwrap());
+    }
+
+    #[test]
+    fn retention_by_time_and_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = LogManager::open(config(dir.path(), 1024)).unwrap();
+        let now = now_ms();
+        let by_time: BTreeMap<String, String> = [("retention.ms".into(), "60000".into())].into();
+        m.create_topic("time", 1, by_time).unwrap();
+        let by_bytes: BTreeMap<String, String> = [
+            ("retention.bytes".into(), "3000".into()),
+            ("retention.ms".into(), "-1".into()),
+        ]
+        .into();
+        m.create_topic("bytes", 1, by_bytes).unwrap();
+        let compact: BTreeMap<String, String> = [
+            ("cleanup.policy".into(), "compact".into()),
+            ("retention.ms".into(), "1".into()),
+        ]
+        .into();
+        m.create_topic("compact", 1, compact).unwrap();
+
+        let t = m.partition("time", 0).unwrap();
+        // 50 old batches (2 hours ago), then 50 recent ones.
+        for i in 0..100u64 {
+            let ts = if i < 50 { now - 7_200_000 } else { now };
+            t.append(batch_at(i * 2, 2, ts)).unwrap();
+        }
+        let b = m.partition("bytes", 0).unwrap();
+        let c = m.partition("compact", 0).unwrap();
+        for i in 0..100u64 {
+            b.append(batch_at(i * 2, 2, now)).unwrap();
+            c.append(batch_at(i * 2, 2, now - 7_200_000)).unwrap();
+        }
+        let (t_segs, c_segs) = (t.segment_count(), c.segment_count());
+        m.run_maintenance().unwrap();
+
+        // Only whole segments of old records went; the first kept one holds offset 100 or less.
+        let start = t.log_start_offset();
+        assert!(start > 0 && start <= 100, "start {start}");
+        assert!(t.segment_count() < t_segs);
+        assert!(!t.read(start, 100).unwrap().data.is_empty());
+        assert!(matches!(
+            t.read(0, 100),
+            Err(Error::OffsetOutOfRange { .. })
+        ));
+        assert_eq!(read_all(&t, start, 4096).len() as i64, 200 - start);
+
+        let size = b.size_in_bytes();
+        assert!((3000..3000 + 1024).contains(&size), "size {size}");
+        assert!(b.log_start_offset() > 0);
+        assert_eq!(b.log_end_offset(), 200);
+
+        // cleanup.policy=compact alone: retention does not delete.
+        assert_eq!(c.segment_count(), c_segs);
+        assert_eq!(c.log_start_offset(), 0);
+
+        // Files are gone and a reopen agrees.
+        let start_b = b.log_start_offset();
+        drop((t, b, c));
+        drop(m);
+        let m = LogManager::open(config(dir.path(), 1024)).unwrap();
+        assert_eq!(m.partition("time", 0).unwrap().log_start_offset(), start);
+        assert_eq!(m.partition("bytes", 0).unwrap().log_start_offset(), start_b);
+    }
+
+    #[test]
+    fn segment_ms_rolls_and_flush_policies() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = LogManager::open(LogConfig::new(dir.path())).unwrap();
+        let cfgs: BTreeMap<String, String> = [
+            ("segment.ms".into(), "1".into()),
+            ("flush.messages".into(), "1".into()),
+        ]
+        .into();
+        m.create_topic("t", 1, cfgs).unwrap();
+        let p = m.partition("t", 0).unwrap();
+        p.append(batch(0, 1)).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        p.append(batch(1, 1)).unwrap();
+        assert_eq!(p.segment_count(), 2);
+        let cfgs: BTreeMap<String, String> = [("flush.ms".into(), "0".into())].into();
+        m.create_topic("f", 1, cfgs).unwrap();
+        let f = m.partition("f", 0).unwrap();
+        f.append(batch(0, 1)).unwrap();
+        m.run_maintenance().unwrap();
+        assert_eq!(read_all(&f, 0, 100), expected(0, 1));
     }
 
     #[tokio::test]

@@ -9,11 +9,11 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::config::TopicConfig;
-use super::segment::{Segment, read_lock, write_lock};
+use super::segment::{NO_TIMESTAMP, Segment, now_ms, read_lock, write_lock};
 use crate::error::{Error, IoContext, Result};
 use crate::record::{
-    LAST_OFFSET_DELTA_OFFSET, RECORDS_COUNT_OFFSET, check_batch, check_frame, get_i32,
-    set_base_offset,
+    LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET, check_batch, check_frame,
+    get_i32, get_i64, set_base_offset,
 };
 
 /// Offsets assigned by [`PartitionLog::append`].
@@ -23,6 +23,37 @@ pub struct AppendInfo {
     pub base_offset: i64,
     /// Offset of the last record appended.
     pub last_offset: i64,
+}
+
+/// What [`PartitionLog::list_offset`] looks up (Kafka's ListOffsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSpec {
+    /// The log start offset (Kafka timestamp -2).
+    Earliest,
+    /// The log end offset (Kafka timestamp -1).
+    Latest,
+    /// The first record with a timestamp >= this (ms).
+    Timestamp(i64),
+}
+
+impl OffsetSpec {
+    /// From a ListOffsets request timestamp: -2 earliest, -1 latest, else a timestamp.
+    pub fn from_kafka(timestamp: i64) -> OffsetSpec {
+        match timestamp {
+            -2 => OffsetSpec::Earliest,
+            -1 => OffsetSpec::Latest,
+            t => OffsetSpec::Timestamp(t),
+        }
+    }
+}
+
+/// An answer of [`PartitionLog::list_offset`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampOffset {
+    /// The offset.
+    pub offset: i64,
+    /// The record's timestamp for a timestamp lookup; -1 for earliest/latest.
+    pub timestamp: i64,
 }
 
 /// Result of [`PartitionLog::read`].
@@ -47,7 +78,7 @@ struct Writer {
     /// When the oldest unflushed append happened (for `flush.ms`).
     unflushed_since: Option<Instant>,
     /// Reused for index entries of one append.
-    index_scratch: Vec<(i64, u64)>,
+    index_scratch: Vec<(i64, u64, i64)>,
 }
 
 /// The log of one partition. Appends are serialised; reads run concurrently with appends
@@ -258,6 +289,7 @@ impl PartitionLog {
         let base_offset = w.next_offset;
         let seg_pos = w.active.size();
         let interval = u64::from(self.config.index_interval_bytes);
+        let mut max_ts = w.active.max_timestamp();
         let mut scratch = std::mem::take(&mut w.index_scratch);
         scratch.clear();
         let mut next = base_offset;
@@ -268,14 +300,15 @@ impl PartitionLog {
             let last_delta = get_i32(&buf[pos..], LAST_OFFSET_DELTA_OFFSET);
             set_base_offset(&mut buf[pos..], next);
             if since > interval {
-                scratch.push((next, seg_pos + pos as u64));
+                scratch.push((next, seg_pos + pos as u64, max_ts));
                 since = 0;
             }
             since += size as u64;
+            max_ts = max_ts.max(get_i64(&buf[pos..], MAX_TIMESTAMP_OFFSET));
             next += i64::from(last_delta) + 1;
             pos += size;
         }
-        let result = w.active.append(buf, &scratch);
+        let result = w.active.append(buf, &scratch, max_ts);
         w.index_scratch = scratch;
         result?;
         w.bytes_since_index = since;
@@ -297,8 +330,81 @@ impl PartitionLog {
         })
     }
 
-    fn segment_too_old(&self, _w: &Writer) -> bool {
-        false
+    /// `segment.ms`: the active segment's first append is older than this.
+    fn segment_too_old(&self, w: &Writer) -> bool {
+        let first = w.active.first_append_ms();
+        first > 0 && now_ms().saturating_sub(first) >= self.config.segment_ms as i64
+    }
+
+    /// Kafka's ListOffsets for this partition. `None` when no record has a timestamp at or
+    /// after the one asked for (Kafka then answers offset -1).
+    pub fn list_offset(&self, spec: OffsetSpec) -> Result<Option<TimestampOffset>> {
+        match spec {
+            OffsetSpec::Earliest => Ok(Some(TimestampOffset {
+                offset: self.log_start_offset(),
+                timestamp: NO_TIMESTAMP,
+            })),
+            OffsetSpec::Latest => Ok(Some(TimestampOffset {
+                offset: self.log_end_offset(),
+                timestamp: NO_TIMESTAMP,
+            })),
+            OffsetSpec::Timestamp(ts) => {
+                for seg in self.segments() {
+                    if let Some((offset, timestamp)) = seg.offset_for_timestamp(ts)? {
+                        return Ok(Some(TimestampOffset { offset, timestamp }));
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Deletes the oldest non-active segments that are past `retention.ms` (their newest
+    /// record is older) or beyond `retention.bytes`; whole segments only, oldest first, as
+    /// Kafka. Returns how many were deleted.
+    pub(crate) fn enforce_retention(&self, now_ms: i64) -> Result<usize> {
+        if !self.config.cleanup_policy.delete {
+            return Ok(0);
+        }
+        let w = self.lock_writer();
+        let removed: Vec<Arc<Segment>> = {
+            let mut segs = write_lock(&self.segments);
+            let mut total: u64 = segs.iter().map(|s| s.size()).sum();
+            let mut n = 0;
+            for seg in segs.iter() {
+                if Arc::ptr_eq(seg, &w.active) {
+                    break;
+                }
+                let too_old = self
+                    .config
+                    .retention_ms
+                    .is_some_and(|ms| seg.max_timestamp() < now_ms.saturating_sub(ms));
+                let too_big = self
+                    .config
+                    .retention_bytes
+                    .is_some_and(|max| total - seg.size() >= max);
+                if !(too_old || too_big) {
+                    break;
+                }
+                total -= seg.size();
+                n += 1;
+            }
+            let removed: Vec<_> = segs.drain(..n).collect();
+            if let Some(first) = segs.first() {
+                self.log_start.store(first.base_offset(), Ordering::Release);
+            }
+            removed
+        };
+        drop(w);
+        for seg in &removed {
+            tracing::info!(
+                partition = %self.name(),
+                file = %seg.log_path().display(),
+                "deleting log segment past retention"
+            );
+            seg.delete_files()?;
+        }
+        Ok(removed.len())
     }
 
     /// Closes the active segment and starts a new one at the next offset.
@@ -332,7 +438,6 @@ impl PartitionLog {
         self.sync_writer(&mut w)
     }
 
-    #[allow(dead_code)] // driven by the background thread (stage 2)
     /// Flushes if `flush.ms` has passed since the oldest unflushed append.
     pub(crate) fn flush_if_due(&self) -> Result<()> {
         let Some(ms) = self.config.flush_ms else {
@@ -415,7 +520,6 @@ impl PartitionLog {
         self.closed.store(true, Ordering::Release);
     }
 
-    #[allow(dead_code)] // used by retention (stage 2)
     /// Snapshot of the segments, oldest first.
     pub(crate) fn segments(&self) -> Vec<Arc<Segment>> {
         read_lock(&self.segments).clone()

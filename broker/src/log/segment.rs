@@ -1,4 +1,4 @@
-//! One segment: a `.log` file of whole v2 batches and its sparse `.index`.
+//! One segment: a `.log` file of whole v2 batches, its sparse `.index` and `.timeindex`.
 //!
 //! Writers append under the partition's writer lock; readers use `pread` up to the committed
 //! size, which only grows after a complete write, so they never see a partial batch.
@@ -6,7 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::{Bytes, BytesMut};
@@ -19,6 +19,18 @@ use crate::record::{
 
 /// Size of one `.index` entry: relative offset u32 + position u32, big-endian (as Kafka).
 const INDEX_ENTRY_SIZE: usize = 8;
+/// Size of one `.timeindex` entry: timestamp i64 + relative offset u32, big-endian (as Kafka).
+/// Here the timestamp is the largest timestamp of the batches *before* that offset, so a
+/// lookup can start at the last entry below the target timestamp.
+const TIME_INDEX_ENTRY_SIZE: usize = 12;
+/// Kafka's `RecordBatch.NO_TIMESTAMP`.
+pub(crate) const NO_TIMESTAMP: i64 = -1;
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 /// Read size when walking batch headers.
 const SCAN_CHUNK: usize = 64 * 1024;
 /// Read size when locating an offset (the index is at most `index.interval.bytes` behind).
@@ -45,7 +57,6 @@ pub(crate) struct BatchInfo {
     pub(crate) size: u64,
     pub(crate) base_offset: i64,
     pub(crate) last_offset: i64,
-    #[allow(dead_code)] // time index (stage 2)
     pub(crate) max_timestamp: i64,
 }
 
@@ -150,12 +161,13 @@ pub(crate) fn scan(
     }
 }
 
-/// In-memory copy of the sparse offset index; persisted lazily (on roll, flush and close)
-/// and rebuilt from the log after a crash.
+/// In-memory copy of the sparse offset and time indexes; persisted lazily (on roll, flush
+/// and close) and rebuilt from the log after a crash.
 #[derive(Debug, Default)]
 pub(crate) struct OffsetIndex {
-    /// (offset - segment base, byte position), both strictly increasing.
-    entries: Vec<(u32, u32)>,
+    /// (offset - segment base, byte position, largest timestamp before this batch); offsets
+    /// and positions strictly increasing, timestamps non-decreasing.
+    entries: Vec<(u32, u32, i64)>,
     /// How many entries are in the file.
     persisted: usize,
 }
@@ -171,37 +183,57 @@ impl OffsetIndex {
         }
     }
 
-    pub(crate) fn last(&self) -> Option<(u32, u32)> {
+    /// Position to start scanning for the first batch with a timestamp >= `timestamp`.
+    fn lookup_time(&self, timestamp: i64) -> u64 {
+        let i = self.entries.partition_point(|e| e.2 < timestamp);
+        if i == 0 {
+            0
+        } else {
+            u64::from(self.entries[i - 1].1)
+        }
+    }
+
+    pub(crate) fn last(&self) -> Option<(u32, u32, i64)> {
         self.entries.last().copied()
     }
 
-    pub(crate) fn push(&mut self, relative_offset: u32, position: u32) {
-        if let Some(&(o, p)) = self.entries.last()
-            && (relative_offset <= o || position <= p)
+    pub(crate) fn push(&mut self, relative_offset: u32, position: u32, max_ts_before: i64) {
+        if let Some(&(o, p, t)) = self.entries.last()
+            && (relative_offset <= o || position <= p || max_ts_before < t)
         {
             return;
         }
-        self.entries.push((relative_offset, position));
+        self.entries
+            .push((relative_offset, position, max_ts_before));
     }
 
-    /// Parses an index file; `None` if it is inconsistent with a log of `log_size` bytes.
-    fn parse(data: &[u8], log_size: u64) -> Option<OffsetIndex> {
-        if !data.len().is_multiple_of(INDEX_ENTRY_SIZE) {
+    /// Parses the index files; `None` if they are inconsistent with each other or with a log
+    /// of `log_size` bytes.
+    fn parse(data: &[u8], time_data: &[u8], log_size: u64) -> Option<OffsetIndex> {
+        if !data.len().is_multiple_of(INDEX_ENTRY_SIZE)
+            || data.len() / INDEX_ENTRY_SIZE != time_data.len() / TIME_INDEX_ENTRY_SIZE
+            || !time_data.len().is_multiple_of(TIME_INDEX_ENTRY_SIZE)
+        {
             return None;
         }
         let mut entries = Vec::with_capacity(data.len() / INDEX_ENTRY_SIZE);
-        for e in data.chunks_exact(INDEX_ENTRY_SIZE) {
+        for (e, t) in data
+            .chunks_exact(INDEX_ENTRY_SIZE)
+            .zip(time_data.chunks_exact(TIME_INDEX_ENTRY_SIZE))
+        {
             let rel = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
             let pos = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
-            if u64::from(pos) >= log_size {
+            let ts = get_i64(t, 0);
+            let trel = u32::from_be_bytes([t[8], t[9], t[10], t[11]]);
+            if u64::from(pos) >= log_size || trel != rel {
                 return None;
             }
-            if let Some(&(o, p)) = entries.last()
-                && (rel <= o || pos <= p)
+            if let Some(&(o, p, ts0)) = entries.last()
+                && (rel <= o || pos <= p || ts < ts0)
             {
                 return None;
             }
-            entries.push((rel, pos));
+            entries.push((rel, pos, ts));
         }
         let persisted = entries.len();
         Some(OffsetIndex { entries, persisted })
@@ -214,26 +246,33 @@ pub(crate) struct Segment {
     base_offset: i64,
     log_path: PathBuf,
     index_path: PathBuf,
+    timeindex_path: PathBuf,
     file: File,
     /// Bytes of complete batches; readers never look beyond.
     size: AtomicU64,
     index: RwLock<OffsetIndex>,
     /// Writes not yet fsynced.
     dirty: AtomicBool,
+    /// Largest batch maxTimestamp in the segment (`NO_TIMESTAMP` when empty).
+    max_timestamp: AtomicI64,
+    /// Wall-clock ms of the first append since this process opened the segment, 0 if none
+    /// (for `segment.ms`).
+    first_append_ms: AtomicI64,
 }
 
 impl Segment {
-    pub(crate) fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf) {
+    pub(crate) fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
         let stem = file_stem(base_offset);
         (
             dir.join(format!("{stem}.log")),
             dir.join(format!("{stem}.index")),
+            dir.join(format!("{stem}.timeindex")),
         )
     }
 
     /// Creates an empty segment (truncating leftovers with the same name).
     pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Segment> {
-        let (log_path, index_path) = Self::paths(dir, base_offset);
+        let (log_path, index_path, timeindex_path) = Self::paths(dir, base_offset);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -242,48 +281,78 @@ impl Segment {
             .open(&log_path)
             .at(&log_path)?;
         File::create(&index_path).at(&index_path)?;
+        File::create(&timeindex_path).at(&timeindex_path)?;
         Ok(Segment {
             base_offset,
             log_path,
             index_path,
+            timeindex_path,
             file,
             size: AtomicU64::new(0),
             index: RwLock::new(OffsetIndex::default()),
             dirty: AtomicBool::new(false),
+            max_timestamp: AtomicI64::new(NO_TIMESTAMP),
+            first_append_ms: AtomicI64::new(0),
         })
     }
 
     /// Opens an existing segment with its index; a missing or inconsistent index is rebuilt
     /// by scanning batch headers. Does not verify CRCs (see [`Segment::recover_tail`]).
     pub(crate) fn open(dir: &Path, base_offset: i64, index_interval: u32) -> Result<Segment> {
-        let (log_path, index_path) = Self::paths(dir, base_offset);
+        let (log_path, index_path, timeindex_path) = Self::paths(dir, base_offset);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(&log_path)
             .at(&log_path)?;
         let size = file.metadata().at(&log_path)?.len();
-        let index = match std::fs::read(&index_path) {
-            Ok(data) => OffsetIndex::parse(&data, size),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e).at(&index_path),
+        let read = |p: &Path| match std::fs::read(p) {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).at(p),
+        };
+        let index = match (read(&index_path)?, read(&timeindex_path)?) {
+            (Some(data), Some(time_data)) => OffsetIndex::parse(&data, &time_data, size),
+            _ => None,
         };
         let rebuild = index.is_none() && size > 0;
         let seg = Segment {
             base_offset,
             log_path,
             index_path,
+            timeindex_path,
             file,
             size: AtomicU64::new(size),
             index: RwLock::new(index.unwrap_or_default()),
             dirty: AtomicBool::new(false),
+            max_timestamp: AtomicI64::new(NO_TIMESTAMP),
+            first_append_ms: AtomicI64::new(0),
         };
         if rebuild {
             tracing::warn!(
                 file = %seg.index_path.display(),
-                "offset index missing or corrupt, rebuilding it from the log"
+                "offset or time index missing or corrupt, rebuilding it from the log"
             );
             seg.rebuild_index(index_interval)?;
+        } else {
+            // The largest timestamp: from the last index entry, scan the tail headers.
+            let (start, mut max_ts) = match read_lock(&seg.index).last() {
+                Some((_, pos, ts)) => (u64::from(pos), ts),
+                None => (0, NO_TIMESTAMP),
+            };
+            scan(
+                &seg.file,
+                &seg.log_path,
+                start,
+                size,
+                false,
+                SCAN_CHUNK,
+                |b| {
+                    max_ts = max_ts.max(b.max_timestamp);
+                    Ok(Flow::Continue)
+                },
+            )?;
+            seg.max_timestamp.store(max_ts, Ordering::Release);
         }
         Ok(seg)
     }
@@ -296,9 +365,18 @@ impl Segment {
         self.size.load(Ordering::Acquire)
     }
 
-    #[allow(dead_code)]
     pub(crate) fn log_path(&self) -> &Path {
         &self.log_path
+    }
+
+    /// Largest record timestamp in the segment (`NO_TIMESTAMP` when empty).
+    pub(crate) fn max_timestamp(&self) -> i64 {
+        self.max_timestamp.load(Ordering::Acquire)
+    }
+
+    /// Wall-clock ms of the first append in this process, 0 if none.
+    pub(crate) fn first_append_ms(&self) -> i64 {
+        self.first_append_ms.load(Ordering::Acquire)
     }
 
     /// Rebuilds the in-memory index by scanning headers, and rewrites the index file.
@@ -306,6 +384,7 @@ impl Segment {
     fn rebuild_index(&self, index_interval: u32) -> Result<()> {
         let mut index = OffsetIndex::default();
         let mut since = 0u64;
+        let mut max_ts = NO_TIMESTAMP;
         let end = scan(
             &self.file,
             &self.log_path,
@@ -315,10 +394,12 @@ impl Segment {
             SCAN_CHUNK,
             |b| {
                 if since > u64::from(index_interval) {
-                    index.push((b.base_offset - self.base_offset) as u32, b.position as u32);
+                    let rel = (b.base_offset - self.base_offset) as u32;
+                    index.push(rel, b.position as u32, max_ts);
                     since = 0;
                 }
                 since += b.size;
+                max_ts = max_ts.max(b.max_timestamp);
                 Ok(Flow::Continue)
             },
         )?;
@@ -331,17 +412,27 @@ impl Segment {
             );
         }
         *write_lock(&self.index) = index;
+        self.max_timestamp.store(max_ts, Ordering::Release);
         self.rewrite_index_file()
+    }
+
+    fn encode_index(entries: &[(u32, u32, i64)]) -> (Vec<u8>, Vec<u8>) {
+        let mut data = Vec::with_capacity(entries.len() * INDEX_ENTRY_SIZE);
+        let mut time = Vec::with_capacity(entries.len() * TIME_INDEX_ENTRY_SIZE);
+        for (o, p, t) in entries {
+            data.extend_from_slice(&o.to_be_bytes());
+            data.extend_from_slice(&p.to_be_bytes());
+            time.extend_from_slice(&t.to_be_bytes());
+            time.extend_from_slice(&o.to_be_bytes());
+        }
+        (data, time)
     }
 
     fn rewrite_index_file(&self) -> Result<()> {
         let mut index = write_lock(&self.index);
-        let mut data = Vec::with_capacity(index.entries.len() * INDEX_ENTRY_SIZE);
-        for (o, p) in &index.entries {
-            data.extend_from_slice(&o.to_be_bytes());
-            data.extend_from_slice(&p.to_be_bytes());
-        }
+        let (data, time) = Self::encode_index(&index.entries);
         std::fs::write(&self.index_path, &data).at(&self.index_path)?;
+        std::fs::write(&self.timeindex_path, &time).at(&self.timeindex_path)?;
         index.persisted = index.entries.len();
         Ok(())
     }
@@ -352,19 +443,20 @@ impl Segment {
         if index.persisted == index.entries.len() {
             return Ok(());
         }
-        let mut data = Vec::new();
-        for (o, p) in &index.entries[index.persisted..] {
-            data.extend_from_slice(&o.to_be_bytes());
-            data.extend_from_slice(&p.to_be_bytes());
+        let (data, time) = Self::encode_index(&index.entries[index.persisted..]);
+        for (path, bytes, entry_size) in [
+            (&self.index_path, &data, INDEX_ENTRY_SIZE),
+            (&self.timeindex_path, &time, TIME_INDEX_ENTRY_SIZE),
+        ] {
+            let f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .at(path)?;
+            f.write_all_at(bytes, (index.persisted * entry_size) as u64)
+                .at(path)?;
         }
-        let f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&self.index_path)
-            .at(&self.index_path)?;
-        f.write_all_at(&data, (index.persisted * INDEX_ENTRY_SIZE) as u64)
-            .at(&self.index_path)?;
         index.persisted = index.entries.len();
         Ok(())
     }
@@ -374,9 +466,9 @@ impl Segment {
         self.flush_index()?;
         if self.dirty.swap(false, Ordering::AcqRel) {
             self.file.sync_data().at(&self.log_path)?;
-            File::open(&self.index_path)
-                .and_then(|f| f.sync_all())
-                .at(&self.index_path)?;
+            for p in [&self.index_path, &self.timeindex_path] {
+                File::open(p).and_then(|f| f.sync_all()).at(p)?;
+            }
         }
         Ok(())
     }
@@ -386,17 +478,18 @@ impl Segment {
     /// entry itself is bad, the whole segment is rescanned. Returns the next offset after
     /// the last good batch (the base offset for an empty segment).
     pub(crate) fn recover_tail(&self, index_interval: u32) -> Result<i64> {
-        let (mut start, mut next_offset) = {
+        let (mut start, mut next_offset, mut max_ts_start) = {
             let index = read_lock(&self.index);
             match index.last() {
-                Some((rel, pos)) => (u64::from(pos), self.base_offset + i64::from(rel)),
-                None => (0, self.base_offset),
+                Some((rel, pos, ts)) => (u64::from(pos), self.base_offset + i64::from(rel), ts),
+                None => (0, self.base_offset, NO_TIMESTAMP),
             }
         };
         loop {
             let size = self.size();
             let mut since = 0u64;
             let mut next = next_offset;
+            let mut max_ts = max_ts_start;
             let mut new_entries = Vec::new();
             let end = scan(
                 &self.file,
@@ -419,11 +512,12 @@ impl Segment {
                         ));
                     }
                     if since > u64::from(index_interval) && b.position > start {
-                        new_entries
-                            .push(((b.base_offset - self.base_offset) as u32, b.position as u32));
+                        let rel = (b.base_offset - self.base_offset) as u32;
+                        new_entries.push((rel, b.position as u32, max_ts));
                         since = 0;
                     }
                     since += b.size;
+                    max_ts = max_ts.max(b.max_timestamp);
                     next = b.last_offset + 1;
                     Ok(Flow::Continue)
                 },
@@ -438,14 +532,16 @@ impl Segment {
                 *write_lock(&self.index) = OffsetIndex::default();
                 start = 0;
                 next_offset = self.base_offset;
+                max_ts_start = NO_TIMESTAMP;
                 continue;
             }
             {
                 let mut index = write_lock(&self.index);
-                for (o, p) in new_entries {
-                    index.push(o, p);
+                for (o, p, t) in new_entries {
+                    index.push(o, p, t);
                 }
             }
+            self.max_timestamp.store(max_ts, Ordering::Release);
             if let Some(reason) = end.corrupt {
                 tracing::warn!(
                     file = %self.log_path.display(),
@@ -473,9 +569,15 @@ impl Segment {
     }
 
     /// Appends whole, validated batches at the end (one `pwrite`). `index_entries` are
-    /// (absolute offset, position) for the new batches that get an index entry. The new
+    /// (absolute offset, position, largest timestamp before) for the new batches that get an
+    /// index entry; `max_timestamp` is the largest timestamp of the new batches. The new
     /// bytes become visible to readers when this returns.
-    pub(crate) fn append(&self, data: &[u8], index_entries: &[(i64, u64)]) -> Result<()> {
+    pub(crate) fn append(
+        &self,
+        data: &[u8],
+        index_entries: &[(i64, u64, i64)],
+        max_timestamp: i64,
+    ) -> Result<()> {
         let pos = self.size();
         if let Err(e) = self.file.write_all_at(data, pos) {
             // Best effort: drop a partial write so that the file holds whole batches only.
@@ -485,9 +587,14 @@ impl Segment {
         self.dirty.store(true, Ordering::Release);
         if !index_entries.is_empty() {
             let mut index = write_lock(&self.index);
-            for &(offset, position) in index_entries {
-                index.push((offset - self.base_offset) as u32, position as u32);
+            for &(offset, position, ts) in index_entries {
+                index.push((offset - self.base_offset) as u32, position as u32, ts);
             }
+        }
+        self.max_timestamp
+            .fetch_max(max_timestamp, Ordering::AcqRel);
+        if pos == 0 || self.first_append_ms() == 0 {
+            self.first_append_ms.store(now_ms(), Ordering::Release);
         }
         self.size.store(pos + data.len() as u64, Ordering::Release);
         Ok(())
@@ -552,10 +659,51 @@ impl Segment {
         Ok(Some(buf.freeze()))
     }
 
-    #[allow(dead_code)] // used by retention (stage 2)
+    /// The first record with timestamp >= `timestamp`: (its offset, its timestamp), or `None`
+    /// if every record of the segment is older. Compressed batches answer their base offset.
+    pub(crate) fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
+        if self.max_timestamp() < timestamp {
+            return Ok(None);
+        }
+        let size = self.size();
+        let start = read_lock(&self.index).lookup_time(timestamp);
+        let mut found: Option<BatchInfo> = None;
+        scan(
+            &self.file,
+            &self.log_path,
+            start,
+            size,
+            false,
+            LOCATE_CHUNK,
+            |b| {
+                if b.max_timestamp >= timestamp {
+                    found = Some(*b);
+                    Ok(Flow::Stop)
+                } else {
+                    Ok(Flow::Continue)
+                }
+            },
+        )?;
+        let Some(b) = found else { return Ok(None) };
+        let mut buf = BytesMut::zeroed(b.size as usize);
+        self.file
+            .read_exact_at(&mut buf, b.position)
+            .at(&self.log_path)?;
+        let batch = crate::record::RecordBatch::parse(buf.freeze())?;
+        if batch.compression() == 0 {
+            for r in batch.records() {
+                let r = r?;
+                if r.timestamp >= timestamp {
+                    return Ok(Some((r.offset, r.timestamp)));
+                }
+            }
+        }
+        Ok(Some((b.base_offset, b.max_timestamp)))
+    }
+
     /// Deletes the files (the open handle keeps working for readers that hold it).
     pub(crate) fn delete_files(&self) -> Result<()> {
-        for p in [&self.log_path, &self.index_path] {
+        for p in [&self.log_path, &self.index_path, &self.timeindex_path] {
             match std::fs::remove_file(p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
