@@ -1,5 +1,6 @@
 //! Records as source tasks emit them and sink tasks receive them.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -11,15 +12,15 @@ use crate::data::{Schema, Value};
 /// Member order is kept, because Kafka Connect compares offset keys by their serialized JSON
 /// bytes.
 #[derive(Clone, PartialEq, Default)]
-pub struct SourceMap(Arc<[(String, Value)]>);
+pub struct SourceMap(Arc<[(Cow<'static, str>, Value)]>);
 
 impl SourceMap {
     /// A map with one entry.
-    pub fn single(key: impl Into<String>, value: impl Into<Value>) -> SourceMap {
+    pub fn single(key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> SourceMap {
         SourceMap(Arc::from(vec![(key.into(), value.into())]))
     }
     /// The entries, in order.
-    pub fn entries(&self) -> &[(String, Value)] {
+    pub fn entries(&self) -> &[(Cow<'static, str>, Value)] {
         &self.0
     }
     /// A value by key.
@@ -32,9 +33,14 @@ impl SourceMap {
     }
 }
 
-impl FromIterator<(String, Value)> for SourceMap {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
-        SourceMap(iter.into_iter().collect::<Vec<_>>().into())
+impl<K: Into<Cow<'static, str>>> FromIterator<(K, Value)> for SourceMap {
+    fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Self {
+        SourceMap(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v))
+                .collect::<Vec<_>>()
+                .into(),
+        )
     }
 }
 

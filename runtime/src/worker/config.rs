@@ -1,0 +1,339 @@
+//! The worker's config and the config every connector shares, declared once each with
+//! Kafka Connect's names.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ferry_api::config::{ConfigIssue, Default, Validator};
+use ferry_api::{ConfigDef, ConfigMap, ConfigType, ConfigValue, Importance, ParsedConfig};
+
+/// Default converter class when neither the worker nor the connector names one.
+pub const DEFAULT_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+
+/// The worker config (`connect-standalone.properties` and friends).
+pub fn worker_config_def() -> ConfigDef {
+    ConfigDef::new()
+        .define(
+            "bootstrap.servers",
+            ConfigType::List,
+            Default::Value(ConfigValue::List(vec![])),
+            Importance::High,
+            "Kafka-compatible brokers to use instead of the embedded log. Empty: standalone uses its embedded log in data.dir.",
+        )
+        .define(
+            "data.dir",
+            ConfigType::String,
+            Default::Value(ConfigValue::String("./ferry-data".into())),
+            Importance::High,
+            "Directory of the embedded log (standalone). Locked by one process at a time.",
+        )
+        .with_validator(Validator::NonEmptyString)
+        .define(
+            "key.converter",
+            ConfigType::Class,
+            Default::Value(ConfigValue::Class(DEFAULT_CONVERTER.into())),
+            Importance::High,
+            "Converter class for record keys; its own settings use the prefix key.converter. (Kafka Connect requires it; Ferry defaults to JsonConverter.)",
+        )
+        .define(
+            "value.converter",
+            ConfigType::Class,
+            Default::Value(ConfigValue::Class(DEFAULT_CONVERTER.into())),
+            Importance::High,
+            "Converter class for record values; its own settings use the prefix value.converter. (Kafka Connect requires it; Ferry defaults to JsonConverter.)",
+        )
+        .define(
+            "offset.storage.file.filename",
+            ConfigType::String,
+            Default::Null,
+            Importance::Medium,
+            "Standalone: file that keeps source offsets. Unset: offsets live in offset.storage.topic of the log. Ferry's own format, not Java serialization.",
+        )
+        .define(
+            "offset.storage.topic",
+            ConfigType::String,
+            Default::Value(ConfigValue::String("connect-offsets".into())),
+            Importance::Medium,
+            "Compacted topic that keeps source offsets.",
+        )
+        .with_validator(Validator::NonEmptyString)
+        .define(
+            "offset.storage.partitions",
+            ConfigType::Int,
+            Default::Value(ConfigValue::Int(25)),
+            Importance::Low,
+            "Partitions of the offset topic when the worker creates it.",
+        )
+        .with_validator(Validator::at_least(1.0))
+        .define(
+            "offset.flush.interval.ms",
+            ConfigType::Long,
+            Default::Value(ConfigValue::Long(60_000)),
+            Importance::Low,
+            "How often source offsets are committed and sink tasks flushed.",
+        )
+        .with_validator(Validator::at_least(1.0))
+        .define(
+            "offset.flush.timeout.ms",
+            ConfigType::Long,
+            Default::Value(ConfigValue::Long(5_000)),
+            Importance::Low,
+            "How long a commit of source offsets may wait for outstanding records.",
+        )
+        .with_validator(Validator::at_least(0.0))
+        .define(
+            "task.shutdown.graceful.timeout.ms",
+            ConfigType::Long,
+            Default::Value(ConfigValue::Long(5_000)),
+            Importance::Low,
+            "How long shutdown waits for each task to stop.",
+        )
+        .with_validator(Validator::at_least(0.0))
+        .define(
+            "producer.batch.size",
+            ConfigType::Int,
+            Default::Value(ConfigValue::Int(16_384)),
+            Importance::Low,
+            "Largest record batch, in bytes, the worker's producer builds (Kafka's batch.size).",
+        )
+        .with_validator(Validator::at_least(1.0))
+        .define(
+            "consumer.max.partition.fetch.bytes",
+            ConfigType::Int,
+            Default::Value(ConfigValue::Int(1_048_576)),
+            Importance::Low,
+            "Most bytes a sink task fetches from one partition at a time.",
+        )
+        .with_validator(Validator::at_least(1.0))
+        .define(
+            "num.partitions",
+            ConfigType::Int,
+            Default::Value(ConfigValue::Int(1)),
+            Importance::Low,
+            "Partitions of topics created on first use (the embedded broker's auto.create.topics.enable).",
+        )
+        .with_validator(Validator::at_least(1.0))
+        .define(
+            "listeners",
+            ConfigType::List,
+            Default::Value(ConfigValue::List(vec!["http://127.0.0.1:8083".into()])),
+            Importance::Low,
+            "REST listeners.",
+        )
+        .define(
+            "plugin.path",
+            ConfigType::List,
+            Default::Value(ConfigValue::List(vec![])),
+            Importance::Low,
+            "Accepted for compatibility; Ferry's plugins are built in.",
+        )
+}
+
+/// The worker config, parsed.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    parsed: ParsedConfig,
+}
+
+impl WorkerConfig {
+    /// Parses and validates a worker config.
+    pub fn parse(config: &ConfigMap) -> Result<WorkerConfig, Vec<ConfigIssue>> {
+        Ok(WorkerConfig {
+            parsed: worker_config_def().parse(config)?,
+        })
+    }
+
+    /// The map it came from.
+    pub fn originals(&self) -> &ConfigMap {
+        self.parsed.originals()
+    }
+
+    fn string(&self, key: &str) -> Option<String> {
+        self.parsed.string(key).ok().flatten().map(str::to_string)
+    }
+    fn long(&self, key: &str) -> i64 {
+        self.parsed.long(key).ok().flatten().unwrap_or(0)
+    }
+
+    /// `bootstrap.servers`; empty for the embedded log.
+    pub fn bootstrap_servers(&self) -> Vec<String> {
+        self.parsed
+            .list("bootstrap.servers")
+            .ok()
+            .flatten()
+            .map(<[String]>::to_vec)
+            .unwrap_or_default()
+    }
+    /// `data.dir`.
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(self.string("data.dir").unwrap_or_else(|| "./ferry-data".into()))
+    }
+    /// `key.converter` or `value.converter` class and its prefixed settings.
+    pub fn converter(&self, is_key: bool) -> (String, ConfigMap) {
+        let key = if is_key {
+            "key.converter"
+        } else {
+            "value.converter"
+        };
+        (
+            self.string(key).unwrap_or_else(|| DEFAULT_CONVERTER.into()),
+            self.parsed.originals_with_prefix(&format!("{key}.")),
+        )
+    }
+    /// `offset.storage.file.filename`.
+    pub fn offset_file(&self) -> Option<PathBuf> {
+        self.string("offset.storage.file.filename")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    }
+    /// `offset.storage.topic`.
+    pub fn offset_topic(&self) -> String {
+        self.string("offset.storage.topic")
+            .unwrap_or_else(|| "connect-offsets".into())
+    }
+    /// `offset.storage.partitions`.
+    pub fn offset_partitions(&self) -> u32 {
+        self.long("offset.storage.partitions").max(1) as u32
+    }
+    /// `offset.flush.interval.ms`.
+    pub fn offset_flush_interval(&self) -> Duration {
+        Duration::from_millis(self.long("offset.flush.interval.ms").max(1) as u64)
+    }
+    /// `task.shutdown.graceful.timeout.ms`.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.long("task.shutdown.graceful.timeout.ms").max(0) as u64)
+    }
+    /// `producer.batch.size`.
+    pub fn batch_size(&self) -> usize {
+        self.long("producer.batch.size").max(1) as usize
+    }
+    /// `consumer.max.partition.fetch.bytes`.
+    pub fn fetch_bytes(&self) -> usize {
+        self.long("consumer.max.partition.fetch.bytes").max(1) as usize
+    }
+    /// `num.partitions`.
+    pub fn default_partitions(&self) -> u32 {
+        self.long("num.partitions").max(1) as u32
+    }
+}
+
+/// The keys every connector config has (Kafka's `ConnectorConfig`, `SinkConnectorConfig`).
+pub fn connector_config_def() -> ConfigDef {
+    ConfigDef::new()
+        .define(
+            "name",
+            ConfigType::String,
+            Default::Required,
+            Importance::High,
+            "Globally unique name to use for this connector.",
+        )
+        .with_validator(Validator::Custom(|v| match v {
+            ConfigValue::String(s) if s.trim().is_empty() => Err("a non-empty name".into()),
+            ConfigValue::String(s) if s.chars().any(char::is_control) => {
+                Err("a name without control characters".into())
+            }
+            _ => Ok(()),
+        }))
+        .define(
+            "connector.class",
+            ConfigType::String,
+            Default::Required,
+            Importance::High,
+            "Name or alias of the class for this connector.",
+        )
+        .with_validator(Validator::NonEmptyString)
+        .define(
+            "tasks.max",
+            ConfigType::Int,
+            Default::Value(ConfigValue::Int(1)),
+            Importance::High,
+            "Maximum number of tasks to use for this connector.",
+        )
+        .with_validator(Validator::at_least(1.0))
+        .define(
+            "key.converter",
+            ConfigType::Class,
+            Default::Null,
+            Importance::Low,
+            "Converter for keys; overrides the worker's.",
+        )
+        .define(
+            "value.converter",
+            ConfigType::Class,
+            Default::Null,
+            Importance::Low,
+            "Converter for values; overrides the worker's.",
+        )
+        .define(
+            "header.converter",
+            ConfigType::Class,
+            Default::Null,
+            Importance::Low,
+            "Accepted for compatibility; headers are written as UTF-8 text or raw bytes.",
+        )
+        .define(
+            "transforms",
+            ConfigType::List,
+            Default::Value(ConfigValue::List(vec![])),
+            Importance::Low,
+            "Aliases of the transformations to apply to records.",
+        )
+        .with_validator(Validator::Custom(|v| match v {
+            ConfigValue::List(items) if !items.is_empty() => {
+                Err("no transforms: single message transforms are not available in this version".into())
+            }
+            _ => Ok(()),
+        }))
+}
+
+/// The extra keys of sink connectors.
+pub fn sink_config_def() -> ConfigDef {
+    ConfigDef::new()
+        .define(
+            "topics",
+            ConfigType::List,
+            Default::Value(ConfigValue::List(vec![])),
+            Importance::High,
+            "List of topics to consume, separated by commas.",
+        )
+        .define(
+            "topics.regex",
+            ConfigType::String,
+            Default::Value(ConfigValue::String(String::new())),
+            Importance::High,
+            "Regular expression giving topics to consume. Only one of topics or topics.regex should be specified.",
+        )
+}
+
+/// Cross-key rules of a sink config: exactly one of `topics` / `topics.regex`.
+pub fn validate_sink_topics(config: &ConfigMap) -> Vec<ConfigIssue> {
+    let topics = config
+        .get("topics")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty());
+    let regex = config
+        .get("topics.regex")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty());
+    match (topics, regex) {
+        (None, None) => vec![ConfigIssue {
+            key: "topics".into(),
+            value: None,
+            message: "must be given (or topics.regex): the topics to consume".into(),
+        }],
+        (Some(t), Some(_)) => vec![ConfigIssue {
+            key: "topics".into(),
+            value: Some(t.to_string()),
+            message: "only one of topics and topics.regex may be given".into(),
+        }],
+        (None, Some(r)) => match crate::worker::topic_regex::TopicRegex::new(r) {
+            Ok(_) => vec![],
+            Err(e) => vec![ConfigIssue {
+                key: "topics.regex".into(),
+                value: Some(r.to_string()),
+                message: format!("expected a regular expression: {e}"),
+            }],
+        },
+        (Some(_), None) => vec![],
+    }
+}

@@ -1,0 +1,338 @@
+//! Running a source task: `poll()` → converters → record batches per partition → log
+//! append → the batch's source offsets become committable → committed to the offset store
+//! every `offset.flush.interval.ms` and at shutdown.
+//!
+//! The poll loop and the appends run on two tokio tasks joined by a bounded channel: while
+//! the channel is full (the log is behind), `poll()` is not called (back-pressure). A poll's
+//! source offsets travel with the last of its batches, and appends happen in order, so an
+//! offset becomes committable only when every record up to it is durable in the log.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ferry_api::{
+    ConnectError, Converter, Header, OffsetReader, SourceMap, SourceRecord, SourceTask,
+    SourceTaskContext, TopicPartition, Value,
+};
+use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{TaskSetup, TaskState};
+use crate::converters::json::to_schemaless_json;
+use crate::log::{Log, NewTopic, ensure_topic, now_ms};
+use crate::storage::OffsetStore;
+
+/// How many polls' worth of batches may wait for the log before `poll()` pauses.
+const IN_FLIGHT_POLLS: usize = 8;
+/// Pause after a retriable poll error.
+const RETRY_BACKOFF: Duration = Duration::from_millis(250);
+
+/// Batches of one poll, in append order; `offsets` become committable after the last one.
+struct Produce {
+    batches: Vec<(TopicPartition, BytesMut)>,
+    offsets: Vec<(SourceMap, SourceMap)>,
+}
+
+/// Offsets whose records are durable, not yet committed.
+type Committable = Arc<Mutex<Vec<(SourceMap, SourceMap)>>>;
+
+pub(crate) async fn run(
+    setup: TaskSetup,
+    mut task: Box<dyn SourceTask>,
+    reader: Arc<dyn OffsetReader>,
+    offsets: Arc<OffsetStore>,
+) {
+    let result = execute(&setup, task.as_mut(), reader, &offsets).await;
+    if let Err(e) = task.stop().await {
+        tracing::warn!(task = %setup.id, error = %e, "source task stop failed");
+    }
+    setup.set_state(match result {
+        Ok(()) => TaskState::Stopped,
+        Err(e) => TaskState::Failed(e.to_string()),
+    });
+}
+
+async fn execute(
+    setup: &TaskSetup,
+    task: &mut dyn SourceTask,
+    reader: Arc<dyn OffsetReader>,
+    offsets: &OffsetStore,
+) -> Result<(), ConnectError> {
+    let mut encoder = Encoder {
+        key: setup.converter(true)?,
+        value: setup.converter(false)?,
+        log: setup.log.clone(),
+        partitions: Vec::new(),
+        default_partitions: setup.worker.default_partitions(),
+        batch_size: setup.worker.batch_size(),
+        sticky: 0,
+        task: setup.id.to_string(),
+    };
+    task.start(SourceTaskContext::new(reader), &setup.task_config)
+        .await?;
+    setup.set_state(TaskState::Running);
+
+    let committable: Committable = Arc::default();
+    let (tx, rx) = mpsc::channel::<Produce>(IN_FLIGHT_POLLS);
+    let mut producer = tokio::spawn(produce(setup.log.clone(), rx, committable.clone()));
+    let interval = setup.worker.offset_flush_interval();
+    let mut next_commit = Instant::now() + interval;
+
+    let outcome: Result<(), ConnectError> = async {
+        loop {
+            if setup.stopping() {
+                return Ok(());
+            }
+            if producer.is_finished() {
+                break;
+            }
+            if Instant::now() >= next_commit {
+                commit(setup, task, offsets, &committable).await;
+                next_commit = Instant::now() + interval;
+            }
+            let records = match task.poll().await {
+                Ok(records) => records,
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(task = %setup.id, error = %e, "poll failed, retrying");
+                    tokio::time::sleep(RETRY_BACKOFF).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if records.is_empty() {
+                continue;
+            }
+            let produce = encoder.encode(records).await?;
+            if tx.send(produce).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    // Let the producer finish what was handed over, then commit what became durable.
+    drop(tx);
+    let produced = match (&mut producer).await {
+        Ok(r) => r,
+        Err(e) => Err(ConnectError::Other(format!("producer of task {} panicked: {e}", setup.id))),
+    };
+    commit(setup, task, offsets, &committable).await;
+    outcome?;
+    produced
+}
+
+/// Appends batches in order; after a poll's last batch, its offsets become committable.
+async fn produce(
+    log: Arc<dyn Log>,
+    mut rx: mpsc::Receiver<Produce>,
+    committable: Committable,
+) -> Result<(), ConnectError> {
+    while let Some(p) = rx.recv().await {
+        for (tp, data) in p.batches {
+            log.append(&tp, data.freeze())
+                .await
+                .map_err(|e| ConnectError::Other(format!("appending to {tp}: {e}")))?;
+        }
+        let mut c = committable.lock().unwrap_or_else(|e| e.into_inner());
+        merge_offsets(&mut c, p.offsets);
+    }
+    Ok(())
+}
+
+/// Keeps the latest offset per source partition.
+fn merge_offsets(into: &mut Vec<(SourceMap, SourceMap)>, offsets: Vec<(SourceMap, SourceMap)>) {
+    for (partition, offset) in offsets {
+        match into.iter_mut().find(|(p, _)| *p == partition) {
+            Some(slot) => slot.1 = offset,
+            None => into.push((partition, offset)),
+        }
+    }
+}
+
+/// Writes the committable offsets; on failure they stay for the next attempt.
+async fn commit(
+    setup: &TaskSetup,
+    task: &mut dyn SourceTask,
+    offsets: &OffsetStore,
+    committable: &Committable,
+) {
+    let pending = std::mem::take(&mut *committable.lock().unwrap_or_else(|e| e.into_inner()));
+    if pending.is_empty() {
+        return;
+    }
+    let name = setup.id.connector.as_str();
+    let entries: Vec<(&str, &SourceMap, Option<&SourceMap>)> = pending
+        .iter()
+        .map(|(p, o)| (name, p, Some(o)))
+        .collect();
+    match offsets.put(&entries).await {
+        Ok(()) => {
+            tracing::debug!(task = %setup.id, partitions = pending.len(), "source offsets committed");
+            if let Err(e) = task.commit().await {
+                tracing::warn!(task = %setup.id, error = %e, "source task commit hook failed");
+            }
+        }
+        Err(e) => {
+            tracing::error!(task = %setup.id, error = %e, "committing source offsets failed; will retry");
+            let mut c = committable.lock().unwrap_or_else(|e| e.into_inner());
+            let newer = std::mem::replace(&mut *c, pending);
+            merge_offsets(&mut c, newer);
+        }
+    }
+}
+
+/// Turns polled records into record batches, one buffer per destination partition.
+struct Encoder {
+    key: Box<dyn Converter>,
+    value: Box<dyn Converter>,
+    log: Arc<dyn Log>,
+    /// Known partition counts of destination topics.
+    partitions: Vec<(Arc<str>, u32)>,
+    default_partitions: u32,
+    batch_size: usize,
+    /// Rotates the partition of records without key or partition, per poll (sticky).
+    sticky: u32,
+    task: String,
+}
+
+struct Pending {
+    tp: TopicPartition,
+    done: BytesMut,
+    open: Option<RecordBatchBuilder>,
+}
+
+impl Encoder {
+    async fn partition_count(&mut self, topic: &Arc<str>) -> Result<u32, ConnectError> {
+        if let Some((_, n)) = self.partitions.iter().find(|(t, _)| t == topic) {
+            return Ok(*n);
+        }
+        let n = ensure_topic(
+            self.log.as_ref(),
+            NewTopic {
+                name: topic.to_string(),
+                partitions: self.default_partitions,
+                configs: Default::default(),
+            },
+        )
+        .await
+        .map_err(|e| ConnectError::Other(format!("topic '{topic}': {e}")))?;
+        self.partitions.push((topic.clone(), n));
+        Ok(n)
+    }
+
+    async fn encode(&mut self, records: Vec<SourceRecord>) -> Result<Produce, ConnectError> {
+        let now = now_ms();
+        self.sticky = self.sticky.wrapping_add(1);
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut offsets: Vec<(SourceMap, SourceMap)> = Vec::new();
+        let mut headers_buf: Vec<(String, Option<Bytes>)> = Vec::new();
+        for record in records {
+            let topic = &record.topic;
+            let key = self
+                .key
+                .from_connect(topic, record.key_schema.as_ref(), &record.key)
+                .map_err(|e| self.conversion_error("key", topic, e))?;
+            let value = self
+                .value
+                .from_connect(topic, record.value_schema.as_ref(), &record.value)
+                .map_err(|e| self.conversion_error("value", topic, e))?;
+            let count = self.partition_count(topic).await?;
+            let partition = match (record.kafka_partition, &key) {
+                (Some(p), _) => {
+                    if p < 0 || p as u32 >= count {
+                        return Err(ConnectError::Data(format!(
+                            "task {}: record for partition {p} of topic '{topic}', which has {count} partitions",
+                            self.task
+                        )));
+                    }
+                    p
+                }
+                (None, Some(k)) => partition_for_key(k, count) as i32,
+                (None, None) => (self.sticky % count) as i32,
+            };
+            headers_buf.clear();
+            for h in &record.headers {
+                headers_buf.push((h.key.clone(), header_bytes(h)));
+            }
+            let headers: Vec<(&str, Option<&[u8]>)> = headers_buf
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref()))
+                .collect();
+            let timestamp = record.timestamp.unwrap_or(now);
+
+            let slot = match pending
+                .iter()
+                .position(|p| p.tp.partition == partition && p.tp.topic == *topic)
+            {
+                Some(i) => i,
+                None => {
+                    pending.push(Pending {
+                        tp: TopicPartition::new(topic.clone(), partition),
+                        done: BytesMut::new(),
+                        open: None,
+                    });
+                    pending.len() - 1
+                }
+            };
+            let p = &mut pending[slot];
+            let builder = p
+                .open
+                .get_or_insert_with(|| RecordBatchBuilder::with_capacity(timestamp, self.batch_size));
+            if !builder.is_empty()
+                && builder.estimated_size()
+                    + builder.record_size(timestamp, key.as_deref(), value.as_deref(), &headers)
+                    > self.batch_size
+            {
+                if let Some(full) = p.open.take() {
+                    append_batch(&mut p.done, full);
+                }
+            }
+            p.open
+                .get_or_insert_with(|| RecordBatchBuilder::with_capacity(timestamp, self.batch_size))
+                .append(timestamp, key.as_deref(), value.as_deref(), &headers);
+            drop(headers);
+            merge_offsets(
+                &mut offsets,
+                vec![(record.source_partition, record.source_offset)],
+            );
+        }
+        let batches = pending
+            .into_iter()
+            .map(|mut p| {
+                if let Some(open) = p.open.take() {
+                    append_batch(&mut p.done, open);
+                }
+                (p.tp, p.done)
+            })
+            .collect();
+        Ok(Produce { batches, offsets })
+    }
+
+    fn conversion_error(&self, what: &str, topic: &str, e: ConnectError) -> ConnectError {
+        ConnectError::Data(format!(
+            "task {}: converting the {what} of a record for topic '{topic}' failed: {e}",
+            self.task
+        ))
+    }
+}
+
+/// Adds a finished batch to a partition's buffer (without a copy for the first one).
+fn append_batch(done: &mut BytesMut, batch: RecordBatchBuilder) {
+    if done.is_empty() {
+        *done = batch.finish_mut();
+    } else {
+        done.extend_from_slice(&batch.finish_mut());
+    }
+}
+
+/// Header values are written as UTF-8 text, raw bytes, or schemaless JSON.
+fn header_bytes(h: &Header) -> Option<Bytes> {
+    match &h.value {
+        Value::Null => None,
+        Value::String(s) => Some(s.as_bytes().clone()),
+        Value::Bytes(b) => Some(b.clone()),
+        other => Some(Bytes::from(to_schemaless_json(other))),
+    }
+}
