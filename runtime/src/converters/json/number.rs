@@ -1,0 +1,301 @@
+//! Java's `Double.toString` and `Float.toString` text, which Jackson writes for JSON numbers.
+//!
+//! Java (JDK 19 and later) prints the shortest decimal that rounds back to the value, like
+//! Rust's `{:e}`, with two differences handled here:
+//! - the layout: plain (`100.5`, `0.001`, `1234567.0`) when `1e-3 <= |x| < 1e7`, otherwise
+//!   computerized scientific notation (`1.0E7`, `1.0E-4`, `-1.5E10`); always at least one
+//!   digit after the point;
+//! - when the shortest decimal has a single digit, Java picks the *closest* decimal of one or
+//!   two digits, so `f64::MIN_POSITIVE` subnormal `5e-324` prints as `4.9E-324`.
+//!
+//! Older JDKs (before 19, JDK-4511638) occasionally printed a longer, non-shortest digit
+//! string; those outputs are not reproduced.
+
+use std::fmt::{self, LowerExp, Write as _};
+use std::str::FromStr;
+
+/// A float type Java can print.
+trait JavaFloat: Copy + LowerExp + FromStr + PartialEq {
+    fn is_nan(self) -> bool;
+    fn is_infinite(self) -> bool;
+    fn is_sign_negative(self) -> bool;
+    fn is_zero(self) -> bool;
+    fn abs(self) -> Self;
+}
+
+macro_rules! java_float {
+    ($t:ty) => {
+        impl JavaFloat for $t {
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+            fn is_infinite(self) -> bool {
+                <$t>::is_infinite(self)
+            }
+            fn is_sign_negative(self) -> bool {
+                <$t>::is_sign_negative(self)
+            }
+            fn is_zero(self) -> bool {
+                self == 0.0
+            }
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+        }
+    };
+}
+java_float!(f32);
+java_float!(f64);
+
+/// A small formatting buffer on the stack (float text never needs more than ~30 bytes).
+struct StackBuf {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl StackBuf {
+    fn new() -> Self {
+        StackBuf {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+}
+
+impl fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Decimal digits `d1 d2 ... dn` (no trailing zeros unless n == 1) and the exponent `e` of
+/// `d1.d2...dn × 10^e`.
+struct Digits {
+    digits: [u8; 24],
+    len: usize,
+    exp: i32,
+}
+
+/// Splits Rust's `{:e}` text (`1.2345e-7`, `5e-324`) into digits and exponent.
+fn split_exp_text(text: &[u8]) -> Option<Digits> {
+    let e_at = text.iter().position(|&b| b == b'e')?;
+    let exp = std::str::from_utf8(&text[e_at + 1..]).ok()?.parse().ok()?;
+    let mut d = Digits {
+        digits: [0; 24],
+        len: 0,
+        exp,
+    };
+    for &b in &text[..e_at] {
+        if b.is_ascii_digit() {
+            *d.digits.get_mut(d.len)? = b;
+            d.len += 1;
+        }
+    }
+    (d.len > 0).then_some(d)
+}
+
+fn java_digits<F: JavaFloat>(x: F) -> Option<Digits> {
+    let mut buf = StackBuf::new();
+    write!(buf, "{x:e}").ok()?;
+    let shortest = split_exp_text(buf.as_bytes())?;
+    if shortest.len != 1 {
+        return Some(shortest);
+    }
+    // One digit: Java takes the closest decimal of length 1 or 2 that still rounds to x.
+    let mut two = StackBuf::new();
+    write!(two, "{x:.1e}").ok()?;
+    let candidate = split_exp_text(two.as_bytes())?;
+    if candidate.len == 2 && candidate.digits[1] != b'0' && two.as_str().parse::<F>().ok()? == x {
+        return Some(candidate);
+    }
+    Some(shortest)
+}
+
+fn write_java<F: JavaFloat>(out: &mut Vec<u8>, x: F) {
+    if x.is_nan() {
+        out.extend_from_slice(b"NaN");
+        return;
+    }
+    if x.is_sign_negative() {
+        out.push(b'-');
+    }
+    if x.is_infinite() {
+        out.extend_from_slice(b"Infinity");
+        return;
+    }
+    if x.is_zero() {
+        out.extend_from_slice(b"0.0");
+        return;
+    }
+    let Some(d) = java_digits(x.abs()) else {
+        // Unreachable for finite floats; keep the output valid rather than panic.
+        out.extend_from_slice(b"0.0");
+        return;
+    };
+    let digits = &d.digits[..d.len];
+    if (-3..7).contains(&d.exp) {
+        if d.exp >= 0 {
+            let int_len = d.exp as usize + 1;
+            if digits.len() > int_len {
+                out.extend_from_slice(&digits[..int_len]);
+                out.push(b'.');
+                out.extend_from_slice(&digits[int_len..]);
+            } else {
+                out.extend_from_slice(digits);
+                out.resize(out.len() + (int_len - digits.len()), b'0');
+                out.extend_from_slice(b".0");
+            }
+        } else {
+            out.extend_from_slice(b"0.");
+            out.resize(out.len() + (-d.exp - 1) as usize, b'0');
+            out.extend_from_slice(digits);
+        }
+    } else {
+        out.push(digits[0]);
+        out.push(b'.');
+        if digits.len() > 1 {
+            out.extend_from_slice(&digits[1..]);
+        } else {
+            out.push(b'0');
+        }
+        out.push(b'E');
+        write_i64(out, i64::from(d.exp));
+    }
+}
+
+/// Appends Java's `Double.toString(x)` (`NaN`, `Infinity` and `-Infinity` for non-finite values).
+pub fn write_java_double(out: &mut Vec<u8>, x: f64) {
+    write_java(out, x);
+}
+
+/// Appends Java's `Float.toString(x)`.
+pub fn write_java_float(out: &mut Vec<u8>, x: f32) {
+    write_java(out, x);
+}
+
+/// Java's `Double.toString(x)`.
+pub fn java_double_to_string(x: f64) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_java_double(&mut out, x);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Java's `Float.toString(x)`.
+pub fn java_float_to_string(x: f32) -> String {
+    let mut out = Vec::with_capacity(16);
+    write_java_float(&mut out, x);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends the decimal text of `v` (as Java's `Long.toString`).
+pub(super) fn write_i64(out: &mut Vec<u8>, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_print_like_java() {
+        for (x, java) in [
+            (1.0, "1.0"),
+            (100.5, "100.5"),
+            (1.0e7, "1.0E7"),
+            (1.0e-4, "1.0E-4"),
+            (0.001, "0.001"),
+            (9999999.0, "9999999.0"),
+            (1234567.125, "1234567.125"),
+            (12.34, "12.34"),
+            (0.1, "0.1"),
+            (0.3, "0.3"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (-2.5, "-2.5"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (100.0, "100.0"),
+            (1.0e21, "1.0E21"),
+            (1.0e23, "1.0E23"),
+            (123456789.0, "1.23456789E8"),
+            (-1.5e10, "-1.5E10"),
+            (f64::MAX, "1.7976931348623157E308"),
+            (f64::MIN_POSITIVE, "2.2250738585072014E-308"),
+            (5e-324, "4.9E-324"),
+            (1.0e-3 * 0.5, "5.0E-4"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (2.0e-3, "0.002"),
+            (4.35, "4.35"),
+            (1.0e-5, "1.0E-5"),
+        ] {
+            assert_eq!(java_double_to_string(x), java, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn floats_print_like_java() {
+        for (x, java) in [
+            (1.0f32, "1.0"),
+            (12.34f32, "12.34"),
+            (0.1f32, "0.1"),
+            (1.0e10f32, "1.0E10"),
+            (f32::MAX, "3.4028235E38"),
+            (1e-45f32, "1.4E-45"),
+            (3.4e-3f32, "0.0034"),
+            (-0.0f32, "-0.0"),
+            (f32::NAN, "NaN"),
+            (16777216.0f32, "1.6777216E7"),
+        ] {
+            assert_eq!(java_float_to_string(x), java, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn printed_doubles_parse_back() {
+        let mut x = 1.0e-320f64;
+        while x < 1.0e300 {
+            for v in [x, -x, x * 1.2345678901, x / 3.0] {
+                let text = java_double_to_string(v);
+                assert_eq!(text.parse::<f64>().unwrap(), v, "{text}");
+            }
+            x *= 7.3;
+        }
+    }
+
+    #[test]
+    fn longs_print_like_java() {
+        let mut out = Vec::new();
+        for v in [0, 7, -7, 42, i64::MAX, i64::MIN] {
+            out.clear();
+            write_i64(&mut out, v);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
+        }
+    }
+}

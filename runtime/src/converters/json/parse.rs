@@ -1,0 +1,476 @@
+//! A small JSON reader that keeps what the converter needs and `serde_json` (without its
+//! `arbitrary_precision` feature) throws away: the exact text of every number (so a NUMERIC
+//! Decimal such as `1.23456789123456789` keeps all its digits, as in Kafka's
+//! `JsonConverterTest.highPrecisionNumericDecimalToConnect`) and the position of every string
+//! without escapes (so a `STRING` value can share the record's buffer instead of being copied).
+//!
+//! Accepted syntax is RFC 8259 plus what Kafka's `JsonDeserializer` enables on top of Jackson's
+//! defaults: numbers with leading zeros (`0012`). Everything else Jackson rejects by default is
+//! rejected too (comments, single quotes, `NaN` tokens, trailing commas, raw control characters
+//! in strings). Unlike Jackson (`FAIL_ON_TRAILING_TOKENS` off), text after the root value is an
+//! error rather than silently ignored.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Jackson's default maximum nesting depth (`StreamReadConstraints`).
+pub(super) const MAX_DEPTH: usize = 1000;
+
+/// A parsed JSON value borrowing from the input text.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Json<'a> {
+    Null,
+    Bool(bool),
+    /// The number's text, validated (`-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?`).
+    Number(&'a str),
+    Str(JsonStr<'a>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<Member<'a>>),
+}
+
+/// A string value. `start` is the byte offset of its content in the input when `text` is
+/// borrowed (no escapes), so it can be sliced out of the record's `Bytes` without a copy.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct JsonStr<'a> {
+    pub(super) text: Cow<'a, str>,
+    pub(super) start: usize,
+}
+
+/// An object member; `span` is the byte range of the value's text in the input.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Member<'a> {
+    pub(super) key: Cow<'a, str>,
+    pub(super) value: Json<'a>,
+    pub(super) span: (usize, usize),
+}
+
+impl<'a> Json<'a> {
+    /// Jackson's node type name (`JsonNodeType`), used in error messages.
+    pub(super) fn node_type(&self) -> &'static str {
+        match self {
+            Json::Null => "NULL",
+            Json::Bool(_) => "BOOLEAN",
+            Json::Number(_) => "NUMBER",
+            Json::Str(_) => "STRING",
+            Json::Array(_) => "ARRAY",
+            Json::Object(_) => "OBJECT",
+        }
+    }
+
+    /// The member `key` of an object (the last one if the key is repeated, as Jackson).
+    pub(super) fn get(&self, key: &str) -> Option<&Json<'a>> {
+        match self {
+            Json::Object(members) => members.iter().rev().find(|m| m.key == key).map(|m| &m.value),
+            _ => None,
+        }
+    }
+
+    /// A short rendering of the value for error messages: strings quoted and cut at 40
+    /// characters, numbers as written, containers by kind.
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Json::Null => "null".into(),
+            Json::Bool(b) => b.to_string(),
+            Json::Number(n) => (*n).to_string(),
+            Json::Str(s) => {
+                let text: &str = &s.text;
+                match text.char_indices().nth(40) {
+                    Some((cut, _)) => format!("{:?}...", &text[..cut]),
+                    None => format!("{text:?}"),
+                }
+            }
+            Json::Array(_) => "an array".into(),
+            Json::Object(_) => "an object".into(),
+        }
+    }
+}
+
+/// A syntax error and the byte offset where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ParseError {
+    pub(super) message: Cow<'static, str>,
+    pub(super) offset: usize,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.message, self.offset)
+    }
+}
+
+/// Parses one JSON document. Empty (or all-whitespace) input is `Ok(None)`, which Jackson
+/// reads as a "missing" node.
+pub(super) fn parse(input: &[u8]) -> Result<Option<Json<'_>>, ParseError> {
+    let text = std::str::from_utf8(input).map_err(|e| ParseError {
+        message: "invalid UTF-8".into(),
+        offset: e.valid_up_to(),
+    })?;
+    let mut p = Parser {
+        text,
+        bytes: input,
+        pos: 0,
+        depth: 0,
+    };
+    p.skip_ws();
+    if p.pos == p.bytes.len() {
+        return Ok(None);
+    }
+    let value = p.value()?;
+    p.skip_ws();
+    if p.pos != p.bytes.len() {
+        return Err(p.error("unexpected text after the JSON value"));
+    }
+    Ok(Some(value))
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn error(&self, message: impl Into<Cow<'static, str>>) -> ParseError {
+        ParseError {
+            message: message.into(),
+            offset: self.pos,
+        }
+    }
+
+    fn unexpected(&self) -> ParseError {
+        match self.text[self.pos..].chars().next() {
+            Some(c) => self.error(format!("unexpected character {c:?}")),
+            None => self.error("unexpected end of input"),
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, b: u8) -> Result<(), ParseError> {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.unexpected())
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Json<'a>) -> Result<Json<'a>, ParseError> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(self.unexpected())
+        }
+    }
+
+    fn value(&mut self) -> Result<Json<'a>, ParseError> {
+        match self.peek() {
+            Some(b'{') => self.nested(Self::object),
+            Some(b'[') => self.nested(Self::array),
+            Some(b'"') => self.string().map(Json::Str),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    fn nested(
+        &mut self,
+        f: fn(&mut Self) -> Result<Json<'a>, ParseError>,
+    ) -> Result<Json<'a>, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(format!("JSON nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
+    }
+
+    fn object(&mut self) -> Result<Json<'a>, ParseError> {
+        self.pos += 1; // '{'
+        let mut members = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Json::Object(members));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a member name in double quotes"));
+            }
+            let key = self.string()?.text;
+            self.skip_ws();
+            self.expect(b':')?;
+            self.skip_ws();
+            let start = self.pos;
+            let value = self.value()?;
+            members.push(Member {
+                key,
+                value,
+                span: (start, self.pos),
+            });
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Json::Object(members));
+                }
+                _ => return Err(self.unexpected()),
+            }
+        }
+    }
+
+    fn array(&mut self) -> Result<Json<'a>, ParseError> {
+        self.pos += 1; // '['
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Json::Array(items));
+        }
+        loop {
+            self.skip_ws();
+            items.push(self.value()?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Json::Array(items));
+                }
+                _ => return Err(self.unexpected()),
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<JsonStr<'a>, ParseError> {
+        self.pos += 1; // '"'
+        let start = self.pos;
+        // Fast path: no escapes, borrow the text.
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    let text = &self.text[start..self.pos];
+                    self.pos += 1;
+                    return Ok(JsonStr {
+                        text: Cow::Borrowed(text),
+                        start,
+                    });
+                }
+                Some(b'\\') => break,
+                Some(0..=0x1f) => return Err(self.error("unescaped control character in a string")),
+                Some(_) => self.pos += 1,
+                None => return Err(self.error("unterminated string")),
+            }
+        }
+        let mut owned = String::with_capacity(self.pos - start + 16);
+        owned.push_str(&self.text[start..self.pos]);
+        loop {
+            let run = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            owned.push_str(&self.text[run..self.pos]);
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(JsonStr {
+                        text: Cow::Owned(owned),
+                        start,
+                    });
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let c = match self.peek() {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.pos += 1;
+                            let c = self.unicode_escape()?;
+                            owned.push(c);
+                            continue;
+                        }
+                        _ => return Err(self.error("invalid escape in a string")),
+                    };
+                    self.pos += 1;
+                    owned.push(c);
+                }
+                Some(_) => return Err(self.error("unescaped control character in a string")),
+                None => return Err(self.error("unterminated string")),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u16, ParseError> {
+        let digits = self
+            .bytes
+            .get(self.pos..self.pos + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| self.error("invalid \\u escape"))?;
+        let v = u16::from_str_radix(digits, 16).map_err(|_| self.error("invalid \\u escape"))?;
+        self.pos += 4;
+        Ok(v)
+    }
+
+    /// After `\u`. A surrogate pair gives one character; a lone surrogate (which a Java
+    /// string may hold but a Rust one may not) becomes U+FFFD.
+    fn unicode_escape(&mut self) -> Result<char, ParseError> {
+        let first = self.hex4()?;
+        if (0xD800..0xDC00).contains(&first) && self.bytes[self.pos..].starts_with(b"\\u") {
+            let save = self.pos;
+            self.pos += 2;
+            let second = self.hex4()?;
+            if (0xDC00..0xE000).contains(&second) {
+                let c = 0x10000 + ((u32::from(first) - 0xD800) << 10) + (u32::from(second) - 0xDC00);
+                return Ok(char::from_u32(c).unwrap_or('\u{FFFD}'));
+            }
+            self.pos = save;
+        }
+        Ok(char::from_u32(u32::from(first)).unwrap_or('\u{FFFD}'))
+    }
+
+    fn digits(&mut self) -> Result<(), ParseError> {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        if self.pos == start {
+            Err(self.error("expected a digit"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn number(&mut self) -> Result<Json<'a>, ParseError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        self.digits()?;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            self.digits()?;
+        }
+        Ok(Json::Number(&self.text[start..self.pos]))
+    }
+}
+
+/// Whether number text is an integer (no fraction, no exponent), as Jackson's
+/// `isIntegralNumber`.
+pub(super) fn is_integral(number: &str) -> bool {
+    !number.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Json<'_> {
+        parse(text.as_bytes()).unwrap().unwrap()
+    }
+
+    #[test]
+    fn parses_values_keeping_number_text() {
+        let j = ok(r#" { "a" : [1, -2.50, 1e-8, 0012], "b": {"c": null, "d": true}, "e": false } "#);
+        let Json::Object(members) = &j else {
+            panic!("{j:?}")
+        };
+        assert_eq!(members.len(), 3);
+        assert_eq!(
+            j.get("a"),
+            Some(&Json::Array(vec![
+                Json::Number("1"),
+                Json::Number("-2.50"),
+                Json::Number("1e-8"),
+                Json::Number("0012"),
+            ]))
+        );
+        assert_eq!(j.get("b").and_then(|b| b.get("c")), Some(&Json::Null));
+        assert_eq!(j.get("e"), Some(&Json::Bool(false)));
+        assert_eq!(members[1].span, (36, 58));
+        assert!(is_integral("-0012"));
+        assert!(!is_integral("1e2"));
+    }
+
+    #[test]
+    fn strings_borrow_unless_escaped() {
+        let text = r#"["plain é", "a\"b\\c\/d\n\t\r\b\f\u00e9\ud83d\ude00\ud800x"]"#;
+        let Json::Array(items) = ok(text) else {
+            panic!()
+        };
+        let Json::Str(s) = &items[0] else { panic!() };
+        assert!(matches!(s.text, Cow::Borrowed("plain é")));
+        assert_eq!(&text[s.start..s.start + s.text.len()], "plain é");
+        let Json::Str(s) = &items[1] else { panic!() };
+        assert_eq!(s.text, "a\"b\\c/d\n\t\r\u{8}\u{c}é😀\u{FFFD}x");
+    }
+
+    #[test]
+    fn rejects_what_jackson_rejects() {
+        for bad in [
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "{'a':1}",
+            "NaN",
+            "[1 2]",
+            "\"a\u{1}\"",
+            "1.",
+            ".5",
+            "-",
+            "tru",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "{\"a\" 1}",
+            "[1] x",
+            "// c\n1",
+        ] {
+            assert!(parse(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        let err = parse(b"[1,]").unwrap_err();
+        assert_eq!(err.to_string(), "unexpected character ']' at byte 3");
+        assert!(parse(b"\xff").is_err());
+        assert_eq!(parse(b"  \n").unwrap(), None);
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(parse(deep.as_bytes()).is_err());
+        let ok_deep = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse(ok_deep.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn repeated_keys_take_the_last_value() {
+        assert_eq!(ok(r#"{"a":1,"a":2}"#).get("a"), Some(&Json::Number("2")));
+    }
+}
