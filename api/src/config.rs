@@ -378,8 +378,8 @@ impl ConfigDef {
             let raw = config.get(key.name);
             let parsed = match raw {
                 Some(text) => match parse_value(key.ty, text) {
-                    Ok(v) => Some(v),
-                    Err(()) => {
+                    Some(v) => Some(v),
+                    None => {
                         issues.push(ConfigIssue {
                             key: key.name.to_string(),
                             value: Some(shown(key.ty, text)),
@@ -458,26 +458,26 @@ fn shown(ty: Type, text: &str) -> String {
     }
 }
 
-/// Parses one value with Kafka's rules for `ty`.
-pub fn parse_value(ty: Type, text: &str) -> Result<ConfigValue, ()> {
+/// Parses one value with Kafka's rules for `ty`; `None` when it is not of that type.
+fn parse_value(ty: Type, text: &str) -> Option<ConfigValue> {
     let t = text.trim();
-    Ok(match ty {
+    Some(match ty {
         Type::Boolean => {
             if t.eq_ignore_ascii_case("true") {
                 ConfigValue::Boolean(true)
             } else if t.eq_ignore_ascii_case("false") {
                 ConfigValue::Boolean(false)
             } else {
-                return Err(());
+                return None;
             }
         }
         Type::String => ConfigValue::String(t.to_string()),
         Type::Class => ConfigValue::Class(t.to_string()),
         Type::Password => ConfigValue::Password(text.to_string()),
-        Type::Int => ConfigValue::Int(t.parse().map_err(|_| ())?),
-        Type::Short => ConfigValue::Short(t.parse().map_err(|_| ())?),
-        Type::Long => ConfigValue::Long(t.parse().map_err(|_| ())?),
-        Type::Double => ConfigValue::Double(t.parse().map_err(|_| ())?),
+        Type::Int => ConfigValue::Int(t.parse().ok()?),
+        Type::Short => ConfigValue::Short(t.parse().ok()?),
+        Type::Long => ConfigValue::Long(t.parse().ok()?),
+        Type::Double => ConfigValue::Double(t.parse().ok()?),
         Type::List => ConfigValue::List(if t.is_empty() {
             Vec::new()
         } else {

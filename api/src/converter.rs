@@ -21,6 +21,8 @@ pub trait Converter: Send + Sync {
     fn configure(&mut self, config: &ConfigMap, is_key: bool) -> Result<()>;
 
     /// Serializes a value. `Ok(None)` is Kafka's null (a tombstone when it is the value).
+    // The name mirrors Kafka's `fromConnectData`.
+    #[allow(clippy::wrong_self_convention)]
     fn from_connect(
         &self,
         topic: &str,

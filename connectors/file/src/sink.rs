@@ -87,7 +87,10 @@ impl SinkTask for FileSinkTask {
                     .join("; "),
             )
         })?;
-        let writer: Box<dyn Write + Send> = match parsed.string(FILE_CONFIG)?.filter(|f| !f.is_empty()) {
+        let writer: Box<dyn Write + Send> = match parsed
+            .string(FILE_CONFIG)?
+            .filter(|f| !f.is_empty())
+        {
             None => {
                 self.name = "standard output".into();
                 Box::new(std::io::stdout())
@@ -218,7 +221,12 @@ mod tests {
             .field("b", Schema::optional_string())
             .field("c", Schema::optional_string())
             .build();
-        let s = Struct::new(schema).unwrap().with("a", 1).unwrap().with("b", "x").unwrap();
+        let s = Struct::new(schema)
+            .unwrap()
+            .with("a", 1)
+            .unwrap()
+            .with("b", "x")
+            .unwrap();
         let mut out = Vec::new();
         write_java_string(&mut out, &Value::Struct(s));
         assert_eq!(out, b"Struct{a=1,b=x}");

@@ -281,7 +281,9 @@ impl FileSourceTask {
             self.buf.reserve(READ_CHUNK);
         }
         match &mut self.input {
-            None => Err(ConnectError::Other("file source polled before start".into())),
+            None => Err(ConnectError::Other(
+                "file source polled before start".into(),
+            )),
             Some(Input::Stdin(stdin)) => {
                 let n = stdin
                     .read_buf(&mut self.buf)
@@ -298,7 +300,11 @@ impl FileSourceTask {
                     let (file, position) = open_at(path, 0)?;
                     *open = file;
                     self.position = position;
-                    return Ok(if open.is_some() { Fill::Read } else { Fill::Nothing });
+                    return Ok(if open.is_some() {
+                        Fill::Read
+                    } else {
+                        Fill::Nothing
+                    });
                 };
                 let n = read_into(&mut of.file, &mut self.buf)
                     .map_err(|e| ConnectError::io(format!("reading {}", path.display()), e))?;
@@ -449,7 +455,12 @@ fn read_into(file: &mut File, buf: &mut BytesMut) -> std::io::Result<usize> {
 
 /// Watches the file's directory (to see the file appended to, created, renamed). Returns no
 /// receiver when notifications are unavailable; the task then polls.
-fn watch(path: &Path) -> (Option<mpsc::Receiver<()>>, Option<notify::RecommendedWatcher>) {
+fn watch(
+    path: &Path,
+) -> (
+    Option<mpsc::Receiver<()>>,
+    Option<notify::RecommendedWatcher>,
+) {
     use notify::Watcher;
     let (tx, rx) = mpsc::channel(1);
     let dir = match path.parent() {
@@ -474,5 +485,153 @@ fn watch(path: &Path) -> (Option<mpsc::Receiver<()>>, Option<notify::Recommended
             tracing::warn!(error = %e, "file notifications unavailable: polling instead");
             (None, None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_api::OffsetReader;
+
+    struct Offsets(Option<SourceMap>);
+
+    #[async_trait]
+    impl OffsetReader for Offsets {
+        async fn offset(&self, _partition: &SourceMap) -> Result<Option<SourceMap>> {
+            Ok(self.0.clone())
+        }
+    }
+
+    fn config(file: &Path, batch: usize) -> ConfigMap {
+        [
+            ("file", file.display().to_string()),
+            ("topic", "t".to_string()),
+            ("batch.size", batch.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    async fn started(file: &Path, batch: usize, committed: Option<i64>) -> FileSourceTask {
+        let mut task = FileSourceTask::default();
+        let offsets = Offsets(committed.map(|p| SourceMap::single("position", Value::Int64(p))));
+        task.start(
+            SourceTaskContext::new(Arc::new(offsets)),
+            &config(file, batch),
+        )
+        .await
+        .unwrap();
+        task
+    }
+
+    fn lines(records: &[SourceRecord]) -> Vec<(String, i64)> {
+        records
+            .iter()
+            .map(|r| {
+                let text = match &r.value {
+                    Value::String(s) => s.to_string(),
+                    Value::Bytes(b) => format!("{b:?}"),
+                    other => panic!("unexpected {other:?}"),
+                };
+                let pos = r
+                    .source_offset
+                    .get("position")
+                    .and_then(Value::as_i64)
+                    .unwrap();
+                (text, pos)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn emits_lines_with_kafka_offsets_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("in.txt");
+        std::fs::write(&file, "a\r\nbb\nccc\npartial").unwrap();
+        let mut task = started(&file, 2, None).await;
+        let first = task.poll().await.unwrap();
+        assert_eq!(lines(&first), [("a".into(), 3), ("bb".into(), 6)]);
+        assert_eq!(
+            first[0].source_partition.get("filename"),
+            Some(&Value::from(file.to_str().unwrap()))
+        );
+        assert_eq!(lines(&task.poll().await.unwrap()), [("ccc".into(), 10)]);
+        // The unterminated line waits for its terminator.
+        assert!(task.poll().await.unwrap().is_empty());
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        std::io::Write::write_all(&mut f, b" line\n").unwrap();
+        assert_eq!(
+            lines(&task.poll().await.unwrap()),
+            [("partial line".into(), 23)]
+        );
+    }
+
+    #[tokio::test]
+    async fn resumes_at_the_committed_position_or_restarts_when_shorter() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("in.txt");
+        std::fs::write(&file, "a\nb\nc\n").unwrap();
+        let mut task = started(&file, 10, Some(4)).await;
+        assert_eq!(lines(&task.poll().await.unwrap()), [("c".into(), 6)]);
+        let mut task = started(&file, 10, Some(600)).await;
+        assert_eq!(lines(&task.poll().await.unwrap()).len(), 3);
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_is_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("in.bin");
+        std::fs::write(&file, b"\xff\xfe\n").unwrap();
+        let mut task = started(&file, 10, None).await;
+        let records = task.poll().await.unwrap();
+        assert_eq!(
+            records[0].value,
+            Value::Bytes(Bytes::from_static(b"\xff\xfe"))
+        );
+        assert_eq!(records[0].value_schema, Some(Schema::bytes()));
+    }
+
+    #[tokio::test]
+    async fn follows_rotation_with_the_old_tail_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("in.log");
+        std::fs::write(&file, "old1\nold-tail").unwrap();
+        let mut task = started(&file, 10, None).await;
+        assert_eq!(lines(&task.poll().await.unwrap()), [("old1".into(), 5)]);
+        std::fs::rename(&file, dir.path().join("in.log.1")).unwrap();
+        std::fs::write(&file, "new1\n").unwrap();
+        assert_eq!(
+            lines(&task.poll().await.unwrap()),
+            [("old-tail".into(), 13)]
+        );
+        assert_eq!(lines(&task.poll().await.unwrap()), [("new1".into(), 5)]);
+    }
+
+    #[tokio::test]
+    async fn rereads_a_truncated_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("in.log");
+        std::fs::write(&file, "first line\n").unwrap();
+        let mut task = started(&file, 10, None).await;
+        assert_eq!(task.poll().await.unwrap().len(), 1);
+        std::fs::write(&file, "x\n").unwrap();
+        assert_eq!(lines(&task.poll().await.unwrap()), [("x".into(), 2)]);
+    }
+
+    #[test]
+    fn topic_must_be_one_name() {
+        let mut c = config(Path::new("/tmp/x"), 1);
+        c.insert("topic".into(), "a,b".into());
+        let issues = config_def().validate(&c);
+        assert_eq!(issues.len(), 1);
+        assert!(
+            issues[0].to_string().contains("exactly one topic"),
+            "{}",
+            issues[0]
+        );
     }
 }
