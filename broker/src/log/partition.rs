@@ -322,7 +322,7 @@ impl PartitionLog {
             w.unflushed_since = Some(Instant::now());
         }
         if self.config.flush_messages.is_some_and(|n| w.unflushed >= n) {
-            self.sync_writer(&mut w)?;
+            self.sync_writer(&mut w, false)?;
         }
         Ok(AppendInfo {
             base_offset,
@@ -422,10 +422,13 @@ impl PartitionLog {
         Ok(())
     }
 
-    fn sync_writer(&self, w: &mut Writer) -> Result<()> {
-        let segments: Vec<Arc<Segment>> = read_lock(&self.segments).clone();
-        for s in segments {
-            s.sync()?;
+    /// fsyncs the segments with unsynced writes (the writer lock keeps the list stable
+    /// against rolls; retention waits for the read lock).
+    fn sync_writer(&self, w: &mut Writer, indexes: bool) -> Result<()> {
+        for s in read_lock(&self.segments).iter() {
+            if indexes || s.is_dirty() {
+                s.sync(indexes)?;
+            }
         }
         w.unflushed = 0;
         w.unflushed_since = None;
@@ -435,7 +438,7 @@ impl PartitionLog {
     /// Writes the index files and fsyncs every segment with unsynced writes.
     pub fn flush(&self) -> Result<()> {
         let mut w = self.lock_writer();
-        self.sync_writer(&mut w)
+        self.sync_writer(&mut w, true)
     }
 
     /// Flushes if `flush.ms` has passed since the oldest unflushed append.
@@ -447,7 +450,7 @@ impl PartitionLog {
         if w.unflushed_since
             .is_some_and(|t| t.elapsed() >= Duration::from_millis(ms))
         {
-            self.sync_writer(&mut w)?;
+            self.sync_writer(&mut w, false)?;
         }
         Ok(())
     }

@@ -461,16 +461,27 @@ impl Segment {
         Ok(())
     }
 
-    /// Writes the index and fsyncs log and index if there were writes since the last sync.
-    pub(crate) fn sync(&self) -> Result<()> {
-        self.flush_index()?;
+    /// fsyncs the log if there were writes since the last sync. With `indexes`, also writes
+    /// and fsyncs the index files; without, they stay as they are (they are rebuilt from the
+    /// log after a crash, so the `flush.messages` / `flush.ms` path skips them).
+    pub(crate) fn sync(&self, indexes: bool) -> Result<()> {
+        if indexes {
+            self.flush_index()?;
+        }
         if self.dirty.swap(false, Ordering::AcqRel) {
             self.file.sync_data().at(&self.log_path)?;
+        }
+        if indexes {
             for p in [&self.index_path, &self.timeindex_path] {
                 File::open(p).and_then(|f| f.sync_all()).at(p)?;
             }
         }
         Ok(())
+    }
+
+    /// Whether there are writes not yet fsynced.
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.dirty.load(Ordering::Acquire)
     }
 
     /// Verifies the batches from the last index entry to the end of the file (CRC included)
