@@ -227,6 +227,9 @@ impl SourceTask for FileSourceTask {
                     },
                 };
                 let (open, position) = open_at(&path, committed)?;
+                if open.is_none() {
+                    tracing::info!(file = %path.display(), "file does not exist yet: waiting for it");
+                }
                 self.position = position;
                 let (events, watcher) = watch(&path);
                 tracing::info!(file = %path.display(), position, "file source started");
@@ -408,10 +411,7 @@ fn open_at(path: &Path, position: u64) -> Result<(Option<OpenFile>, u64)> {
     use std::io::{Seek, SeekFrom};
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            tracing::info!(file = %path.display(), "file does not exist yet: waiting for it");
-            return Ok((None, 0));
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((None, 0)),
         Err(e) => return Err(ConnectError::io(format!("opening {}", path.display()), e)),
     };
     let meta = file

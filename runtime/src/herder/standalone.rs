@@ -61,7 +61,8 @@ pub fn load(
     worker_file: &Path,
     connector_files: &[PathBuf],
 ) -> Result<(WorkerConfig, Vec<ConfigMap>), StandaloneError> {
-    let worker_map = config::resolve(&config::load_file(worker_file)?)?;
+    let worker_map = config::resolve(&config::load_file(worker_file)?)
+        .map_err(|e| e.with_origin(worker_file.display()))?;
     let worker = WorkerConfig::parse(&worker_map)
         .map_err(|issues| StandaloneError::Invalid(issues_in(worker_file, issues)))?;
     if !worker.bootstrap_servers().is_empty() {
@@ -75,7 +76,9 @@ pub fn load(
     let mut connectors = Vec::new();
     let mut names: Vec<(String, PathBuf)> = Vec::new();
     for file in connector_files {
-        let map = match config::load_file(file).and_then(|m| config::resolve(&m)) {
+        let map = match config::load_file(file)
+            .and_then(|m| config::resolve(&m).map_err(|e| e.with_origin(file.display())))
+        {
             Ok(m) => m,
             Err(e) => {
                 problems.push(e.to_string());
@@ -143,13 +146,12 @@ impl Standalone {
         let mut running = Vec::new();
         for config in connectors {
             let name = config.get("name").cloned().unwrap_or_default();
-            let connector = worker
-                .start_connector(&config)
-                .await
-                .map_err(|source| StandaloneError::Connector {
+            let connector = worker.start_connector(&config).await.map_err(|source| {
+                StandaloneError::Connector {
                     name: name.clone(),
                     source,
-                })?;
+                }
+            })?;
             let tasks = worker
                 .start_tasks(&connector)
                 .await

@@ -155,7 +155,9 @@ impl Log for EmbeddedLog {
             let mut out = Vec::with_capacity(partitions.len());
             let mut any = false;
             for ((tp, offset), log) in partitions.iter().zip(&logs) {
-                let read = log.read(*offset, max_bytes).map_err(|e| to_log_error(tp, e))?;
+                let read = log
+                    .read(*offset, max_bytes)
+                    .map_err(|e| to_log_error(tp, e))?;
                 any |= !read.data.is_empty();
                 out.push(FetchedPartition {
                     partition: tp.clone(),

@@ -22,13 +22,17 @@ fn put_string(buf: &mut BytesMut, s: &str) {
 
 fn get_string(buf: &mut Bytes) -> Result<String> {
     if buf.remaining() < 2 {
-        return Err(LogError::Corrupt("truncated string in __consumer_offsets".into()));
+        return Err(LogError::Corrupt(
+            "truncated string in __consumer_offsets".into(),
+        ));
     }
     let len = buf.get_i16();
     let len = usize::try_from(len)
         .map_err(|_| LogError::Corrupt("negative string length in __consumer_offsets".into()))?;
     if buf.remaining() < len {
-        return Err(LogError::Corrupt("truncated string in __consumer_offsets".into()));
+        return Err(LogError::Corrupt(
+            "truncated string in __consumer_offsets".into(),
+        ));
     }
     let bytes = buf.split_to(len);
     String::from_utf8(bytes.to_vec())
@@ -59,7 +63,9 @@ pub(crate) fn encode_value(offset: i64, commit_timestamp: i64) -> Bytes {
 /// Decodes an offset-commit key; `None` for other record kinds (group metadata, version 2).
 pub(crate) fn decode_key(mut key: Bytes) -> Result<Option<(String, TopicPartition)>> {
     if key.remaining() < 2 {
-        return Err(LogError::Corrupt("truncated key in __consumer_offsets".into()));
+        return Err(LogError::Corrupt(
+            "truncated key in __consumer_offsets".into(),
+        ));
     }
     let version = key.get_i16();
     if !(0..=1).contains(&version) {
@@ -68,7 +74,9 @@ pub(crate) fn decode_key(mut key: Bytes) -> Result<Option<(String, TopicPartitio
     let group = get_string(&mut key)?;
     let topic = get_string(&mut key)?;
     if key.remaining() < 4 {
-        return Err(LogError::Corrupt("truncated key in __consumer_offsets".into()));
+        return Err(LogError::Corrupt(
+            "truncated key in __consumer_offsets".into(),
+        ));
     }
     let partition = key.get_i32();
     Ok(Some((group, TopicPartition::new(topic, partition))))
@@ -77,7 +85,9 @@ pub(crate) fn decode_key(mut key: Bytes) -> Result<Option<(String, TopicPartitio
 /// The offset of an offset-commit value (any version: the offset follows the version).
 pub(crate) fn decode_value(mut value: Bytes) -> Result<i64> {
     if value.remaining() < 10 {
-        return Err(LogError::Corrupt("truncated value in __consumer_offsets".into()));
+        return Err(LogError::Corrupt(
+            "truncated value in __consumer_offsets".into(),
+        ));
     }
     let _version = value.get_i16();
     Ok(value.get_i64())

@@ -84,7 +84,9 @@ impl std::fmt::Debug for OffsetStore {
             Backing::Topic { topic, .. } => format!("topic {topic}"),
             Backing::File { path } => format!("file {}", path.display()),
         };
-        f.debug_struct("OffsetStore").field("backing", &what).finish()
+        f.debug_struct("OffsetStore")
+            .field("backing", &what)
+            .finish()
     }
 }
 
@@ -138,7 +140,12 @@ impl OffsetStore {
                 }
             }
         }
-        tracing::info!(topic, partitions, offsets = data.len(), "source offsets loaded");
+        tracing::info!(
+            topic,
+            partitions,
+            offsets = data.len(),
+            "source offsets loaded"
+        );
         Ok(OffsetStore {
             backing: Backing::Topic {
                 log,
@@ -205,7 +212,10 @@ impl OffsetStore {
                     .collect(),
             ),
             _ => {
-                tracing::warn!(connector, "ignoring a stored source offset that is not a JSON object");
+                tracing::warn!(
+                    connector,
+                    "ignoring a stored source offset that is not a JSON object"
+                );
                 None
             }
         }
@@ -265,12 +275,12 @@ impl OffsetStore {
                 }
                 for (p, builder) in per_partition {
                     let tp = TopicPartition::new(topic.as_str(), p as i32);
-                    log.append(&tp, builder.finish())
-                        .await
-                        .map_err(|source| OffsetStoreError::Log {
+                    log.append(&tp, builder.finish()).await.map_err(|source| {
+                        OffsetStoreError::Log {
                             topic: topic.clone(),
                             source,
-                        })?;
+                        }
+                    })?;
                 }
                 self.apply(encoded);
             }

@@ -166,7 +166,10 @@ impl WorkerConfig {
     }
     /// `data.dir`.
     pub fn data_dir(&self) -> PathBuf {
-        PathBuf::from(self.string("data.dir").unwrap_or_else(|| "./ferry-data".into()))
+        PathBuf::from(
+            self.string("data.dir")
+                .unwrap_or_else(|| "./ferry-data".into()),
+        )
     }
     /// `key.converter` or `value.converter` class and its prefixed settings.
     pub fn converter(&self, is_key: bool) -> (String, ConfigMap) {
@@ -279,9 +282,9 @@ pub fn connector_config_def() -> ConfigDef {
             "Aliases of the transformations to apply to records.",
         )
         .with_validator(Validator::Custom(|v| match v {
-            ConfigValue::List(items) if !items.is_empty() => {
-                Err("no transforms: single message transforms are not available in this version".into())
-            }
+            ConfigValue::List(items) if !items.is_empty() => Err(
+                "no transforms: single message transforms are not available in this version".into(),
+            ),
             _ => Ok(()),
         }))
 }

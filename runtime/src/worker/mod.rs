@@ -151,7 +151,10 @@ fn converter_for(
 /// keys, sink topics, and the converters. Every problem is reported.
 pub fn validate_connector(worker: &WorkerConfig, config: &ConfigMap) -> Vec<ConfigIssue> {
     let mut issues = config::connector_config_def().validate(config);
-    let Some(class) = config.get("connector.class").filter(|c| !c.trim().is_empty()) else {
+    let Some(class) = config
+        .get("connector.class")
+        .filter(|c| !c.trim().is_empty())
+    else {
         return issues;
     };
     let Some(plugin) = plugins::connector(class.trim()) else {
@@ -248,9 +251,15 @@ impl Worker {
     }
 
     /// Starts a connector instance (its config must have passed [`validate_connector`]).
-    pub async fn start_connector(&self, config: &ConfigMap) -> Result<RunningConnector, ConnectError> {
+    pub async fn start_connector(
+        &self,
+        config: &ConfigMap,
+    ) -> Result<RunningConnector, ConnectError> {
         let name = config.get("name").cloned().unwrap_or_default();
-        let class = config.get("connector.class").map(|c| c.trim()).unwrap_or("");
+        let class = config
+            .get("connector.class")
+            .map(|c| c.trim())
+            .unwrap_or("");
         let plugin = plugins::connector(class)
             .ok_or_else(|| ConnectError::Config(format!("unknown connector class \"{class}\"")))?;
         let mut connector = plugin.new_connector();
@@ -266,7 +275,10 @@ impl Worker {
     }
 
     /// Starts the connector's tasks (`tasks.max` at most).
-    pub async fn start_tasks(&self, running: &RunningConnector) -> Result<Vec<TaskHandle>, ConnectError> {
+    pub async fn start_tasks(
+        &self,
+        running: &RunningConnector,
+    ) -> Result<Vec<TaskHandle>, ConnectError> {
         let max_tasks = running
             .config
             .get("tasks.max")
@@ -274,7 +286,11 @@ impl Worker {
             .unwrap_or(1)
             .max(1);
         let task_configs = running.connector.task_configs(max_tasks)?;
-        let class = running.config.get("connector.class").map(|c| c.trim()).unwrap_or("");
+        let class = running
+            .config
+            .get("connector.class")
+            .map(|c| c.trim())
+            .unwrap_or("");
         let plugin = plugins::connector(class)
             .ok_or_else(|| ConnectError::Config(format!("unknown connector class \"{class}\"")))?;
         let count = task_configs.len();

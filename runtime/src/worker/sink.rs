@@ -144,7 +144,12 @@ async fn execute(
                 return Ok(());
             }
             let now = Instant::now();
-            if now >= next_commit || consumer.context.commit_requested.swap(false, Ordering::AcqRel) {
+            if now >= next_commit
+                || consumer
+                    .context
+                    .commit_requested
+                    .swap(false, Ordering::AcqRel)
+            {
                 consumer.commit(task).await?;
                 next_commit = Instant::now() + interval;
             }
@@ -242,7 +247,13 @@ impl Consumer<'_> {
         for tp in &new {
             let position = match committed.get(tp) {
                 Some(offset) => *offset,
-                None => self.log.offset_range(tp).await.map_err(|e| self.log_err(e))?.0,
+                None => {
+                    self.log
+                        .offset_range(tp)
+                        .await
+                        .map_err(|e| self.log_err(e))?
+                        .0
+                }
             };
             tracing::info!(task = %self.setup.id, partition = %tp, position, "partition assigned");
             self.positions.insert(tp.clone(), position);
@@ -256,7 +267,13 @@ impl Consumer<'_> {
     }
 
     fn apply_resets(&mut self) {
-        let resets = std::mem::take(&mut *self.context.resets.lock().unwrap_or_else(|e| e.into_inner()));
+        let resets = std::mem::take(
+            &mut *self
+                .context
+                .resets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         for (tp, offset) in resets {
             if let Some(pos) = self.positions.get_mut(&tp) {
                 tracing::info!(task = %self.setup.id, partition = %tp, offset, "offset reset by the task");
@@ -271,8 +288,11 @@ impl Consumer<'_> {
         max_bytes: usize,
         wait: Duration,
     ) -> Result<(Vec<SinkRecord>, Vec<(TopicPartition, i64)>), ConnectError> {
-        let request: Vec<(TopicPartition, i64)> =
-            self.positions.iter().map(|(tp, o)| (tp.clone(), *o)).collect();
+        let request: Vec<(TopicPartition, i64)> = self
+            .positions
+            .iter()
+            .map(|(tp, o)| (tp.clone(), *o))
+            .collect();
         let fetched = match self.log.fetch(&request, max_bytes, wait).await {
             Ok(f) => f,
             Err(LogError::OffsetOutOfRange {
@@ -296,9 +316,8 @@ impl Consumer<'_> {
             }
             let mut position = self.positions.get(&f.partition).copied().unwrap_or(0);
             for batch in batches(f.batches) {
-                let batch = batch.map_err(|e| {
-                    ConnectError::Other(format!("reading {}: {e}", f.partition))
-                })?;
+                let batch = batch
+                    .map_err(|e| ConnectError::Other(format!("reading {}: {e}", f.partition)))?;
                 for record in batch.records() {
                     let record = record.map_err(|e| {
                         ConnectError::Other(format!("reading {}: {e}", f.partition))

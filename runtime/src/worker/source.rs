@@ -116,7 +116,10 @@ async fn execute(
     drop(tx);
     let produced = match (&mut producer).await {
         Ok(r) => r,
-        Err(e) => Err(ConnectError::Other(format!("producer of task {} panicked: {e}", setup.id))),
+        Err(e) => Err(ConnectError::Other(format!(
+            "producer of task {} panicked: {e}",
+            setup.id
+        ))),
     };
     commit(setup, task, offsets, &committable).await;
     outcome?;
@@ -163,10 +166,8 @@ async fn commit(
         return;
     }
     let name = setup.id.connector.as_str();
-    let entries: Vec<(&str, &SourceMap, Option<&SourceMap>)> = pending
-        .iter()
-        .map(|(p, o)| (name, p, Some(o)))
-        .collect();
+    let entries: Vec<(&str, &SourceMap, Option<&SourceMap>)> =
+        pending.iter().map(|(p, o)| (name, p, Some(o))).collect();
     match offsets.put(&entries).await {
         Ok(()) => {
             tracing::debug!(task = %setup.id, partitions = pending.len(), "source offsets committed");
@@ -277,9 +278,9 @@ impl Encoder {
                 }
             };
             let p = &mut pending[slot];
-            let builder = p
-                .open
-                .get_or_insert_with(|| RecordBatchBuilder::with_capacity(timestamp, self.batch_size));
+            let builder = p.open.get_or_insert_with(|| {
+                RecordBatchBuilder::with_capacity(timestamp, self.batch_size)
+            });
             if !builder.is_empty()
                 && builder.estimated_size()
                     + builder.record_size(timestamp, key.as_deref(), value.as_deref(), &headers)
@@ -290,7 +291,9 @@ impl Encoder {
                 }
             }
             p.open
-                .get_or_insert_with(|| RecordBatchBuilder::with_capacity(timestamp, self.batch_size))
+                .get_or_insert_with(|| {
+                    RecordBatchBuilder::with_capacity(timestamp, self.batch_size)
+                })
                 .append(timestamp, key.as_deref(), value.as_deref(), &headers);
             drop(headers);
             merge_offsets(
