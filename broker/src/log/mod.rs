@@ -8,6 +8,7 @@
 //! `flush.ms`): an acknowledged append survives `kill -9` of the process (the data is in the
 //! page cache) but not necessarily a power loss. Set `flush.messages=1` for fsync per append.
 
+mod cleaner;
 mod config;
 mod manager;
 mod partition;

@@ -1,5 +1,6 @@
 //! The log of one topic partition: an ordered list of segments, one writer, many readers.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use super::cleaner;
 use super::config::TopicConfig;
 use super::segment::{NO_TIMESTAMP, Segment, now_ms, read_lock, write_lock};
 use crate::error::{Error, IoContext, Result};
@@ -357,6 +359,65 @@ impl PartitionLog {
                 Ok(None)
             }
         }
+    }
+
+    /// Compacts the non-active segments (`cleanup.policy` includes `compact`): keeps the
+    /// latest record per key among them, drops tombstones older than `delete.retention.ms`,
+    /// and leaves offsets unchanged. Segments whose newest record is younger than
+    /// `min.compaction.lag.ms` are left alone. Returns how many segments were rewritten.
+    pub(crate) fn compact(&self, now_ms: i64) -> Result<usize> {
+        if !self.config.cleanup_policy.compact {
+            return Ok(0);
+        }
+        let active = self.lock_writer().active.clone();
+        let lag = self.config.min_compaction_lag_ms as i64;
+        let horizon = now_ms.saturating_sub(lag);
+        let cleanable: Vec<Arc<Segment>> = self
+            .segments()
+            .into_iter()
+            .take_while(|s| !Arc::ptr_eq(s, &active) && (lag == 0 || s.max_timestamp() <= horizon))
+            .collect();
+        if cleanable.is_empty() {
+            return Ok(0);
+        }
+        let map = cleaner::key_map(&cleanable)?;
+        let mut rewritten = 0;
+        for seg in &cleanable {
+            let Some(cleaned) = cleaner::clean_segment(seg, &self.dir, &map, &self.config, now_ms)?
+            else {
+                continue;
+            };
+            // Swap under the writer lock: retention and rolls take it too.
+            let _w = self.lock_writer();
+            if !read_lock(&self.segments)
+                .iter()
+                .any(|s| Arc::ptr_eq(s, seg))
+            {
+                // Deleted by retention meanwhile.
+                std::fs::remove_file(&cleaned).at(&cleaned)?;
+                continue;
+            }
+            // Index files go first: if we crash after the rename they are rebuilt.
+            seg.delete_index_files()?;
+            let log_path = seg.log_path().to_path_buf();
+            std::fs::rename(&cleaned, &log_path).at(&log_path)?;
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .at(&self.dir)?;
+            let new = Arc::new(Segment::open_reindex(
+                &self.dir,
+                seg.base_offset(),
+                self.config.index_interval_bytes,
+            )?);
+            if let Some(slot) = write_lock(&self.segments)
+                .iter_mut()
+                .find(|s| Arc::ptr_eq(s, seg))
+            {
+                *slot = new;
+            }
+            rewritten += 1;
+        }
+        Ok(rewritten)
     }
 
     /// Deletes the oldest non-active segments that are past `retention.ms` (their newest

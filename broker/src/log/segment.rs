@@ -299,6 +299,24 @@ impl Segment {
     /// Opens an existing segment with its index; a missing or inconsistent index is rebuilt
     /// by scanning batch headers. Does not verify CRCs (see [`Segment::recover_tail`]).
     pub(crate) fn open(dir: &Path, base_offset: i64, index_interval: u32) -> Result<Segment> {
+        Self::open_inner(dir, base_offset, index_interval, true)
+    }
+
+    /// Opens a segment whose index files were removed on purpose (after compaction).
+    pub(crate) fn open_reindex(
+        dir: &Path,
+        base_offset: i64,
+        index_interval: u32,
+    ) -> Result<Segment> {
+        Self::open_inner(dir, base_offset, index_interval, false)
+    }
+
+    fn open_inner(
+        dir: &Path,
+        base_offset: i64,
+        index_interval: u32,
+        warn: bool,
+    ) -> Result<Segment> {
         let (log_path, index_path, timeindex_path) = Self::paths(dir, base_offset);
         let file = OpenOptions::new()
             .read(true)
@@ -329,10 +347,12 @@ impl Segment {
             first_append_ms: AtomicI64::new(0),
         };
         if rebuild {
-            tracing::warn!(
-                file = %seg.index_path.display(),
-                "offset or time index missing or corrupt, rebuilding it from the log"
-            );
+            if warn {
+                tracing::warn!(
+                    file = %seg.index_path.display(),
+                    "offset or time index missing or corrupt, rebuilding it from the log"
+                );
+            }
             seg.rebuild_index(index_interval)?;
         } else {
             // The largest timestamp: from the last index entry, scan the tail headers.
@@ -710,6 +730,18 @@ impl Segment {
             }
         }
         Ok(Some((b.base_offset, b.max_timestamp)))
+    }
+
+    /// Removes the index files (before the log file is replaced by a compacted one).
+    pub(crate) fn delete_index_files(&self) -> Result<()> {
+        for p in [&self.index_path, &self.timeindex_path] {
+            match std::fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).at(p),
+            }
+        }
+        Ok(())
     }
 
     /// Deletes the files (the open handle keeps working for readers that hold it).

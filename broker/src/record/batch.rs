@@ -352,6 +352,11 @@ pub struct Headers {
 }
 
 impl Headers {
+    /// The encoded headers (without the count), as stored in the record.
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.data
+    }
+
     /// Number of headers.
     pub fn len(&self) -> usize {
         self.count

@@ -26,6 +26,8 @@ pub struct RecordBatchBuilder {
     base_timestamp: i64,
     max_timestamp: i64,
     count: i32,
+    /// lastOffsetDelta to write; `None`: count - 1 (records numbered 0..count).
+    last_offset_delta: Option<i32>,
 }
 
 impl RecordBatchBuilder {
@@ -44,6 +46,7 @@ impl RecordBatchBuilder {
             base_timestamp,
             max_timestamp: NO_TIMESTAMP,
             count: 0,
+            last_offset_delta: None,
         }
     }
 
@@ -129,6 +132,45 @@ impl RecordBatchBuilder {
         }
     }
 
+    /// Re-encodes a record with a given offset delta and raw (already encoded) headers, for
+    /// the compactor, which keeps offsets and headers as they were.
+    pub(crate) fn append_raw(
+        &mut self,
+        offset_delta: i32,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        header_count: usize,
+        raw_headers: &[u8],
+    ) {
+        let ts_delta = timestamp_ms.wrapping_sub(self.base_timestamp);
+        let body = 1
+            + varlong_size(ts_delta)
+            + varint_size(offset_delta)
+            + field_size(key)
+            + field_size(value)
+            + varint_size(header_count as i32)
+            + raw_headers.len();
+        let buf = &mut self.buf;
+        put_varint(buf, body as i32);
+        buf.push(0);
+        put_varlong(buf, ts_delta);
+        put_varint(buf, offset_delta);
+        put_field(buf, key);
+        put_field(buf, value);
+        put_varint(buf, header_count as i32);
+        buf.extend_from_slice(raw_headers);
+        self.count += 1;
+        if timestamp_ms > self.max_timestamp {
+            self.max_timestamp = timestamp_ms;
+        }
+    }
+
+    /// Overrides lastOffsetDelta (the compactor keeps the original batch's).
+    pub(crate) fn set_last_offset_delta(&mut self, delta: i32) {
+        self.last_offset_delta = Some(delta);
+    }
+
     fn finish_vec(mut self) -> Vec<u8> {
         let len = self.buf.len();
         let h = &mut self.buf[..BATCH_HEADER_SIZE];
@@ -138,7 +180,8 @@ impl RecordBatchBuilder {
         h[16] = MAGIC_V2 as u8;
         // 17..21 crc, below
         h[21..23].copy_from_slice(&0i16.to_be_bytes()); // attributes: no compression, CreateTime
-        h[23..27].copy_from_slice(&(self.count - 1).to_be_bytes()); // lastOffsetDelta
+        let last_delta = self.last_offset_delta.unwrap_or(self.count - 1);
+        h[23..27].copy_from_slice(&last_delta.to_be_bytes()); // lastOffsetDelta
         let (base_ts, max_ts) = if self.count == 0 {
             (NO_TIMESTAMP, NO_TIMESTAMP)
         } else {
