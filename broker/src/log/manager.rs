@@ -1066,6 +1066,13 @@ mod tests {
                 ));
             }
         }
+        // Keyless records are refused on a compacted topic.
+        let mut keyless = RecordBatchBuilder::new(now);
+        keyless.append(now, None, Some(b"v"), &[]);
+        assert!(matches!(
+            p.append(keyless.finish_mut()),
+            Err(Error::CorruptBatch { .. })
+        ));
         let before = p.size_in_bytes();
         let segs = p.segment_count();
         assert!(segs > 4);

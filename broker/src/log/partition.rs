@@ -14,8 +14,8 @@ use super::config::TopicConfig;
 use super::segment::{NO_TIMESTAMP, Segment, now_ms, read_lock, write_lock};
 use crate::error::{Error, IoContext, Result};
 use crate::record::{
-    LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET, check_batch, check_frame,
-    get_i32, get_i64, set_base_offset,
+    LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET, RecordBatch, check_batch,
+    check_frame, get_i32, get_i64, set_base_offset,
 };
 
 /// Offsets assigned by [`PartitionLog::append`].
@@ -259,6 +259,9 @@ impl PartitionLog {
                 });
             }
             check_batch(batch, pos)?;
+            if self.config.cleanup_policy.compact {
+                self.check_keys(batch, pos)?;
+            }
             let count = get_i32(batch, RECORDS_COUNT_OFFSET);
             let last_delta = get_i32(batch, LAST_OFFSET_DELTA_OFFSET);
             if count == 0 || i64::from(last_delta) != i64::from(count) - 1 {
@@ -466,6 +469,32 @@ impl PartitionLog {
             seg.delete_files()?;
         }
         Ok(removed.len())
+    }
+
+    /// Kafka refuses records without a key on a compacted topic. Costs a copy and a record
+    /// walk, only on compacted topics (Connect's internal topics: low volume).
+    fn check_keys(&self, batch: &[u8], position: usize) -> Result<()> {
+        let batch = RecordBatch::parse(Bytes::copy_from_slice(batch))?;
+        if batch.compression() != 0 || batch.is_control() {
+            return Ok(());
+        }
+        for r in batch.records() {
+            let r = r.map_err(|e| match e {
+                Error::CorruptBatch { reason, .. } => Error::CorruptBatch { position, reason },
+                e => e,
+            })?;
+            if r.key.is_none() {
+                return Err(Error::CorruptBatch {
+                    position,
+                    reason: format!(
+                        "record at offset delta {} has no key; compacted topic {} needs keys",
+                        r.offset - batch.base_offset(),
+                        self.topic
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Closes the active segment and starts a new one at the next offset.
