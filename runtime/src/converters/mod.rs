@@ -64,16 +64,29 @@ mod tests {
                 "org.apache.kafka.connect.json.JsonConverter",
                 "org.apache.kafka.connect.json.JsonConverter",
             ),
-            ("JsonConverter", "org.apache.kafka.connect.json.JsonConverter"),
+            (
+                "JsonConverter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
             ("Json", "org.apache.kafka.connect.json.JsonConverter"),
-            ("StringConverter", "org.apache.kafka.connect.storage.StringConverter"),
+            (
+                "StringConverter",
+                "org.apache.kafka.connect.storage.StringConverter",
+            ),
             (
                 "org.apache.kafka.connect.converters.ByteArrayConverter",
                 "org.apache.kafka.connect.converters.ByteArrayConverter",
             ),
-            ("ByteArray", "org.apache.kafka.connect.converters.ByteArrayConverter"),
+            (
+                "ByteArray",
+                "org.apache.kafka.connect.converters.ByteArrayConverter",
+            ),
         ] {
-            assert_eq!(converter_plugin(name).map(|p| p.class), Some(class), "{name}");
+            assert_eq!(
+                converter_plugin(name).map(|p| p.class),
+                Some(class),
+                "{name}"
+            );
         }
         assert!(converter_plugin("jsonconverter").is_none());
         assert!(converter_plugin("AvroConverter").is_none());
@@ -85,7 +98,11 @@ mod tests {
             let mut c = (plugin.new)();
             c.configure(&Default::default(), false).unwrap();
             let def = c.config_def();
-            assert!(def.validate(&Default::default()).is_empty(), "{}", plugin.class);
+            assert!(
+                def.validate(&Default::default()).is_empty(),
+                "{}",
+                plugin.class
+            );
         }
     }
 }

@@ -266,14 +266,23 @@ mod tests {
         assert_eq!(text(Value::Float64(1.0e7)), "1.0E7");
         assert_eq!(text(Value::Float64(f64::NAN)), "NaN");
         assert_eq!(text(Value::Float32(0.1)), "0.1");
-        assert_eq!(text(Value::Decimal(Decimal::parse("10.20").unwrap())), "10.20");
-        assert_eq!(text(Value::Decimal(Decimal::parse("0.00000001").unwrap())), "1E-8");
+        assert_eq!(
+            text(Value::Decimal(Decimal::parse("10.20").unwrap())),
+            "10.20"
+        );
+        assert_eq!(
+            text(Value::Decimal(Decimal::parse("0.00000001").unwrap())),
+            "1E-8"
+        );
         assert_eq!(
             text(Value::Array(vec!["a".into(), Value::Null, Value::Int32(3)])),
             "[a, null, 3]"
         );
         assert_eq!(
-            text(Value::Map(vec![("k".into(), "v".into()), ("n".into(), 1.into())])),
+            text(Value::Map(vec![
+                ("k".into(), "v".into()),
+                ("n".into(), 1.into())
+            ])),
             "{k=v, n=1}"
         );
         let schema = SchemaBuilder::struct_()
@@ -288,9 +297,14 @@ mod tests {
             .with("tags", Value::Array(vec!["a".into(), "b".into()]))
             .unwrap();
         assert_eq!(text(Value::Struct(s)), "Struct{id=1,tags=[a, b]}");
-        assert_eq!(text(Value::Bytes(Bytes::from_static(b"\x00raw"))), "\u{0}raw");
         assert_eq!(
-            StringConverter.from_connect("t", None, &Value::Null).unwrap(),
+            text(Value::Bytes(Bytes::from_static(b"\x00raw"))),
+            "\u{0}raw"
+        );
+        assert_eq!(
+            StringConverter
+                .from_connect("t", None, &Value::Null)
+                .unwrap(),
             None
         );
     }
@@ -299,7 +313,10 @@ mod tests {
     fn dates_print_like_java_util_date_in_utc() {
         assert_eq!(text(Value::Timestamp(0)), "Thu Jan 01 00:00:00 UTC 1970");
         assert_eq!(text(Value::Date(10_000)), "Mon May 19 00:00:00 UTC 1997");
-        assert_eq!(text(Value::Time(14_400_000)), "Thu Jan 01 04:00:00 UTC 1970");
+        assert_eq!(
+            text(Value::Time(14_400_000)),
+            "Thu Jan 01 04:00:00 UTC 1970"
+        );
         assert_eq!(
             text(Value::Timestamp(1_700_000_000_123)),
             "Tue Nov 14 22:13:20 UTC 2023"

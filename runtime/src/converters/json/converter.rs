@@ -165,7 +165,12 @@ impl JsonConverter {
     }
 
     /// The schema of an envelope, from the cache when the same text was seen before.
-    fn envelope_schema(&self, json: &Json<'_>, text: &[u8], o: &ReadOptions<'_>) -> Result<Option<Schema>> {
+    fn envelope_schema(
+        &self,
+        json: &Json<'_>,
+        text: &[u8],
+        o: &ReadOptions<'_>,
+    ) -> Result<Option<Schema>> {
         if !matches!(json, Json::Object(_)) {
             return read_schema(json, o);
         }
@@ -214,15 +219,17 @@ impl Converter for JsonConverter {
     }
 
     fn configure(&mut self, config: &ConfigMap, _is_key: bool) -> Result<()> {
-        let parsed = json_converter_config_def().parse(config).map_err(|issues| {
-            ConnectError::Config(
-                issues
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let parsed = json_converter_config_def()
+            .parse(config)
+            .map_err(|issues| {
+                ConnectError::Config(
+                    issues
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })?;
         self.schemas_enable = parsed
             .boolean(SCHEMAS_ENABLE_CONFIG)?
             .unwrap_or(SCHEMAS_ENABLE_DEFAULT);
@@ -298,7 +305,10 @@ impl Converter for JsonConverter {
         let (Some(schema), Some(payload)) = (find("schema"), find("payload")) else {
             return Err(envelope_error(&describe_envelope(json.as_ref())));
         };
-        if members.iter().any(|m| m.key != "schema" && m.key != "payload") {
+        if members
+            .iter()
+            .any(|m| m.key != "schema" && m.key != "payload")
+        {
             return Err(envelope_error(&describe_envelope(json.as_ref())));
         }
         let text = &data[schema.span.0..schema.span.1];

@@ -17,4 +17,6 @@ pub use converter::{
     SCHEMAS_CACHE_SIZE_DEFAULT, SCHEMAS_ENABLE_CONFIG, SCHEMAS_ENABLE_DEFAULT,
     from_schemaless_json, json_converter_config_def, to_schemaless_json,
 };
-pub use number::{java_double_to_string, java_float_to_string, write_java_double, write_java_float};
+pub use number::{
+    java_double_to_string, java_float_to_string, write_java_double, write_java_float,
+};

@@ -35,7 +35,11 @@ impl Path<'_> {
             }
             Path::Default(parent) => {
                 parent.render(out);
-                out.push_str(if out.is_empty() { "default" } else { ".default" });
+                out.push_str(if out.is_empty() {
+                    "default"
+                } else {
+                    ".default"
+                });
             }
         }
     }

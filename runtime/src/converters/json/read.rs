@@ -11,9 +11,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 use ferry_api::logical::{self, Decimal};
-use ferry_api::{
-    ByteStr, ConnectError, Result, Schema, SchemaBuilder, SchemaType, Struct, Value,
-};
+use ferry_api::{ByteStr, ConnectError, Result, Schema, SchemaBuilder, SchemaType, Struct, Value};
 
 use super::parse::{Json, JsonStr, Member, is_integral};
 use super::path::Path;
@@ -85,13 +83,18 @@ fn parse_i64(number: &str) -> Option<i64> {
 
 /// A value read without a schema: integers → INT64, other numbers → FLOAT64, objects →
 /// MAP with STRING keys (member order kept), arrays → ARRAY.
-pub(super) fn read_schemaless(json: &Json<'_>, src: Option<&Bytes>, path: &Path<'_>) -> Result<Value> {
+pub(super) fn read_schemaless(
+    json: &Json<'_>,
+    src: Option<&Bytes>,
+    path: &Path<'_>,
+) -> Result<Value> {
     Ok(match json {
         Json::Null => Value::Null,
         Json::Bool(b) => Value::Boolean(*b),
-        Json::Number(n) if is_integral(n) => Value::Int64(n.parse().map_err(|_| {
-            path.read_error(format!("the integer {n} does not fit an INT64"))
-        })?),
+        Json::Number(n) if is_integral(n) => Value::Int64(
+            n.parse()
+                .map_err(|_| path.read_error(format!("the integer {n} does not fit an INT64")))?,
+        ),
         Json::Number(n) => Value::Float64(
             n.parse()
                 .map_err(|_| path.read_error(format!("{n} is not a number")))?,
@@ -205,7 +208,11 @@ fn rescale(d: Decimal, scale: i32) -> Decimal {
             format!("0E{}", -i64::from(scale))
         } else if drop < magnitude.len() && magnitude.bytes().rev().take(drop).all(|b| b == b'0') {
             let kept = &magnitude[..magnitude.len() - drop];
-            format!("{}{kept}E{}", if negative { "-" } else { "" }, -i64::from(scale))
+            format!(
+                "{}{kept}E{}",
+                if negative { "-" } else { "" },
+                -i64::from(scale)
+            )
         } else {
             return d;
         }
@@ -365,7 +372,12 @@ fn read_entry(
     }
 }
 
-fn read_map(schema: &Schema, json: &Json<'_>, o: &ReadOptions<'_>, path: &Path<'_>) -> Result<Value> {
+fn read_map(
+    schema: &Schema,
+    json: &Json<'_>,
+    o: &ReadOptions<'_>,
+    path: &Path<'_>,
+) -> Result<Value> {
     let key_schema = schema.key_schema();
     let string_keys = key_schema.is_none_or(|k| k.schema_type() == SchemaType::String);
     if string_keys {
@@ -386,7 +398,9 @@ fn read_map(schema: &Schema, json: &Json<'_>, o: &ReadOptions<'_>, path: &Path<'
                 .collect::<Result<_>>()?,
         ));
     }
-    let key_type = key_schema.map(Schema::schema_type).unwrap_or(SchemaType::String);
+    let key_type = key_schema
+        .map(Schema::schema_type)
+        .unwrap_or(SchemaType::String);
     let Json::Array(entries) = json else {
         return Err(expected(
             path,
@@ -599,7 +613,10 @@ mod tests {
         let j = parse(br#"{"a":1,"b":2,"a":3}"#).unwrap().unwrap();
         let Json::Object(m) = &j else { panic!() };
         let e = object_entries(m);
-        assert_eq!(e, vec![("a", &Json::Number("3")), ("b", &Json::Number("2"))]);
+        assert_eq!(
+            e,
+            vec![("a", &Json::Number("3")), ("b", &Json::Number("2"))]
+        );
         let many: String = (0..20).map(|i| format!("\"k{}\":{i},", i % 10)).collect();
         let text = format!("{{{}\"z\":0}}", many);
         let j = parse(text.as_bytes()).unwrap().unwrap();

@@ -493,7 +493,11 @@ fn write_schemaless(
         Value::Decimal(d) if o.lenient => out.extend_from_slice(d.to_string().as_bytes()),
         Value::Date(v) | Value::Time(v) if o.lenient => write_i64(out, i64::from(*v)),
         Value::Timestamp(v) if o.lenient => write_i64(out, *v),
-        Value::Struct(_) | Value::Decimal(_) | Value::Date(_) | Value::Time(_) | Value::Timestamp(_) => {
+        Value::Struct(_)
+        | Value::Decimal(_)
+        | Value::Date(_)
+        | Value::Time(_)
+        | Value::Timestamp(_) => {
             return Err(path.write_error(format!(
                 "a {} value needs a schema; JsonConverter cannot write it without one",
                 value.kind()
@@ -568,7 +572,10 @@ mod tests {
         assert_eq!(s("plain"), r#""plain""#);
         assert_eq!(s("a\"b\\c/d"), r#""a\"b\\c/d""#);
         assert_eq!(s("\n\t\r\u{8}\u{c}"), r#""\n\t\r\b\f""#);
-        assert_eq!(s("\u{0}\u{1}\u{1f}\u{7f}"), "\"\\u0000\\u0001\\u001F\u{7f}\"");
+        assert_eq!(
+            s("\u{0}\u{1}\u{1f}\u{7f}"),
+            "\"\\u0000\\u0001\\u001F\u{7f}\""
+        );
         assert_eq!(s("héllo ✓ 😀 \u{2028}"), "\"héllo ✓ 😀 \u{2028}\"");
         assert_eq!(s(""), r#""""#);
     }
