@@ -42,23 +42,25 @@ fn bench_pair(c: &mut Criterion, name: &str, fsync: bool) {
         group.measurement_time(Duration::from_secs(5));
     }
 
+    // Set up once: criterion calls the closures once per sample, and a LogManager dropped
+    // per sample would fsync on close and leave writeback running into the next sample.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = LogConfig::new(dir.path());
+    config.defaults.segment_bytes = 64 << 20;
+    config.retention_check_interval = Duration::from_secs(3600);
+    let m = LogManager::open(config).expect("open");
+    let mut topic_cfg = BTreeMap::from([
+        ("retention.bytes".to_owned(), (128u64 << 20).to_string()),
+        ("retention.ms".to_owned(), "-1".to_owned()),
+    ]);
+    if fsync {
+        topic_cfg.insert("flush.messages".to_owned(), "1".to_owned());
+    }
+    m.create_topic("bench", 1, topic_cfg).expect("create");
+    let p = m.partition("bench", 0).expect("partition");
+    let mut buf = batch.clone();
+    let mut written = 0u64;
     group.bench_function("log_append", |b| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = LogConfig::new(dir.path());
-        config.defaults.segment_bytes = 64 << 20;
-        config.retention_check_interval = Duration::from_secs(3600);
-        let m = LogManager::open(config).expect("open");
-        let mut topic_cfg = BTreeMap::from([
-            ("retention.bytes".to_owned(), (128u64 << 20).to_string()),
-            ("retention.ms".to_owned(), "-1".to_owned()),
-        ]);
-        if fsync {
-            topic_cfg.insert("flush.messages".to_owned(), "1".to_owned());
-        }
-        m.create_topic("bench", 1, topic_cfg).expect("create");
-        let p = m.partition("bench", 0).expect("partition");
-        let mut buf = batch.clone();
-        let mut written = 0u64;
         b.iter_custom(|iters| {
             let mut elapsed = Duration::ZERO;
             let mut start = Instant::now();
@@ -76,10 +78,9 @@ fn bench_pair(c: &mut Criterion, name: &str, fsync: bool) {
         });
     });
 
+    let mut f = File::create(dir.path().join("plain.log")).expect("create");
+    let mut written = 0u64;
     group.bench_function("file_write_all", |b| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut f = File::create(dir.path().join("plain.log")).expect("create");
-        let mut written = 0u64;
         b.iter_custom(|iters| {
             let mut elapsed = Duration::ZERO;
             let mut start = Instant::now();
@@ -100,11 +101,10 @@ fn bench_pair(c: &mut Criterion, name: &str, fsync: bool) {
             elapsed + start.elapsed()
         });
     });
+    f.set_len(0).expect("truncate");
+    let mut written = 0u64;
     group.bench_function("file_pwrite", |b| {
         use std::os::unix::fs::FileExt;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let f = File::create(dir.path().join("plain.log")).expect("create");
-        let mut written = 0u64;
         b.iter_custom(|iters| {
             let mut elapsed = Duration::ZERO;
             let mut start = Instant::now();
@@ -156,5 +156,33 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, page_cache, fsync_per_batch, decode);
+/// Sequential fetches of 1 MiB from a 64 MiB partition (page cache), like a consumer.
+fn read(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = LogManager::open(LogConfig::new(dir.path())).expect("open");
+    m.create_topic("bench", 1, BTreeMap::new()).expect("create");
+    let p = m.partition("bench", 0).expect("partition");
+    let mut buf = batch();
+    while p.size_in_bytes() < 64 << 20 {
+        p.append(&mut buf[..]).expect("append");
+    }
+    let end = p.log_end_offset();
+    let mut group = c.benchmark_group("read_1mib_fetches");
+    group.throughput(Throughput::Bytes(1 << 20));
+    let mut offset = 0;
+    group.bench_function("log_read", |b| {
+        b.iter(|| {
+            let r = p.read(offset, 1 << 20).expect("read");
+            let last = ferry_broker::record::batches(r.data.clone())
+                .last()
+                .and_then(|b| b.ok())
+                .map_or(0, |b| b.next_offset());
+            offset = if last >= end { 0 } else { last };
+            r.data.len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, page_cache, fsync_per_batch, decode, read);
 criterion_main!(benches);

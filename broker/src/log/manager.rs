@@ -1235,6 +1235,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn background_thread_enforces_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), 1024);
+        cfg.retention_check_interval = Duration::from_millis(20);
+        let m = LogManager::open(cfg).unwrap();
+        let cfgs: BTreeMap<String, String> = [("retention.ms".into(), "1000".into())].into();
+        m.create_topic("t", 1, cfgs).unwrap();
+        let p = m.partition("t", 0).unwrap();
+        for i in 0..50 {
+            p.append(batch_at(i * 2, 2, now_ms() - 10_000)).unwrap();
+        }
+        p.append(batch_at(100, 2, now_ms())).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while p.segment_count() > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(p.segment_count(), 1);
+        assert_eq!(p.log_start_offset(), p.segments()[0].base_offset());
+        assert_eq!(p.log_end_offset(), 102);
+    }
+
     #[tokio::test]
     async fn wait_for_wakes_on_append() {
         let dir = tempfile::tempdir().unwrap();
