@@ -7,6 +7,25 @@
 //! Durability: by default nothing is fsynced explicitly (Kafka's default `flush.messages` /
 //! `flush.ms`): an acknowledged append survives `kill -9` of the process (the data is in the
 //! page cache) but not necessarily a power loss. Set `flush.messages=1` for fsync per append.
+//!
+//! Indexes: `.index` entries are (batch base offset - segment base, byte position) every
+//! `index.interval.bytes`, big-endian u32 pairs as Kafka's (Kafka keys them by the append's
+//! last offset; the base offset makes lookups land on the containing batch directly).
+//! `.timeindex` entries are (largest timestamp before that batch, relative offset). Both are
+//! kept in memory, written on roll / flush / close, and rebuilt from the log when missing or
+//! inconsistent (entries beyond the log, non-monotonic, sizes that disagree).
+//!
+//! Recovery on open: every segment's index is checked; the last segment is verified from its
+//! last index entry to the end (length, magic, CRC, offsets increasing) and truncated at the
+//! first torn or corrupt batch, with a `warn!` naming the file and byte position. If the batch
+//! at that index entry is itself bad, the whole segment is rescanned. Older segments are not
+//! CRC-checked on open (Kafka checks from its recovery point; without explicit fsyncs the
+//! OS's writeback is the only recovery point there is). The clean-shutdown marker only
+//! records that `close()` ran; the tail check is cheap and runs either way.
+//!
+//! Background work (thread `ferry-log-maintenance`): `flush.ms`, retention
+//! (`retention.ms` by the newest record of a segment, `retention.bytes`; whole non-active
+//! segments, oldest first) and compaction (`cleanup.policy=compact`, see `cleaner`).
 
 mod cleaner;
 mod config;

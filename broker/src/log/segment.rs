@@ -644,7 +644,7 @@ impl Segment {
         let rel = (offset - self.base_offset).clamp(0, i64::from(u32::MAX)) as u32;
         let start = read_lock(&self.index).lookup(rel);
         let mut first: Option<BatchInfo> = None;
-        scan(
+        let end = scan(
             &self.file,
             &self.log_path,
             start,
@@ -660,6 +660,15 @@ impl Segment {
                 }
             },
         )?;
+        if let Some(reason) = end.corrupt {
+            // Only older segments can get here (the tail is verified on open): report it.
+            tracing::warn!(
+                file = %self.log_path.display(),
+                position = end.position,
+                %reason,
+                "corrupt batch while reading; skipping the rest of the segment"
+            );
+        }
         let Some(first) = first else {
             return Ok(None);
         };
