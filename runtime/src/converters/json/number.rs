@@ -21,10 +21,12 @@ trait JavaFloat: Copy + LowerExp + FromStr + PartialEq {
     fn is_sign_negative(self) -> bool;
     fn is_zero(self) -> bool;
     fn abs(self) -> Self;
+    /// `(m, q)` with `self == m × 2^q` for a finite, positive value.
+    fn mantissa_exp(self) -> (u64, i32);
 }
 
 macro_rules! java_float {
-    ($t:ty) => {
+    ($t:ty, $bits:ty, $mant:expr, $bias:expr) => {
         impl JavaFloat for $t {
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
@@ -41,11 +43,21 @@ macro_rules! java_float {
             fn abs(self) -> Self {
                 <$t>::abs(self)
             }
+            fn mantissa_exp(self) -> (u64, i32) {
+                let bits = self.to_bits();
+                let frac = u64::from(bits & ((1 << $mant) - 1));
+                let biased = ((bits >> $mant) & ((1 << (<$bits>::BITS - 1 - $mant)) - 1)) as i32;
+                if biased == 0 {
+                    (frac, 1 - $bias - $mant)
+                } else {
+                    (frac | (1 << $mant), biased - $bias - $mant)
+                }
+            }
         }
     };
 }
-java_float!(f32);
-java_float!(f64);
+java_float!(f32, u32, 23, 127);
+java_float!(f64, u64, 52, 1023);
 
 /// A small formatting buffer on the stack (float text never needs more than ~30 bytes).
 struct StackBuf {
@@ -106,12 +118,87 @@ fn split_exp_text(text: &[u8]) -> Option<Digits> {
     (d.len > 0).then_some(d)
 }
 
+/// `d` as Rust float text (`1.25e-3`), to parse it back.
+fn digits_text(d: &Digits) -> StackBuf {
+    let mut buf = StackBuf::new();
+    let digits = &d.digits[..d.len];
+    let _ = buf.write_str(std::str::from_utf8(&digits[..1]).unwrap_or("0"));
+    if d.len > 1 {
+        let _ = buf.write_str(".");
+        let _ = buf.write_str(std::str::from_utf8(&digits[1..]).unwrap_or(""));
+    }
+    let _ = write!(buf, "e{}", d.exp);
+    buf
+}
+
+/// `d` plus one unit in its last digit, without trailing zeros.
+fn increment(mut d: Digits) -> Digits {
+    let mut i = d.len;
+    loop {
+        if i == 0 {
+            // 99..9 + 1 = 100..0
+            d.digits[0] = b'1';
+            d.len = 1;
+            d.exp += 1;
+            return d;
+        }
+        i -= 1;
+        if d.digits[i] == b'9' {
+            d.digits[i] = b'0';
+        } else {
+            d.digits[i] += 1;
+            break;
+        }
+    }
+    while d.len > 1 && d.digits[d.len - 1] == b'0' {
+        d.len -= 1;
+    }
+    d
+}
+
+/// Java breaks a tie between two shortest decimals (the value exactly halfway between
+/// them) towards the even last digit; Rust's shortest formatting rounds it up.
+fn break_tie<F: JavaFloat>(x: F, d: Digits) -> Digits {
+    let n = d.len;
+    let mut buf = StackBuf::new();
+    if write!(buf, "{x:.n$e}").is_err() {
+        return d;
+    }
+    let Some(wide) = split_exp_text(buf.as_bytes()) else {
+        return d;
+    };
+    if wide.len != n + 1 || wide.digits[n] != b'5' {
+        return d;
+    }
+    // Exactly halfway only if x × 10^-k is an integer, k being the position of that 5
+    // (impossible for k >= 0: x's lowest set bit would be too large for a tie).
+    let k = wide.exp - n as i32;
+    let (m, q) = x.mantissa_exp();
+    if k >= 0 || m.trailing_zeros() as i32 + q - k < 0 {
+        return d;
+    }
+    let lower = Digits {
+        digits: wide.digits,
+        len: n,
+        exp: wide.exp,
+    };
+    let even = if (lower.digits[n - 1] - b'0') % 2 == 0 {
+        lower
+    } else {
+        increment(lower)
+    };
+    match digits_text(&even).as_str().parse::<F>() {
+        Ok(back) if back == x => even,
+        _ => d,
+    }
+}
+
 fn java_digits<F: JavaFloat>(x: F) -> Option<Digits> {
     let mut buf = StackBuf::new();
     write!(buf, "{x:e}").ok()?;
     let shortest = split_exp_text(buf.as_bytes())?;
     if shortest.len != 1 {
-        return Some(shortest);
+        return Some(break_tie(x, shortest));
     }
     // One digit: Java takes the closest decimal of length 1 or 2 that still rounds to x.
     let mut two = StackBuf::new();

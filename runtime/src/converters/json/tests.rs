@@ -983,7 +983,7 @@ fn strings_are_escaped_like_jackson_and_shared_on_read() {
     let text = write(&c, Some(&Schema::string()), &"a\"b\\c/d\n\u{1}é😀".into());
     assert_eq!(
         text,
-        "{\"schema\":{\"type\":\"string\",\"optional\":false},\"payload\":\"a\\\"b\\\\c/d\\n\\u0001é😀\"}"
+        "{\"schema\":{\"type\":\"string\",\"optional\":false},\"payload\":\"a\\\"b\\\\c/d\\n\\u0001é\\uD83D\\uDE00\"}"
     );
     assert_eq!(read(&c, &text).1, "a\"b\\c/d\n\u{1}é😀".into());
 
@@ -1284,4 +1284,81 @@ fn schemaless_value() -> impl Strategy<Value = Value> {
             }),
         ]
     })
+}
+
+/// Checks number text against Jackson outputs, lines of `kind\tbits-hex\ttext` (`d` for a
+/// double, `f` for a float); returns the lines that differ.
+fn jackson_number_mismatches(text: &str) -> Vec<String> {
+    let c = schemaless();
+    let mut bad = Vec::new();
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split('\t').collect();
+        let (value, schema) = match parts[0] {
+            "d" => (
+                Value::Float64(f64::from_bits(u64::from_str_radix(parts[1], 16).unwrap())),
+                Schema::float64(),
+            ),
+            "f" => (
+                Value::Float32(f32::from_bits(u32::from_str_radix(parts[1], 16).unwrap())),
+                Schema::float32(),
+            ),
+            _ => continue,
+        };
+        let out = c.from_connect("t", Some(&schema), &value).unwrap().unwrap();
+        if out != parts[2].as_bytes() {
+            bad.push(format!("{line} -> {}", String::from_utf8_lossy(&out)));
+        }
+    }
+    bad
+}
+
+#[test]
+fn jackson_number_text() {
+    let sample = include_str!("testdata/jackson_numbers.tsv");
+    assert!(sample.lines().count() > 4000);
+    let bad = jackson_number_mismatches(sample);
+    assert!(bad.is_empty(), "{bad:#?}");
+    // The full output of testdata/JavaGolden.java, when given.
+    if let Ok(path) = std::env::var("FERRY_JAVA_GOLDEN") {
+        let bad = jackson_number_mismatches(&std::fs::read_to_string(path).unwrap());
+        assert!(
+            bad.is_empty(),
+            "{} differ: {:#?}",
+            bad.len(),
+            &bad[..bad.len().min(20)]
+        );
+    }
+}
+
+#[test]
+fn jackson_string_and_node_text() {
+    let mut text: String = (0u8..0x80).map(char::from).collect();
+    text.push_str("é✓😀\u{2028}\u{2029}\u{a0}\u{ffff}");
+    let value = map(vec![
+        ("schema", Value::Null),
+        ("payload", text.into()),
+        (
+            "b",
+            Value::Bytes(Bytes::from_static(b"\xde\xad\xbe\xef\xfb\xff")),
+        ),
+        (
+            "arr",
+            Value::Array(vec![Value::Null, Value::Float32(f32::NAN)]),
+        ),
+    ]);
+    let golden = include_str!("testdata/jackson_strings.json").trim_end_matches('\n');
+    assert_eq!(
+        String::from_utf8(to_schemaless_json(&value)).unwrap(),
+        golden
+    );
+    // Read back: bytes come back as their base64 text, the NaN float as the string "NaN".
+    let Value::Map(mut expected) = value else {
+        unreachable!()
+    };
+    expected[2].1 = "3q2+7/v/".into();
+    expected[3].1 = Value::Array(vec![Value::Null, "NaN".into()]);
+    assert_eq!(
+        from_schemaless_json(golden.as_bytes()).unwrap(),
+        Value::Map(expected)
+    );
 }

@@ -65,31 +65,58 @@ const ESCAPES: [u8; 128] = {
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
-/// Appends `s` as a JSON string: `"` and `\` and control characters escaped (`\n`, `\t`,
-/// `\r`, `\b`, `\f`, others `\u00XX` with upper-case hex), everything else (`/`, DEL,
-/// non-ASCII) as raw UTF-8.
+/// Appends `s` as a JSON string the way Jackson's `UTF8JsonGenerator` does: `"` and `\\`
+/// and control characters escaped (`\n`, `\t`, `\r`, `\b`, `\f`, others `\u00XX` with
+/// upper-case hex); characters outside the Basic Multilingual Plane as an escaped UTF-16
+/// surrogate pair (`😀` → `\uD83D\uDE00`; Jackson's `COMBINE_UNICODE_SURROGATES_IN_UTF8` is
+/// off by default); everything else (`/`, DEL, other non-ASCII) as raw UTF-8.
 pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc = if b < 0x80 { ESCAPES[b as usize] } else { 0 };
-        if esc == 0 {
-            continue;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            let esc = ESCAPES[b as usize];
+            if esc != 0 {
+                out.extend_from_slice(&bytes[run..i]);
+                out.push(b'\\');
+                out.push(esc);
+                if esc == b'u' {
+                    out.extend_from_slice(b"00");
+                    out.push(HEX_UPPER[(b >> 4) as usize]);
+                    out.push(HEX_UPPER[(b & 0xf) as usize]);
+                }
+                run = i + 1;
+            }
+            i += 1;
+        } else if b >= 0xF0 {
+            // A four-byte sequence: a supplementary character.
+            out.extend_from_slice(&bytes[run..i]);
+            let c = (u32::from(b & 0x07) << 18)
+                | (u32::from(bytes[i + 1] & 0x3F) << 12)
+                | (u32::from(bytes[i + 2] & 0x3F) << 6)
+                | u32::from(bytes[i + 3] & 0x3F);
+            let v = c - 0x10000;
+            write_u_escape(out, 0xD800 + (v >> 10));
+            write_u_escape(out, 0xDC00 + (v & 0x3FF));
+            i += 4;
+            run = i;
+        } else {
+            i += 1;
         }
-        out.extend_from_slice(&bytes[run..i]);
-        out.push(b'\\');
-        out.push(esc);
-        if esc == b'u' {
-            out.extend_from_slice(b"00");
-            out.push(HEX_UPPER[(b >> 4) as usize]);
-            out.push(HEX_UPPER[(b & 0xf) as usize]);
-        }
-        run = i + 1;
     }
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
+}
+
+fn write_u_escape(out: &mut Vec<u8>, unit: u32) {
+    out.extend_from_slice(b"\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(HEX_UPPER[((unit >> shift) & 0xF) as usize]);
+    }
 }
 
 /// Appends `bytes` as a JSON string in standard base64 with padding (Jackson's
@@ -576,7 +603,11 @@ mod tests {
             s("\u{0}\u{1}\u{1f}\u{7f}"),
             "\"\\u0000\\u0001\\u001F\u{7f}\""
         );
-        assert_eq!(s("héllo ✓ 😀 \u{2028}"), "\"héllo ✓ 😀 \u{2028}\"");
+        assert_eq!(
+            s("héllo ✓ 😀 \u{2028}\u{a0}\u{ffff}"),
+            "\"héllo ✓ \\uD83D\\uDE00 \u{2028}\u{a0}\u{ffff}\""
+        );
+        assert_eq!(s("\u{10000}\u{10FFFF}x"), r#""\uD800\uDC00\uDBFF\uDFFFx""#);
         assert_eq!(s(""), r#""""#);
     }
 
