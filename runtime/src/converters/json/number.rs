@@ -182,7 +182,7 @@ fn break_tie<F: JavaFloat>(x: F, d: Digits) -> Digits {
         len: n,
         exp: wide.exp,
     };
-    let even = if (lower.digits[n - 1] - b'0') % 2 == 0 {
+    let even = if (lower.digits[n - 1] - b'0').is_multiple_of(2) {
         lower
     } else {
         increment(lower)
