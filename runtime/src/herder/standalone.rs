@@ -191,3 +191,36 @@ impl Standalone {
         tracing::info!("standalone worker stopped");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every example in configs/ loads and validates.
+    #[test]
+    fn example_configs_are_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        let (worker, connectors) = load(
+            &root.join("standalone.yaml"),
+            &[root.join("file-source.yaml"), root.join("file-sink.yaml")],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(worker.data_dir(), PathBuf::from("./ferry-data"));
+        assert_eq!(connectors.len(), 2);
+        assert_eq!(connectors[0]["connector.class"], "FileStreamSource");
+    }
+
+    #[test]
+    fn duplicate_names_and_external_brokers_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w.yaml");
+        std::fs::write(&w, "data.dir: /tmp/x\n").unwrap();
+        let c = dir.path().join("c.yaml");
+        std::fs::write(&c, "name: a\nconnector.class: FileStreamSource\ntopic: t\n").unwrap();
+        let err = load(&w, &[c.clone(), c.clone()]).unwrap_err().to_string();
+        assert!(err.contains("same connector name"), "{err}");
+        std::fs::write(&w, "bootstrap.servers: localhost:9092\n").unwrap();
+        let err = load(&w, &[c]).unwrap_err().to_string();
+        assert!(err.contains("bootstrap.servers"), "{err}");
+    }
+}
