@@ -11,8 +11,14 @@ use crate::data::{Schema, Value};
 ///
 /// Member order is kept, because Kafka Connect compares offset keys by their serialized JSON
 /// bytes.
-#[derive(Clone, PartialEq, Default)]
+#[derive(Clone, Default)]
 pub struct SourceMap(Arc<[(Cow<'static, str>, Value)]>);
+
+impl PartialEq for SourceMap {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
 
 impl SourceMap {
     /// A map with one entry.

@@ -147,10 +147,15 @@ async fn produce(
 /// Keeps the latest offset per source partition.
 fn merge_offsets(into: &mut Vec<(SourceMap, SourceMap)>, offsets: Vec<(SourceMap, SourceMap)>) {
     for (partition, offset) in offsets {
-        match into.iter_mut().find(|(p, _)| *p == partition) {
-            Some(slot) => slot.1 = offset,
-            None => into.push((partition, offset)),
-        }
+        merge_offset(into, partition, offset);
+    }
+}
+
+fn merge_offset(into: &mut Vec<(SourceMap, SourceMap)>, partition: SourceMap, offset: SourceMap) {
+    // Most tasks have one source partition, usually the one seen last.
+    match into.iter_mut().rev().find(|(p, _)| *p == partition) {
+        Some(slot) => slot.1 = offset,
+        None => into.push((partition, offset)),
     }
 }
 
@@ -281,14 +286,12 @@ impl Encoder {
             let builder = p.open.get_or_insert_with(|| {
                 RecordBatchBuilder::with_capacity(timestamp, self.batch_size)
             });
-            if !builder.is_empty()
+            let full = !builder.is_empty()
                 && builder.estimated_size()
                     + builder.record_size(timestamp, key.as_deref(), value.as_deref(), &headers)
-                    > self.batch_size
-            {
-                if let Some(full) = p.open.take() {
-                    append_batch(&mut p.done, full);
-                }
+                    > self.batch_size;
+            if full && let Some(batch) = p.open.take() {
+                append_batch(&mut p.done, batch);
             }
             p.open
                 .get_or_insert_with(|| {
@@ -296,10 +299,7 @@ impl Encoder {
                 })
                 .append(timestamp, key.as_deref(), value.as_deref(), &headers);
             drop(headers);
-            merge_offsets(
-                &mut offsets,
-                vec![(record.source_partition, record.source_offset)],
-            );
+            merge_offset(&mut offsets, record.source_partition, record.source_offset);
         }
         let batches = pending
             .into_iter()
@@ -337,5 +337,158 @@ fn header_bytes(h: &Header) -> Option<Bytes> {
         Value::String(s) => Some(s.as_bytes().clone()),
         Value::Bytes(b) => Some(b.clone()),
         other => Some(Bytes::from(to_schemaless_json(other))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use ferry_api::{ConfigMap, Schema};
+    use tokio::sync::{Semaphore, watch};
+
+    use super::*;
+    use crate::log::{FetchedPartition, LogError};
+    use crate::worker::{TaskId, WorkerConfig};
+
+    /// A log whose appends wait for permits.
+    struct GatedLog {
+        gate: Semaphore,
+        appended: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Log for GatedLog {
+        async fn create_topic(&self, _topic: NewTopic) -> crate::log::Result<()> {
+            Ok(())
+        }
+        async fn partition_count(&self, _topic: &str) -> crate::log::Result<Option<u32>> {
+            Ok(Some(1))
+        }
+        async fn topics(&self) -> crate::log::Result<Vec<String>> {
+            Ok(vec!["t".into()])
+        }
+        async fn append(&self, _tp: &TopicPartition, _batches: Bytes) -> crate::log::Result<i64> {
+            self.gate.acquire().await.expect("gate").forget();
+            Ok(self.appended.fetch_add(1, Ordering::SeqCst) as i64)
+        }
+        async fn fetch(
+            &self,
+            _p: &[(TopicPartition, i64)],
+            _max: usize,
+            _wait: Duration,
+        ) -> crate::log::Result<Vec<FetchedPartition>> {
+            Err(LogError::Corrupt("not used".into()))
+        }
+        async fn offset_range(&self, _tp: &TopicPartition) -> crate::log::Result<(i64, i64)> {
+            Ok((0, 0))
+        }
+        async fn commit_offsets(
+            &self,
+            _g: &str,
+            _o: &[(TopicPartition, i64)],
+        ) -> crate::log::Result<()> {
+            Ok(())
+        }
+        async fn committed_offsets(
+            &self,
+            _g: &str,
+            _p: &[TopicPartition],
+        ) -> crate::log::Result<HashMap<TopicPartition, i64>> {
+            Ok(HashMap::new())
+        }
+        async fn close(&self) -> crate::log::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Emits one record per poll, forever.
+    struct Counting(Arc<AtomicUsize>);
+
+    #[async_trait]
+    impl SourceTask for Counting {
+        async fn start(
+            &mut self,
+            _c: SourceTaskContext,
+            _config: &ConfigMap,
+        ) -> ferry_api::Result<()> {
+            Ok(())
+        }
+        async fn poll(&mut self) -> ferry_api::Result<Vec<SourceRecord>> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![SourceRecord::new(
+                SourceMap::single("p", Value::Int64(0)),
+                SourceMap::single("n", Value::Int64(n as i64)),
+                Arc::from("t"),
+                Some(Schema::string()),
+                Value::from("x"),
+            )])
+        }
+    }
+
+    #[tokio::test]
+    async fn poll_is_not_called_while_the_log_is_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker_map: ConfigMap = [("value.converter", "StringConverter")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let worker = WorkerConfig::parse(&worker_map).unwrap();
+        let log = Arc::new(GatedLog {
+            gate: Semaphore::new(0),
+            appended: AtomicUsize::new(0),
+        });
+        let offsets = Arc::new(OffsetStore::file(&dir.path().join("o")).unwrap());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (state_tx, _state_rx) = watch::channel(TaskState::Starting);
+        let setup = TaskSetup {
+            id: TaskId {
+                connector: "c".into(),
+                task: 0,
+            },
+            connector_config: ConfigMap::new(),
+            task_config: ConfigMap::new(),
+            log: log.clone(),
+            worker,
+            stop: stop_rx,
+            state: state_tx,
+        };
+        let polls = Arc::new(AtomicUsize::new(0));
+        let reader = offsets.reader("c");
+        let handle = tokio::spawn(run(
+            setup,
+            Box::new(Counting(polls.clone())),
+            reader,
+            offsets.clone(),
+        ));
+
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let blocked = polls.load(Ordering::SeqCst);
+        // One poll is being appended, IN_FLIGHT_POLLS wait in the channel, one waits to be
+        // sent: nothing more.
+        assert!(
+            blocked <= IN_FLIGHT_POLLS + 2,
+            "{blocked} polls while the log was stuck"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            polls.load(Ordering::SeqCst),
+            blocked,
+            "polled while blocked"
+        );
+
+        // Once the log catches up, polling resumes; on stop the durable offsets commit.
+        log.gate.add_permits(1_000_000);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(polls.load(Ordering::SeqCst) > blocked + 10);
+        stop_tx.send(true).unwrap();
+        handle.await.unwrap();
+        let committed = offsets
+            .get("c", &SourceMap::single("p", Value::Int64(0)))
+            .and_then(|o| o.get("n").and_then(Value::as_i64))
+            .unwrap();
+        assert_eq!(committed as usize + 1, log.appended.load(Ordering::SeqCst));
     }
 }
