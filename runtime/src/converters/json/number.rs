@@ -23,6 +23,15 @@ trait JavaFloat: Copy + LowerExp + FromStr + PartialEq {
     fn abs(self) -> Self;
     /// `(m, q)` with `self == m × 2^q` for a finite, positive value.
     fn mantissa_exp(self) -> (u64, i32);
+    /// The value as an integer, if it is one and below 10^7.
+    fn small_integer(self) -> Option<i64>;
+    /// Whether the value is subnormal (fewer significant bits than usual).
+    fn is_subnormal(self) -> bool;
+    /// Whether `self × 10^-k` is an integer, for `k < 0` (false otherwise).
+    fn is_multiple_of_pow10(self, k: i32) -> bool {
+        let (m, q) = self.mantissa_exp();
+        k < 0 && m != 0 && m.trailing_zeros() as i32 + q - k >= 0
+    }
 }
 
 macro_rules! java_float {
@@ -42,6 +51,12 @@ macro_rules! java_float {
             }
             fn abs(self) -> Self {
                 <$t>::abs(self)
+            }
+            fn is_subnormal(self) -> bool {
+                <$t>::is_subnormal(self)
+            }
+            fn small_integer(self) -> Option<i64> {
+                (self < 1.0e7 && self.fract() == 0.0).then(|| self as i64)
             }
             fn mantissa_exp(self) -> (u64, i32) {
                 let bits = self.to_bits();
@@ -160,6 +175,10 @@ fn increment(mut d: Digits) -> Digits {
 /// them) towards the even last digit; Rust's shortest formatting rounds it up.
 fn break_tie<F: JavaFloat>(x: F, d: Digits) -> Digits {
     let n = d.len;
+    // Cheap necessary condition first: x must be a multiple of 10^(exp - n).
+    if !x.is_multiple_of_pow10(d.exp - n as i32) {
+        return d;
+    }
     let mut buf = StackBuf::new();
     if write!(buf, "{x:.n$e}").is_err() {
         return d;
@@ -173,8 +192,7 @@ fn break_tie<F: JavaFloat>(x: F, d: Digits) -> Digits {
     // Exactly halfway only if x × 10^-k is an integer, k being the position of that 5
     // (impossible for k >= 0: x's lowest set bit would be too large for a tie).
     let k = wide.exp - n as i32;
-    let (m, q) = x.mantissa_exp();
-    if k >= 0 || m.trailing_zeros() as i32 + q - k < 0 {
+    if k >= 0 || !x.is_multiple_of_pow10(k) {
         return d;
     }
     let lower = Digits {
@@ -200,7 +218,11 @@ fn java_digits<F: JavaFloat>(x: F) -> Option<Digits> {
     if shortest.len != 1 {
         return Some(break_tie(x, shortest));
     }
-    // One digit: Java takes the closest decimal of length 1 or 2 that still rounds to x.
+    // One digit: Java takes the closest decimal of length 1 or 2 that still rounds to x. A
+    // second digit can only matter when x has very few significant bits (subnormals).
+    if !x.is_subnormal() {
+        return Some(shortest);
+    }
     let mut two = StackBuf::new();
     write!(two, "{x:.1e}").ok()?;
     let candidate = split_exp_text(two.as_bytes())?;
@@ -224,6 +246,12 @@ fn write_java<F: JavaFloat>(out: &mut Vec<u8>, x: F) {
     }
     if x.is_zero() {
         out.extend_from_slice(b"0.0");
+        return;
+    }
+    if let Some(int) = x.abs().small_integer() {
+        // Fast path: an integer below 10^7 prints plainly (`100.0`).
+        write_i64(out, int);
+        out.extend_from_slice(b".0");
         return;
     }
     let Some(d) = java_digits(x.abs()) else {

@@ -1362,3 +1362,41 @@ fn jackson_string_and_node_text() {
         Value::Map(expected)
     );
 }
+
+#[test]
+#[ignore = "timing, run by hand"]
+fn timing_hot_paths() {
+    let c = JsonConverter::new();
+    let v = user();
+    let Value::Struct(st) = &v else {
+        unreachable!()
+    };
+    let s = st.schema().clone();
+    let n = 200_000;
+    let t = std::time::Instant::now();
+    let mut total = 0;
+    for _ in 0..n {
+        total += c.from_connect("t", Some(&s), &v).unwrap().unwrap().len();
+    }
+    eprintln!("struct from_connect: {:?}/op ({total})", t.elapsed() / n);
+    let sv =
+        Value::from("a line of text read from a file, about eighty bytes long, give or take a few");
+    let ss = Schema::string();
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        total += c.from_connect("t", Some(&ss), &sv).unwrap().unwrap().len();
+    }
+    eprintln!("string from_connect: {:?}/op", t.elapsed() / n);
+    let bytes = c.from_connect("t", Some(&s), &v).unwrap().unwrap();
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        total += c.to_connect("t", Some(&bytes)).unwrap().0.is_some() as usize;
+    }
+    eprintln!("struct to_connect: {:?}/op", t.elapsed() / n);
+    let bytes = c.from_connect("t", Some(&ss), &sv).unwrap().unwrap();
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        total += c.to_connect("t", Some(&bytes)).unwrap().0.is_some() as usize;
+    }
+    eprintln!("string to_connect: {:?}/op ({total})", t.elapsed() / n);
+}
