@@ -87,8 +87,9 @@ fn main() -> ExitCode {
 async fn run_standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result<()> {
     let (worker_config, connector_configs) = standalone::load(&worker, &connectors)?;
     let running = Standalone::start(worker_config, connector_configs).await?;
+    let connectors = running.herder().connectors().await.unwrap_or_default();
     tracing::info!(
-        tasks = running.tasks().count(),
+        connectors = connectors.len(),
         "standalone worker running; stop with Ctrl-C or SIGTERM"
     );
     wait_for_signal().await;

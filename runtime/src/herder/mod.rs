@@ -1,3 +1,225 @@
-//! Herders decide what runs where. Standalone: everything, in this process.
+//! Herders decide what runs where. Every change — from the command line, from REST — is a
+//! request to the herder, which one task handles at a time and answers through a reply
+//! channel ([`Herder`] is the cloneable handle). Requests still queued when the herder
+//! stops are answered with [`HerderError::ShuttingDown`].
+//!
+//! Standalone ([`standalone`]): everything runs in this process.
 
 pub mod standalone;
+
+use ferry_api::{ConfigIssue, ConfigMap, ConnectorType, SourceMap};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::worker::{TargetState, TaskId};
+
+/// Why a herder request failed. REST maps each kind to one status code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HerderError {
+    /// No such connector or task (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// A connector with this name exists (409).
+    #[error("Connector {0} already exists")]
+    AlreadyExists(String),
+    /// The config is invalid (400); one issue per key.
+    #[error("Connector configuration is invalid and contains the following {} error(s):\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    InvalidConfig(Vec<ConfigIssue>),
+    /// The request is not allowed in the connector's current state (400/409).
+    #[error("{0}")]
+    BadState(String),
+    /// The request itself is malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The worker is stopping (503).
+    #[error("the worker is shutting down")]
+    ShuttingDown,
+    /// Anything else (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// `Result` with [`HerderError`].
+pub type Result<T, E = HerderError> = std::result::Result<T, E>;
+
+/// A connector's config and tasks (`GET /connectors/{name}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorInfo {
+    /// Name.
+    pub name: String,
+    /// Config (passwords not masked; mask at the edge).
+    pub config: ConfigMap,
+    /// Its tasks.
+    pub tasks: Vec<TaskId>,
+    /// Source or sink, if its class is known.
+    pub kind: Option<ConnectorType>,
+}
+
+/// One state as Kafka Connect reports it (`RUNNING`, `PAUSED`, `STOPPED`, `FAILED`,
+/// `UNASSIGNED`, `RESTARTING`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateInfo {
+    /// The state's name.
+    pub state: &'static str,
+    /// The failure's description, for `FAILED`.
+    pub trace: Option<String>,
+    /// The worker running it (`host:port`).
+    pub worker_id: String,
+}
+
+/// A connector's status (`GET /connectors/{name}/status`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorStatus {
+    /// Name.
+    pub name: String,
+    /// The connector instance's state.
+    pub connector: StateInfo,
+    /// Each task's state, by task number.
+    pub tasks: Vec<(usize, StateInfo)>,
+    /// Source or sink.
+    pub kind: Option<ConnectorType>,
+}
+
+/// The committed offsets of a connector (KIP-875).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectorOffsets {
+    /// Source offsets: `(source partition, source offset)`.
+    Source(Vec<(SourceMap, SourceMap)>),
+    /// Sink consumer offsets: `(topic, partition, offset)`.
+    Sink(Vec<(String, i32, i64)>),
+}
+
+/// Restart options (`POST /connectors/{name}/restart`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RestartRequest {
+    /// Restart the tasks too.
+    pub include_tasks: bool,
+    /// Only restart instances that failed.
+    pub only_failed: bool,
+}
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
+
+impl Request {
+    /// Answers the request with `error` without handling it.
+    pub(crate) fn fail(self, error: HerderError) {
+        match self {
+            Request::Connectors(r) => drop(r.send(Err(error))),
+            Request::Info(_, r) => drop(r.send(Err(error))),
+            Request::PutConfig { reply, .. } => drop(reply.send(Err(error))),
+            Request::Delete(_, r) => drop(r.send(Err(error))),
+            Request::Status(_, r) => drop(r.send(Err(error))),
+            Request::TaskConfigs(_, r) => drop(r.send(Err(error))),
+            Request::SetTarget(_, _, r) => drop(r.send(Err(error))),
+            Request::Restart(_, _, r) => drop(r.send(Err(error))),
+            Request::RestartTask(_, r) => drop(r.send(Err(error))),
+            Request::Offsets(_, r) => drop(r.send(Err(error))),
+            Request::Validate(_, r) => drop(r.send(Err(error))),
+        }
+    }
+}
+
+/// The requests a herder handles.
+#[derive(Debug)]
+pub(crate) enum Request {
+    Connectors(Reply<Vec<String>>),
+    Info(String, Reply<ConnectorInfo>),
+    PutConfig {
+        name: String,
+        config: ConfigMap,
+        allow_replace: bool,
+        reply: Reply<(bool, ConnectorInfo)>,
+    },
+    Delete(String, Reply<()>),
+    Status(String, Reply<ConnectorStatus>),
+    TaskConfigs(String, Reply<Vec<(TaskId, ConfigMap)>>),
+    SetTarget(String, TargetState, Reply<()>),
+    Restart(String, RestartRequest, Reply<ConnectorStatus>),
+    RestartTask(TaskId, Reply<()>),
+    Offsets(String, Reply<ConnectorOffsets>),
+    Validate(ConfigMap, Reply<Vec<ConfigIssue>>),
+}
+
+/// A handle to the herder; cheap to clone, usable from any task.
+#[derive(Debug, Clone)]
+pub struct Herder {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Herder {
+    pub(crate) fn new(tx: mpsc::Sender<Request>) -> Herder {
+        Herder { tx }
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| HerderError::ShuttingDown)?;
+        rx.await.map_err(|_| HerderError::ShuttingDown)?
+    }
+
+    /// Names of all connectors, sorted.
+    pub async fn connectors(&self) -> Result<Vec<String>> {
+        self.ask(Request::Connectors).await
+    }
+    /// A connector's config and tasks.
+    pub async fn connector_info(&self, name: &str) -> Result<ConnectorInfo> {
+        self.ask(|r| Request::Info(name.to_string(), r)).await
+    }
+    /// Creates a connector, or replaces its config when `allow_replace`; returns whether
+    /// it was created.
+    pub async fn put_connector_config(
+        &self,
+        name: &str,
+        config: ConfigMap,
+        allow_replace: bool,
+    ) -> Result<(bool, ConnectorInfo)> {
+        self.ask(|reply| Request::PutConfig {
+            name: name.to_string(),
+            config,
+            allow_replace,
+            reply,
+        })
+        .await
+    }
+    /// Stops and deletes a connector.
+    pub async fn delete_connector(&self, name: &str) -> Result<()> {
+        self.ask(|r| Request::Delete(name.to_string(), r)).await
+    }
+    /// A connector's status.
+    pub async fn connector_status(&self, name: &str) -> Result<ConnectorStatus> {
+        self.ask(|r| Request::Status(name.to_string(), r)).await
+    }
+    /// A connector's task configs.
+    pub async fn task_configs(&self, name: &str) -> Result<Vec<(TaskId, ConfigMap)>> {
+        self.ask(|r| Request::TaskConfigs(name.to_string(), r))
+            .await
+    }
+    /// Pauses, resumes or stops a connector.
+    pub async fn set_target_state(&self, name: &str, target: TargetState) -> Result<()> {
+        self.ask(|r| Request::SetTarget(name.to_string(), target, r))
+            .await
+    }
+    /// Restarts a connector (and, as asked, its tasks); returns the status after.
+    pub async fn restart_connector(
+        &self,
+        name: &str,
+        request: RestartRequest,
+    ) -> Result<ConnectorStatus> {
+        self.ask(|r| Request::Restart(name.to_string(), request, r))
+            .await
+    }
+    /// Restarts one task.
+    pub async fn restart_task(&self, id: TaskId) -> Result<()> {
+        self.ask(|r| Request::RestartTask(id, r)).await
+    }
+    /// A connector's committed offsets.
+    pub async fn connector_offsets(&self, name: &str) -> Result<ConnectorOffsets> {
+        self.ask(|r| Request::Offsets(name.to_string(), r)).await
+    }
+    /// Validates a connector config without creating anything.
+    pub async fn validate(&self, config: ConfigMap) -> Result<Vec<ConfigIssue>> {
+        self.ask(|r| Request::Validate(config, r)).await
+    }
+}

@@ -6,16 +6,25 @@
 //! directory locked), connectors and tasks start, and the herder waits for SIGINT or SIGTERM,
 //! on which tasks are stopped, flushed and committed, and the log closed cleanly.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferry_api::{ConfigIssue, ConfigMap};
+use ferry_api::{ConfigIssue, ConfigMap, ConnectorType};
 use ferry_broker::log::LogConfig;
+use tokio::sync::{mpsc, oneshot};
 
+use super::{
+    ConnectorInfo, ConnectorOffsets, ConnectorStatus, Herder, HerderError, Request, RestartRequest,
+    StateInfo,
+};
 use crate::config;
 use crate::log::{EmbeddedLog, Log};
-use crate::storage::OffsetStore;
-use crate::worker::{self, RunningConnector, TaskHandle, Worker, WorkerConfig};
+use crate::plugins;
+use crate::storage::{ConfigStore, ConfigStoreError, OffsetStore};
+use crate::worker::{
+    self, RunningConnector, TargetState, TaskHandle, TaskId, TaskState, Worker, WorkerConfig,
+};
 
 /// Why standalone mode could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +47,9 @@ pub enum StandaloneError {
     /// The offset store could not be opened.
     #[error(transparent)]
     Offsets(#[from] crate::storage::OffsetStoreError),
+    /// The config store could not be read or written.
+    #[error(transparent)]
+    Configs(#[from] ConfigStoreError),
     /// A connector failed to start.
     #[error("connector '{name}' failed to start: {source}")]
     Connector {
@@ -109,16 +121,18 @@ pub fn load(
     }
 }
 
-/// A running standalone worker.
+/// A running standalone worker: the herder task and what it owns.
 #[derive(Debug)]
 pub struct Standalone {
-    worker: Worker,
-    log: Arc<EmbeddedLog>,
-    connectors: Vec<(RunningConnector, Vec<TaskHandle>)>,
+    herder: Herder,
+    stop: oneshot::Sender<()>,
+    join: tokio::task::JoinHandle<()>,
 }
 
 impl Standalone {
-    /// Opens the log and the offset store and starts every connector and its tasks.
+    /// Opens the log, the offset and config stores, restores the connectors stored in the
+    /// config topic, applies the connector files given (a file's config wins over a stored
+    /// one of the same name), and starts everything.
     pub async fn start(
         worker_config: WorkerConfig,
         connectors: Vec<ConfigMap>,
@@ -142,53 +156,548 @@ impl Standalone {
                 .await?
             }
         });
-        let worker = Worker::new(worker_config, dyn_log, offsets);
-        let mut running = Vec::new();
-        for config in connectors {
-            let name = config.get("name").cloned().unwrap_or_default();
-            let connector = worker.start_connector(&config).await.map_err(|source| {
-                StandaloneError::Connector {
-                    name: name.clone(),
-                    source,
-                }
-            })?;
-            let tasks = worker
-                .start_tasks(&connector)
-                .await
-                .map_err(|source| StandaloneError::Connector { name, source })?;
-            running.push((connector, tasks));
-        }
-        Ok(Standalone {
+        let (configs, stored) =
+            ConfigStore::open(dyn_log.clone(), &worker_config.config_topic()).await?;
+        let worker_id = worker_config.worker_id();
+        let worker = Worker::new(worker_config, dyn_log, offsets.clone());
+        let mut state = State {
             worker,
             log,
-            connectors: running,
+            offsets,
+            configs,
+            connectors: BTreeMap::new(),
+            worker_id,
+        };
+        for (name, stored) in stored {
+            state.connectors.insert(
+                name.clone(),
+                Conn::new(stored.config, stored.target, stored.tasks),
+            );
+            tracing::info!(connector = %name, target = stored.target.as_str(), "connector restored from the config topic");
+        }
+        for config in connectors {
+            let name = config.get("name").cloned().unwrap_or_default();
+            match state.connectors.get_mut(&name) {
+                Some(c) if c.config != config => {
+                    tracing::info!(connector = %name, "connector given on the command line is also stored: using the file's config");
+                    c.config = config.clone();
+                    state.configs.put_connector(&name, &config).await?;
+                }
+                Some(_) => {}
+                None => {
+                    state.configs.put_connector(&name, &config).await?;
+                    state
+                        .connectors
+                        .insert(name, Conn::new(config, TargetState::Started, Vec::new()));
+                }
+            }
+        }
+        let names: Vec<String> = state.connectors.keys().cloned().collect();
+        for name in names {
+            state.start_connector(&name).await;
+        }
+        let (tx, rx) = mpsc::channel(64);
+        let (stop, stop_rx) = oneshot::channel();
+        let join = tokio::spawn(state.run(rx, stop_rx));
+        Ok(Standalone {
+            herder: Herder::new(tx),
+            stop,
+            join,
         })
     }
 
-    /// The tasks that run.
-    pub fn tasks(&self) -> impl Iterator<Item = &TaskHandle> {
-        self.connectors.iter().flat_map(|(_, tasks)| tasks.iter())
+    /// The handle through which REST and the CLI ask for changes.
+    pub fn herder(&self) -> Herder {
+        self.herder.clone()
     }
 
     /// Stops every task (each flushes and commits), then the connectors, then closes the
-    /// log cleanly.
+    /// log cleanly. Requests still queued are answered "shutting down".
     pub async fn shutdown(self) {
-        let timeout = self.worker.config().shutdown_timeout();
-        for (_, tasks) in &self.connectors {
-            for t in tasks {
+        let _ = self.stop.send(());
+        if let Err(e) = self.join.await {
+            tracing::error!(error = %e, "the herder task failed");
+        }
+        tracing::info!("standalone worker stopped");
+    }
+}
+
+/// One connector as the herder tracks it.
+struct Conn {
+    config: ConfigMap,
+    target: TargetState,
+    kind: Option<ConnectorType>,
+    instance: Option<RunningConnector>,
+    /// Why the connector instance failed, if it did.
+    failure: Option<String>,
+    task_configs: Vec<ConfigMap>,
+    tasks: Vec<TaskHandle>,
+}
+
+impl Conn {
+    fn new(config: ConfigMap, target: TargetState, task_configs: Vec<ConfigMap>) -> Conn {
+        let kind = config
+            .get("connector.class")
+            .and_then(|c| plugins::connector(c.trim()))
+            .map(|p| p.connector_type());
+        Conn {
+            config,
+            target,
+            kind,
+            instance: None,
+            failure: None,
+            task_configs,
+            tasks: Vec::new(),
+        }
+    }
+}
+
+struct State {
+    worker: Worker,
+    log: Arc<EmbeddedLog>,
+    offsets: Arc<OffsetStore>,
+    configs: ConfigStore,
+    connectors: BTreeMap<String, Conn>,
+    worker_id: String,
+}
+
+fn not_found(name: &str) -> HerderError {
+    HerderError::NotFound(format!("Connector {name} not found"))
+}
+
+fn internal(e: impl std::fmt::Display) -> HerderError {
+    HerderError::Internal(e.to_string())
+}
+
+impl State {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>, mut stop: oneshot::Receiver<()>) {
+        loop {
+            tokio::select! {
+                request = rx.recv() => match request {
+                    Some(r) => self.handle(r).await,
+                    None => break,
+                },
+                _ = &mut stop => break,
+            }
+        }
+        rx.close();
+        while let Ok(request) = rx.try_recv() {
+            request.fail(HerderError::ShuttingDown);
+        }
+        let names: Vec<String> = self.connectors.keys().cloned().collect();
+        // Signal every task first so they stop in parallel, then wait for each.
+        for c in self.connectors.values() {
+            for t in &c.tasks {
                 t.stop();
             }
         }
-        for (connector, tasks) in self.connectors {
-            for t in tasks {
-                t.join(timeout).await;
-            }
-            self.worker.stop_connector(connector).await;
+        for name in names {
+            self.stop_connector(&name).await;
         }
         if let Err(e) = self.log.close().await {
             tracing::error!(error = %e, "closing the embedded log failed");
         }
-        tracing::info!("standalone worker stopped");
+    }
+
+    async fn handle(&mut self, request: Request) {
+        match request {
+            Request::Connectors(reply) => {
+                let _ = reply.send(Ok(self.connectors.keys().cloned().collect()));
+            }
+            Request::Info(name, reply) => {
+                let _ = reply.send(self.info(&name));
+            }
+            Request::PutConfig {
+                name,
+                config,
+                allow_replace,
+                reply,
+            } => {
+                let _ = reply.send(self.put_config(&name, config, allow_replace).await);
+            }
+            Request::Delete(name, reply) => {
+                let _ = reply.send(self.delete(&name).await);
+            }
+            Request::Status(name, reply) => {
+                let _ = reply.send(self.status(&name));
+            }
+            Request::TaskConfigs(name, reply) => {
+                let result = self
+                    .connectors
+                    .get(&name)
+                    .ok_or_else(|| not_found(&name))
+                    .map(|c| {
+                        c.task_configs
+                            .iter()
+                            .enumerate()
+                            .map(|(task, config)| {
+                                (
+                                    TaskId {
+                                        connector: name.clone(),
+                                        task,
+                                    },
+                                    config.clone(),
+                                )
+                            })
+                            .collect()
+                    });
+                let _ = reply.send(result);
+            }
+            Request::SetTarget(name, target, reply) => {
+                let _ = reply.send(self.set_target(&name, target).await);
+            }
+            Request::Restart(name, request, reply) => {
+                let _ = reply.send(self.restart(&name, request).await);
+            }
+            Request::RestartTask(id, reply) => {
+                let _ = reply.send(self.restart_task(&id).await);
+            }
+            Request::Offsets(name, reply) => {
+                let _ = reply.send(self.offsets(&name).await);
+            }
+            Request::Validate(config, reply) => {
+                let _ = reply.send(Ok(worker::validate_connector(
+                    self.worker.config(),
+                    &config,
+                )));
+            }
+        }
+    }
+
+    fn info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
+        let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
+        Ok(ConnectorInfo {
+            name: name.to_string(),
+            config: c.config.clone(),
+            tasks: (0..c.task_configs.len())
+                .map(|task| TaskId {
+                    connector: name.to_string(),
+                    task,
+                })
+                .collect(),
+            kind: c.kind,
+        })
+    }
+
+    fn state(&self, state: &'static str, trace: Option<String>) -> StateInfo {
+        StateInfo {
+            state,
+            trace,
+            worker_id: self.worker_id.clone(),
+        }
+    }
+
+    fn status(&self, name: &str) -> Result<ConnectorStatus, HerderError> {
+        let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
+        let connector = match (&c.failure, c.target, &c.instance) {
+            (Some(trace), _, _) => self.state("FAILED", Some(trace.clone())),
+            (None, TargetState::Stopped, _) => self.state("STOPPED", None),
+            (None, TargetState::Paused, _) => self.state("PAUSED", None),
+            (None, TargetState::Started, Some(_)) => self.state("RUNNING", None),
+            (None, TargetState::Started, None) => self.state("UNASSIGNED", None),
+        };
+        let tasks = c
+            .tasks
+            .iter()
+            .map(|t| {
+                let info = match t.state() {
+                    TaskState::Starting => self.state("UNASSIGNED", None),
+                    TaskState::Running => self.state("RUNNING", None),
+                    TaskState::Paused => self.state("PAUSED", None),
+                    TaskState::Stopped => self.state("UNASSIGNED", None),
+                    TaskState::Failed(trace) => self.state("FAILED", Some(trace)),
+                };
+                (t.id().task, info)
+            })
+            .collect();
+        Ok(ConnectorStatus {
+            name: name.to_string(),
+            connector,
+            tasks,
+            kind: c.kind,
+        })
+    }
+
+    /// Starts the connector instance and its tasks, as its target state says. Failures are
+    /// recorded (status FAILED), not returned: the worker keeps running.
+    async fn start_connector(&mut self, name: &str) {
+        let Some(c) = self.connectors.get_mut(name) else {
+            return;
+        };
+        c.failure = None;
+        if c.target == TargetState::Stopped {
+            return;
+        }
+        let instance = match self.worker.start_connector(&c.config).await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "connector FAILED to start");
+                c.failure = Some(e.to_string());
+                return;
+            }
+        };
+        let task_configs = match self.worker.task_configs(&instance) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "connector FAILED to make task configs");
+                c.failure = Some(e.to_string());
+                c.instance = Some(instance);
+                return;
+            }
+        };
+        if task_configs != c.task_configs {
+            if let Err(e) = self.configs.put_tasks(name, &task_configs).await {
+                tracing::error!(connector = %name, error = %e, "storing task configs failed");
+            }
+            c.task_configs = task_configs;
+        }
+        c.instance = Some(instance);
+        match self
+            .worker
+            .start_tasks(&c.config, &c.task_configs, c.target)
+        {
+            Ok(tasks) => c.tasks = tasks,
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "tasks FAILED to start");
+                c.failure = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Stops the connector's tasks (waiting for each to flush and commit) and its instance.
+    async fn stop_connector(&mut self, name: &str) {
+        let timeout = self.worker.config().shutdown_timeout();
+        let Some(c) = self.connectors.get_mut(name) else {
+            return;
+        };
+        let tasks = std::mem::take(&mut c.tasks);
+        for t in &tasks {
+            t.stop();
+        }
+        for t in tasks {
+            t.join(timeout).await;
+        }
+        if let Some(instance) = c.instance.take() {
+            self.worker.stop_connector(instance).await;
+        }
+    }
+
+    async fn put_config(
+        &mut self,
+        name: &str,
+        mut config: ConfigMap,
+        allow_replace: bool,
+    ) -> Result<(bool, ConnectorInfo), HerderError> {
+        match config.get("name") {
+            Some(n) if n != name => {
+                return Err(HerderError::BadRequest(format!(
+                    "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                config.insert("name".into(), name.to_string());
+            }
+        }
+        let exists = self.connectors.contains_key(name);
+        if exists && !allow_replace {
+            return Err(HerderError::AlreadyExists(name.to_string()));
+        }
+        let issues = worker::validate_connector(self.worker.config(), &config);
+        if !issues.is_empty() {
+            return Err(HerderError::InvalidConfig(issues));
+        }
+        self.configs
+            .put_connector(name, &config)
+            .await
+            .map_err(internal)?;
+        if exists {
+            self.stop_connector(name).await;
+            if let Some(c) = self.connectors.get_mut(name) {
+                let target = c.target;
+                let tasks = std::mem::take(&mut c.task_configs);
+                *c = Conn::new(config, target, tasks);
+            }
+        } else {
+            self.connectors.insert(
+                name.to_string(),
+                Conn::new(config, TargetState::Started, Vec::new()),
+            );
+        }
+        tracing::info!(connector = %name, created = !exists, "connector config stored");
+        self.start_connector(name).await;
+        Ok((!exists, self.info(name)?))
+    }
+
+    async fn delete(&mut self, name: &str) -> Result<(), HerderError> {
+        if !self.connectors.contains_key(name) {
+            return Err(not_found(name));
+        }
+        self.stop_connector(name).await;
+        self.configs
+            .delete_connector(name)
+            .await
+            .map_err(internal)?;
+        self.connectors.remove(name);
+        tracing::info!(connector = %name, "connector deleted");
+        Ok(())
+    }
+
+    async fn set_target(&mut self, name: &str, target: TargetState) -> Result<(), HerderError> {
+        let c = self
+            .connectors
+            .get_mut(name)
+            .ok_or_else(|| not_found(name))?;
+        let previous = c.target;
+        if previous == target {
+            return Ok(());
+        }
+        self.configs
+            .put_target_state(name, target)
+            .await
+            .map_err(internal)?;
+        c.target = target;
+        match (previous, target) {
+            (_, TargetState::Stopped) => {
+                self.stop_connector(name).await;
+                // A stopped connector has no tasks (KIP-875).
+                self.configs.put_tasks(name, &[]).await.map_err(internal)?;
+                if let Some(c) = self.connectors.get_mut(name) {
+                    c.task_configs.clear();
+                }
+            }
+            (TargetState::Stopped, _) => self.start_connector(name).await,
+            (_, paused) => {
+                for t in &c.tasks {
+                    t.set_paused(paused == TargetState::Paused);
+                }
+            }
+        }
+        tracing::info!(connector = %name, target = target.as_str(), "connector target state changed");
+        Ok(())
+    }
+
+    async fn restart(
+        &mut self,
+        name: &str,
+        request: RestartRequest,
+    ) -> Result<ConnectorStatus, HerderError> {
+        let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
+        if c.target == TargetState::Stopped {
+            return Err(HerderError::BadState(format!(
+                "Connector {name} is stopped: resume it instead of restarting it"
+            )));
+        }
+        let connector_failed = c.failure.is_some();
+        let failed_tasks: Vec<usize> = c
+            .tasks
+            .iter()
+            .filter(|t| matches!(t.state(), TaskState::Failed(_)))
+            .map(|t| t.id().task)
+            .collect();
+        let restart_connector = !request.only_failed || connector_failed;
+        if request.include_tasks && restart_connector && !request.only_failed {
+            // Everything: stop and start the whole connector.
+            self.stop_connector(name).await;
+            self.start_connector(name).await;
+        } else {
+            if restart_connector {
+                let instance = self
+                    .connectors
+                    .get_mut(name)
+                    .and_then(|c| c.instance.take());
+                if let Some(instance) = instance {
+                    self.worker.stop_connector(instance).await;
+                }
+                self.restart_instance(name).await;
+            }
+            if request.include_tasks {
+                for task in failed_tasks {
+                    self.restart_task(&TaskId {
+                        connector: name.to_string(),
+                        task,
+                    })
+                    .await?;
+                }
+            }
+        }
+        self.status(name)
+    }
+
+    /// Starts a fresh connector instance without touching the tasks.
+    async fn restart_instance(&mut self, name: &str) {
+        let Some(c) = self.connectors.get_mut(name) else {
+            return;
+        };
+        c.failure = None;
+        match self.worker.start_connector(&c.config).await {
+            Ok(instance) => c.instance = Some(instance),
+            Err(e) => c.failure = Some(e.to_string()),
+        }
+    }
+
+    async fn restart_task(&mut self, id: &TaskId) -> Result<(), HerderError> {
+        let timeout = self.worker.config().shutdown_timeout();
+        let c = self
+            .connectors
+            .get_mut(&id.connector)
+            .ok_or_else(|| not_found(&id.connector))?;
+        let Some(index) = c.tasks.iter().position(|t| t.id().task == id.task) else {
+            return Err(HerderError::NotFound(format!("Task {id} not found")));
+        };
+        let old = c.tasks.remove(index);
+        old.stop();
+        old.join(timeout).await;
+        let handle = self
+            .worker
+            .start_task(&c.config, &c.task_configs, id.task, c.target)
+            .map_err(internal)?;
+        c.tasks.insert(index, handle);
+        tracing::info!(task = %id, "task restarted");
+        Ok(())
+    }
+
+    async fn offsets(&mut self, name: &str) -> Result<ConnectorOffsets, HerderError> {
+        let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
+        let (kind, config) = (c.kind, c.config.clone());
+        match kind {
+            Some(ConnectorType::Source) | None => Ok(ConnectorOffsets::Source(
+                self.offsets.connector_offsets(name),
+            )),
+            Some(ConnectorType::Sink) => {
+                let log: &dyn Log = self.log.as_ref();
+                let mut partitions = Vec::new();
+                let topics = config
+                    .get("topics")
+                    .map(|t| {
+                        t.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                for topic in topics {
+                    let n = log
+                        .partition_count(&topic)
+                        .await
+                        .map_err(internal)?
+                        .unwrap_or(0);
+                    for p in 0..n as i32 {
+                        partitions.push(ferry_api::TopicPartition::new(topic.as_str(), p));
+                    }
+                }
+                let committed = log
+                    .committed_offsets(&format!("connect-{name}"), &partitions)
+                    .await
+                    .map_err(internal)?;
+                let mut offsets: Vec<(String, i32, i64)> = committed
+                    .into_iter()
+                    .map(|(tp, o)| (tp.topic.to_string(), tp.partition, o))
+                    .collect();
+                offsets.sort();
+                Ok(ConnectorOffsets::Sink(offsets))
+            }
+        }
     }
 }
 

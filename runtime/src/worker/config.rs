@@ -58,6 +58,28 @@ pub fn worker_config_def() -> ConfigDef {
         )
         .with_validator(Validator::NonEmptyString)
         .define(
+            "config.storage.topic",
+            ConfigType::String,
+            Default::Value(ConfigValue::String("connect-configs".into())),
+            Importance::Medium,
+            "Compacted one-partition topic that keeps connector configs, task configs and target states.",
+        )
+        .with_validator(Validator::NonEmptyString)
+        .define(
+            "rest.advertised.host.name",
+            ConfigType::String,
+            Default::Null,
+            Importance::Low,
+            "Host name other workers and clients use for this worker's REST API.",
+        )
+        .define(
+            "rest.advertised.port",
+            ConfigType::Int,
+            Default::Null,
+            Importance::Low,
+            "Port other workers and clients use for this worker's REST API.",
+        )
+        .define(
             "offset.storage.partitions",
             ConfigType::Int,
             Default::Value(ConfigValue::Int(25)),
@@ -193,6 +215,41 @@ impl WorkerConfig {
     pub fn offset_topic(&self) -> String {
         self.string("offset.storage.topic")
             .unwrap_or_else(|| "connect-offsets".into())
+    }
+    /// `config.storage.topic`.
+    pub fn config_topic(&self) -> String {
+        self.string("config.storage.topic")
+            .unwrap_or_else(|| "connect-configs".into())
+    }
+    /// The REST listeners (`listeners`).
+    pub fn listeners(&self) -> Vec<String> {
+        self.parsed
+            .list("listeners")
+            .ok()
+            .flatten()
+            .map(<[String]>::to_vec)
+            .unwrap_or_default()
+    }
+    /// This worker's id, `host:port` of its advertised REST address, as Kafka Connect's.
+    pub fn worker_id(&self) -> String {
+        let first = self.listeners().into_iter().next().unwrap_or_default();
+        let hostport = first
+            .split_once("://")
+            .map_or(first.as_str(), |(_, rest)| rest)
+            .trim_end_matches('/')
+            .to_string();
+        let (host, port) = hostport
+            .rsplit_once(':')
+            .map(|(h, p)| (h.to_string(), p.to_string()))
+            .unwrap_or((hostport.clone(), "8083".into()));
+        let host = self.string("rest.advertised.host.name").unwrap_or(host);
+        let port = self
+            .parsed
+            .int("rest.advertised.port")
+            .ok()
+            .flatten()
+            .map_or(port, |p| p.to_string());
+        format!("{host}:{port}")
     }
     /// `offset.storage.partitions`.
     pub fn offset_partitions(&self) -> u32 {

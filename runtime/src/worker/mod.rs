@@ -28,10 +28,35 @@ pub enum TaskState {
     Starting,
     /// Running.
     Running,
+    /// Paused on request: assigned, not processing.
+    Paused,
     /// Stopped on request.
     Stopped,
     /// Failed; the message says why.
     Failed(String),
+}
+
+/// What a connector's tasks are asked to do (Kafka Connect's `TargetState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TargetState {
+    /// Process records.
+    #[default]
+    Started,
+    /// Stay assigned, process nothing; offsets are committed on entering.
+    Paused,
+    /// Shut down.
+    Stopped,
+}
+
+impl TargetState {
+    /// Kafka Connect's name (`STARTED`, `PAUSED`, `STOPPED`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Started => "STARTED",
+            TargetState::Paused => "PAUSED",
+            TargetState::Stopped => "STOPPED",
+        }
+    }
 }
 
 /// The id of a task: connector name and task number.
@@ -53,7 +78,7 @@ impl std::fmt::Display for TaskId {
 #[derive(Debug)]
 pub struct TaskHandle {
     id: TaskId,
-    stop: watch::Sender<bool>,
+    control: watch::Sender<TargetState>,
     state: watch::Receiver<TaskState>,
     join: tokio::task::JoinHandle<()>,
 }
@@ -73,7 +98,22 @@ impl TaskHandle {
     }
     /// Asks the task to stop; returns at once.
     pub fn stop(&self) {
-        let _ = self.stop.send(true);
+        let _ = self.control.send(TargetState::Stopped);
+    }
+    /// Pauses or resumes the task; returns at once.
+    pub fn set_paused(&self, paused: bool) {
+        let target = if paused {
+            TargetState::Paused
+        } else {
+            TargetState::Started
+        };
+        self.control.send_if_modified(|t| {
+            let change = *t != TargetState::Stopped && *t != target;
+            if change {
+                *t = target;
+            }
+            change
+        });
     }
     /// Waits up to `timeout` for the task to finish; abandons it after that.
     pub async fn join(self, timeout: Duration) {
@@ -93,7 +133,7 @@ pub(crate) struct TaskSetup {
     pub(crate) task_config: ConfigMap,
     pub(crate) log: Arc<dyn Log>,
     pub(crate) worker: WorkerConfig,
-    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) control: watch::Receiver<TargetState>,
     pub(crate) state: watch::Sender<TaskState>,
 }
 
@@ -109,7 +149,26 @@ impl TaskSetup {
     }
 
     pub(crate) fn stopping(&self) -> bool {
-        *self.stop.borrow()
+        *self.control.borrow() == TargetState::Stopped
+    }
+
+    pub(crate) fn paused(&self) -> bool {
+        *self.control.borrow() == TargetState::Paused
+    }
+
+    /// While paused: reports PAUSED, waits for resume or stop, reports RUNNING on resume.
+    /// Returns whether the task was paused.
+    pub(crate) async fn wait_while_paused(&self) -> bool {
+        if !self.paused() {
+            return false;
+        }
+        self.set_state(TaskState::Paused);
+        let mut control = self.control.clone();
+        let _ = control.wait_for(|t| *t != TargetState::Paused).await;
+        if !self.stopping() {
+            self.set_state(TaskState::Running);
+        }
+        true
     }
 
     /// The key or value converter of this connector: its own if it names one, else the
@@ -274,61 +333,82 @@ impl Worker {
         })
     }
 
-    /// Starts the connector's tasks (`tasks.max` at most).
-    pub async fn start_tasks(
-        &self,
-        running: &RunningConnector,
-    ) -> Result<Vec<TaskHandle>, ConnectError> {
+    /// The task configs of a running connector (`tasks.max` at most).
+    pub fn task_configs(&self, running: &RunningConnector) -> Result<Vec<ConfigMap>, ConnectError> {
         let max_tasks = running
             .config
             .get("tasks.max")
             .and_then(|t| t.trim().parse::<usize>().ok())
             .unwrap_or(1)
             .max(1);
-        let task_configs = running.connector.task_configs(max_tasks)?;
-        let class = running
-            .config
+        let mut configs = running.connector.task_configs(max_tasks)?;
+        configs.truncate(max_tasks);
+        Ok(configs)
+    }
+
+    /// Starts one task per task config, in `initial` state (started or paused).
+    pub fn start_tasks(
+        &self,
+        connector_config: &ConfigMap,
+        task_configs: &[ConfigMap],
+        initial: TargetState,
+    ) -> Result<Vec<TaskHandle>, ConnectError> {
+        (0..task_configs.len())
+            .map(|task| self.start_task(connector_config, task_configs, task, initial))
+            .collect()
+    }
+
+    /// Starts task number `task` of a connector.
+    pub fn start_task(
+        &self,
+        connector_config: &ConfigMap,
+        task_configs: &[ConfigMap],
+        task: usize,
+        initial: TargetState,
+    ) -> Result<TaskHandle, ConnectError> {
+        let name = connector_config.get("name").cloned().unwrap_or_default();
+        let class = connector_config
             .get("connector.class")
             .map(|c| c.trim())
             .unwrap_or("");
         let plugin = plugins::connector(class)
             .ok_or_else(|| ConnectError::Config(format!("unknown connector class \"{class}\"")))?;
         let count = task_configs.len();
-        let mut handles = Vec::with_capacity(count);
-        for (task, task_config) in task_configs.into_iter().enumerate() {
-            let id = TaskId {
-                connector: running.name.clone(),
-                task,
-            };
-            let (stop_tx, stop_rx) = watch::channel(false);
-            let (state_tx, state_rx) = watch::channel(TaskState::Starting);
-            let setup = TaskSetup {
-                id: id.clone(),
-                connector_config: running.config.clone(),
-                task_config,
-                log: self.log.clone(),
-                worker: self.config.clone(),
-                stop: stop_rx,
-                state: state_tx,
-            };
-            let join = match plugin {
-                ferry_api::ConnectorPlugin::Source { task: new_task, .. } => {
-                    let reader = self.offsets.reader(&running.name);
-                    let offsets = self.offsets.clone();
-                    tokio::spawn(source::run(setup, new_task(), reader, offsets))
-                }
-                ferry_api::ConnectorPlugin::Sink { task: new_task, .. } => {
-                    tokio::spawn(sink::run(setup, new_task(), task, count))
-                }
-            };
-            handles.push(TaskHandle {
-                id,
-                stop: stop_tx,
-                state: state_rx,
-                join,
-            });
-        }
-        Ok(handles)
+        let task_config = task_configs
+            .get(task)
+            .cloned()
+            .ok_or_else(|| ConnectError::Other(format!("connector {name} has no task {task}")))?;
+        let id = TaskId {
+            connector: name.clone(),
+            task,
+        };
+        let (control_tx, control_rx) = watch::channel(initial);
+        let (state_tx, state_rx) = watch::channel(TaskState::Starting);
+        let setup = TaskSetup {
+            id: id.clone(),
+            connector_config: connector_config.clone(),
+            task_config,
+            log: self.log.clone(),
+            worker: self.config.clone(),
+            control: control_rx,
+            state: state_tx,
+        };
+        let join = match plugin {
+            ferry_api::ConnectorPlugin::Source { task: new_task, .. } => {
+                let reader = self.offsets.reader(&name);
+                let offsets = self.offsets.clone();
+                tokio::spawn(source::run(setup, new_task(), reader, offsets))
+            }
+            ferry_api::ConnectorPlugin::Sink { task: new_task, .. } => {
+                tokio::spawn(sink::run(setup, new_task(), task, count))
+            }
+        };
+        Ok(TaskHandle {
+            id,
+            control: control_tx,
+            state: state_rx,
+            join,
+        })
     }
 
     /// Stops a connector instance (not its tasks).

@@ -157,6 +157,11 @@ async fn execute(
                 consumer.refresh_assignment(task).await?;
                 next_refresh = Instant::now() + METADATA_REFRESH;
             }
+            if setup.paused() {
+                consumer.commit(task).await?;
+                setup.wait_while_paused().await;
+                continue;
+            }
             consumer.apply_resets();
             if consumer.positions.is_empty() {
                 tokio::time::sleep(MAX_FETCH_WAIT).await;

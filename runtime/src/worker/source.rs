@@ -88,6 +88,12 @@ async fn execute(
             if producer.is_finished() {
                 break;
             }
+            if setup.paused() {
+                // Commit what is durable, then wait without polling.
+                commit(setup, task, offsets, &committable).await;
+                setup.wait_while_paused().await;
+                continue;
+            }
             if Instant::now() >= next_commit {
                 commit(setup, task, offsets, &committable).await;
                 next_commit = Instant::now() + interval;
@@ -441,7 +447,7 @@ mod tests {
             appended: AtomicUsize::new(0),
         });
         let offsets = Arc::new(OffsetStore::file(&dir.path().join("o")).unwrap());
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let (stop_tx, stop_rx) = watch::channel(crate::worker::TargetState::Started);
         let (state_tx, _state_rx) = watch::channel(TaskState::Starting);
         let setup = TaskSetup {
             id: TaskId {
@@ -452,7 +458,7 @@ mod tests {
             task_config: ConfigMap::new(),
             log: log.clone(),
             worker,
-            stop: stop_rx,
+            control: stop_rx,
             state: state_tx,
         };
         let polls = Arc::new(AtomicUsize::new(0));
@@ -483,7 +489,7 @@ mod tests {
         log.gate.add_permits(1_000_000);
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(polls.load(Ordering::SeqCst) > blocked + 10);
-        stop_tx.send(true).unwrap();
+        stop_tx.send(crate::worker::TargetState::Stopped).unwrap();
         handle.await.unwrap();
         let committed = offsets
             .get("c", &SourceMap::single("p", Value::Int64(0)))
