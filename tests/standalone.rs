@@ -531,3 +531,35 @@ fn offset_flush_interval_is_honoured() {
     terminate(&mut ferry, Duration::from_secs(20));
     assert_eq!(fs::read_to_string(&output).unwrap(), "a\nb\nc\n".repeat(3));
 }
+
+#[test]
+fn sink_subscribes_with_topics_regex() {
+    let ws = Workspace::new();
+    let input = ws.path("in.txt");
+    let output = ws.path("out.txt");
+    append(&input, "r1\nr2\n");
+    let worker = ws.worker_config("");
+    let source = ws.write(
+        "source.yaml",
+        &format!(
+            "name: src\nconnector.class: FileStreamSource\nfile: {}\ntopic: logs-app\n",
+            input.display()
+        ),
+    );
+    let sink = ws.write(
+        "sink.yaml",
+        &format!(
+            "name: sink\nconnector.class: FileStreamSink\nfile: {}\ntopics.regex: logs-.*\n",
+            output.display()
+        ),
+    );
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run");
+    // The topic appears after the sink started: it is found on the next metadata refresh.
+    assert!(
+        wait_until(Duration::from_secs(30), || line_count(&output) == 2),
+        "{}",
+        ws.log("run")
+    );
+    terminate(&mut ferry, Duration::from_secs(20));
+    assert_eq!(fs::read_to_string(&output).unwrap(), "r1\nr2\n");
+}
