@@ -9,7 +9,7 @@ use ferry_api::{
     Importance, Result, Schema, Validator, Value,
 };
 
-use super::parse::{Json, parse};
+use super::parse::{Envelope, ParseError, parse, parse_envelope};
 use super::path::Path;
 use super::read::{ReadOptions, read_schema, read_schemaless, read_value};
 use super::write::{WriteOptions, estimate_schema, estimate_value, write_schema, write_value};
@@ -164,22 +164,30 @@ impl JsonConverter {
         }
     }
 
-    /// The schema of an envelope, from the cache when the same text was seen before.
-    fn envelope_schema(
-        &self,
-        json: &Json<'_>,
-        text: &[u8],
-        o: &ReadOptions<'_>,
-    ) -> Result<Option<Schema>> {
-        if !matches!(json, Json::Object(_)) {
-            return read_schema(json, o);
+    /// The schema of an envelope from its JSON text, from the cache when the same text was
+    /// seen before.
+    fn envelope_schema(&self, text: &[u8]) -> Result<Option<Schema>> {
+        // Schema strings are not shared with the record, so no `src`.
+        let o = ReadOptions {
+            replace_null_with_default: self.replace_null_with_default,
+            src: None,
+        };
+        let parse_schema = || -> Result<Option<Schema>> {
+            match parse(text) {
+                Ok(Some(json)) => read_schema(&json, &o),
+                Ok(None) => Ok(None),
+                Err(e) => Err(ConnectError::Data(format!("invalid JSON schema: {e}"))),
+            }
+        };
+        if text.first() != Some(&b'{') {
+            return parse_schema();
         }
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(schema) = cache.schemas.get(text) {
             return Ok(Some(schema.clone()));
         }
         drop(cache);
-        let schema = read_schema(json, o)?;
+        let schema = parse_schema()?;
         if let Some(s) = &schema {
             cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             if cache.capacity > 0 {
@@ -201,15 +209,15 @@ fn envelope_error(found: &str) -> ConnectError {
     ))
 }
 
-fn describe_envelope(json: Option<&Json<'_>>) -> String {
-    match json {
+fn describe_envelope(envelope: Option<&Envelope<'_>>) -> String {
+    match envelope {
         None => "empty input".into(),
-        Some(Json::Object(members)) if members.is_empty() => "an empty object".into(),
-        Some(Json::Object(members)) => {
+        Some(Envelope::Object(members)) if members.is_empty() => "an empty object".into(),
+        Some(Envelope::Object(members)) => {
             let keys: Vec<String> = members.iter().map(|m| format!("{:?}", &*m.key)).collect();
             format!("an object with the fields {}", keys.join(", "))
         }
-        Some(other) => format!("{} ({})", other.describe(), other.node_type()),
+        Some(Envelope::Value(other)) => format!("{} ({})", other.describe(), other.node_type()),
     }
 }
 
@@ -283,39 +291,42 @@ impl Converter for JsonConverter {
         let Some(data) = data else {
             return Ok((None, Value::Null));
         };
-        let json = parse(data).map_err(|e| {
+        let serialization = |e: ParseError| {
             ConnectError::Data(format!(
                 "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
             ))
-        })?;
-        let o = ReadOptions {
-            replace_null_with_default: self.replace_null_with_default,
-            src: Some(data),
         };
         if !self.schemas_enable {
-            return Ok(match json {
+            return Ok(match parse(data).map_err(serialization)? {
                 None => (None, Value::Null),
                 Some(j) => (None, read_schemaless(&j, Some(data), &Path::Root)?),
             });
         }
-        let Some(Json::Object(members)) = &json else {
-            return Err(envelope_error(&describe_envelope(json.as_ref())));
+        let envelope = parse_envelope(data, "schema").map_err(serialization)?;
+        let Some(Envelope::Object(members)) = &envelope else {
+            return Err(envelope_error(&describe_envelope(envelope.as_ref())));
         };
         let find = |key: &str| members.iter().rev().find(|m| m.key == key);
         let (Some(schema), Some(payload)) = (find("schema"), find("payload")) else {
-            return Err(envelope_error(&describe_envelope(json.as_ref())));
+            return Err(envelope_error(&describe_envelope(envelope.as_ref())));
+        };
+        let Some(payload_json) = &payload.value else {
+            return Err(envelope_error(&describe_envelope(envelope.as_ref())));
         };
         if members
             .iter()
             .any(|m| m.key != "schema" && m.key != "payload")
         {
-            return Err(envelope_error(&describe_envelope(json.as_ref())));
+            return Err(envelope_error(&describe_envelope(envelope.as_ref())));
         }
-        let text = &data[schema.span.0..schema.span.1];
-        let schema = self.envelope_schema(&schema.value, text, &o)?;
+        let schema = self.envelope_schema(&data[schema.span.0..schema.span.1])?;
+        let o = ReadOptions {
+            replace_null_with_default: self.replace_null_with_default,
+            src: Some(data),
+        };
         let value = match &schema {
-            Some(s) => read_value(s, Some(&payload.value), &o, &Path::Root)?,
-            None => read_schemaless(&payload.value, Some(data), &Path::Root)?,
+            Some(s) => read_value(s, Some(payload_json), &o, &Path::Root)?,
+            None => read_schemaless(payload_json, Some(data), &Path::Root)?,
         };
         Ok((schema, value))
     }

@@ -127,6 +127,56 @@ pub(super) fn parse(input: &[u8]) -> Result<Option<Json<'_>>, ParseError> {
     Ok(Some(value))
 }
 
+/// A document read for the converter's envelope: when it is an object, the member named
+/// `lazy` is only checked and located (its text is `span`), not built, so a schema found in
+/// the cache costs no allocation.
+#[derive(Debug)]
+pub(super) enum Envelope<'a> {
+    /// An object; the lazy member has `value: None`.
+    Object(Vec<LazyMember<'a>>),
+    /// Any other value.
+    Value(Json<'a>),
+}
+
+/// A member of an [`Envelope::Object`].
+#[derive(Debug)]
+pub(super) struct LazyMember<'a> {
+    pub(super) key: Cow<'a, str>,
+    pub(super) value: Option<Json<'a>>,
+    pub(super) span: (usize, usize),
+}
+
+/// Like [`parse`], leaving the top-level member `lazy` unbuilt.
+pub(super) fn parse_envelope<'a>(
+    input: &'a [u8],
+    lazy: &str,
+) -> Result<Option<Envelope<'a>>, ParseError> {
+    let text = std::str::from_utf8(input).map_err(|e| ParseError {
+        message: "invalid UTF-8".into(),
+        offset: e.valid_up_to(),
+    })?;
+    let mut p = Parser {
+        text,
+        bytes: input,
+        pos: 0,
+        depth: 0,
+    };
+    p.skip_ws();
+    if p.pos == p.bytes.len() {
+        return Ok(None);
+    }
+    let envelope = if p.peek() == Some(b'{') {
+        Envelope::Object(p.lazy_object(lazy)?)
+    } else {
+        Envelope::Value(p.value()?)
+    };
+    p.skip_ws();
+    if p.pos != p.bytes.len() {
+        return Err(p.error("unexpected text after the JSON value"));
+    }
+    Ok(Some(envelope))
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -236,6 +286,97 @@ impl<'a> Parser<'a> {
                 }
                 _ => return Err(self.unexpected()),
             }
+        }
+    }
+
+    fn lazy_object(&mut self, lazy: &str) -> Result<Vec<LazyMember<'a>>, ParseError> {
+        self.pos += 1; // '{'
+        self.depth += 1;
+        let mut members = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(members);
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a member name in double quotes"));
+            }
+            let key = self.string()?.text;
+            self.skip_ws();
+            self.expect(b':')?;
+            self.skip_ws();
+            let start = self.pos;
+            let value = if key == lazy {
+                self.skip()?;
+                None
+            } else {
+                Some(self.value()?)
+            };
+            members.push(LazyMember {
+                key,
+                value,
+                span: (start, self.pos),
+            });
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(members);
+                }
+                _ => return Err(self.unexpected()),
+            }
+        }
+    }
+
+    /// Checks one value without building it.
+    fn skip(&mut self) -> Result<(), ParseError> {
+        match self.peek() {
+            Some(b'{' | b'[') => {
+                if self.depth >= MAX_DEPTH {
+                    return Err(self.error(format!("JSON nested deeper than {MAX_DEPTH} levels")));
+                }
+                let close = if self.peek() == Some(b'{') {
+                    b'}'
+                } else {
+                    b']'
+                };
+                let object = close == b'}';
+                self.depth += 1;
+                self.pos += 1;
+                self.skip_ws();
+                if self.peek() == Some(close) {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_ws();
+                    if object {
+                        if self.peek() != Some(b'"') {
+                            return Err(self.error("expected a member name in double quotes"));
+                        }
+                        self.string()?;
+                        self.skip_ws();
+                        self.expect(b':')?;
+                        self.skip_ws();
+                    }
+                    self.skip()?;
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(c) if c == close => {
+                            self.pos += 1;
+                            self.depth -= 1;
+                            return Ok(());
+                        }
+                        _ => return Err(self.unexpected()),
+                    }
+                }
+            }
+            _ => self.value().map(drop),
         }
     }
 
@@ -474,6 +615,44 @@ mod tests {
         assert!(parse(deep.as_bytes()).is_err());
         let ok_deep = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(parse(ok_deep.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn envelopes_leave_the_lazy_member_unbuilt() {
+        let text = br#" {"schema" : {"a":[1,{"b":"\u00e9"}],"c":null} , "payload":[1]} "#;
+        let Some(Envelope::Object(m)) = parse_envelope(text, "schema").unwrap() else {
+            panic!()
+        };
+        assert_eq!(m[0].key, "schema");
+        assert_eq!(m[0].value, None);
+        let (start, end) = m[0].span;
+        let schema = parse(&text[start..end]).unwrap().unwrap();
+        assert_eq!(schema.get("c"), Some(&Json::Null));
+        assert_eq!(m[1].value, Some(Json::Array(vec![Json::Number("1")])));
+        for bad in [
+            &br#"{"schema":{"a":1,}, "payload":1}"#[..],
+            br#"{"schema":[1 2], "payload":1}"#,
+            br#"{"schema":{"a" 1}, "payload":1}"#,
+            br#"{"schema":tru, "payload":1}"#,
+            br#"{"schema":{}"#,
+        ] {
+            assert!(
+                parse_envelope(bad, "schema").is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(matches!(
+            parse_envelope(b"[1]", "schema").unwrap(),
+            Some(Envelope::Value(Json::Array(_)))
+        ));
+        assert!(parse_envelope(b" ", "schema").unwrap().is_none());
+        let deep = format!(
+            "{{\"schema\":{}{}}}",
+            "[".repeat(MAX_DEPTH),
+            "]".repeat(MAX_DEPTH)
+        );
+        assert!(parse_envelope(deep.as_bytes(), "schema").is_err());
     }
 
     #[test]

@@ -1393,6 +1393,11 @@ fn timing_hot_paths() {
         total += c.to_connect("t", Some(&bytes)).unwrap().0.is_some() as usize;
     }
     eprintln!("struct to_connect: {:?}/op", t.elapsed() / n);
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        total += super::parse::parse(&bytes).unwrap().is_some() as usize;
+    }
+    eprintln!("  of which parsing: {:?}/op", t.elapsed() / n);
     let bytes = c.from_connect("t", Some(&ss), &sv).unwrap().unwrap();
     let t = std::time::Instant::now();
     for _ in 0..n {
