@@ -50,14 +50,29 @@ pub fn string_converter_config_def() -> ConfigDef {
 /// value is written as its raw bytes (Java would print an object id like `[B@1b6d3586`), and
 /// BYTES nested in a container as base64. Null is Kafka's null.
 ///
-/// Reading: invalid UTF-8 sequences become U+FFFD, as Java's `new String(bytes, UTF_8)`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StringConverter;
+/// Reading: valid UTF-8 becomes an optional STRING sharing the record's bytes. Bytes that
+/// are not valid UTF-8 become an optional BYTES value holding them unchanged — Ferry's
+/// deliberate difference from Java's `new String(bytes, UTF_8)`, which would replace them
+/// with U+FFFD: a line of a binary file then travels from file to file intact.
+#[derive(Debug, Clone)]
+pub struct StringConverter {
+    string_schema: Schema,
+    bytes_schema: Schema,
+}
+
+impl Default for StringConverter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl StringConverter {
     /// A converter (UTF-8).
     pub fn new() -> Self {
-        StringConverter
+        StringConverter {
+            string_schema: Schema::optional_string(),
+            bytes_schema: Schema::optional_bytes(),
+        }
     }
 }
 
@@ -100,14 +115,13 @@ impl Converter for StringConverter {
     }
 
     fn to_connect(&self, _topic: &str, data: Option<&Bytes>) -> Result<(Option<Schema>, Value)> {
-        let value = match data {
-            None => Value::Null,
+        Ok(match data {
+            None => (Some(self.string_schema.clone()), Value::Null),
             Some(bytes) => match ferry_api::ByteStr::from_utf8(bytes.clone()) {
-                Ok(s) => Value::String(s),
-                Err(bytes) => Value::string(String::from_utf8_lossy(&bytes).into_owned()),
+                Ok(s) => (Some(self.string_schema.clone()), Value::String(s)),
+                Err(bytes) => (Some(self.bytes_schema.clone()), Value::Bytes(bytes)),
             },
-        };
-        Ok((Some(Schema::optional_string()), value))
+        })
     }
 }
 
@@ -234,7 +248,7 @@ mod tests {
     use super::*;
 
     fn text(value: Value) -> String {
-        let bytes = StringConverter
+        let bytes = StringConverter::new()
             .from_connect("t", None, &value)
             .unwrap()
             .unwrap();
@@ -245,12 +259,12 @@ mod tests {
     fn strings_are_shared_not_copied() {
         let source = Bytes::from_static(b"hello");
         let value = Value::String(ferry_api::ByteStr::from_utf8(source.clone()).unwrap());
-        let out = StringConverter
+        let out = StringConverter::new()
             .from_connect("t", Some(&Schema::string()), &value)
             .unwrap()
             .unwrap();
         assert_eq!(out.as_ptr(), source.as_ptr());
-        let (schema, back) = StringConverter.to_connect("t", Some(&out)).unwrap();
+        let (schema, back) = StringConverter::new().to_connect("t", Some(&out)).unwrap();
         assert_eq!(schema, Some(Schema::optional_string()));
         assert_eq!(back.as_str(), Some("hello"));
         let Value::String(s) = back else { panic!() };
@@ -302,7 +316,7 @@ mod tests {
             "\u{0}raw"
         );
         assert_eq!(
-            StringConverter
+            StringConverter::new()
                 .from_connect("t", None, &Value::Null)
                 .unwrap(),
             None
@@ -327,18 +341,29 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_is_replaced_like_java() {
-        let (_, v) = StringConverter
-            .to_connect("t", Some(&Bytes::from_static(b"a\xffb\xe2\x82")))
+    fn invalid_utf8_stays_bytes() {
+        let raw = Bytes::from_static(b"a\xffb\xe2\x82");
+        let (schema, v) = StringConverter::new().to_connect("t", Some(&raw)).unwrap();
+        assert_eq!(
+            (schema, v),
+            (Some(Schema::optional_bytes()), Value::Bytes(raw.clone()))
+        );
+        // And it is written back unchanged.
+        let out = StringConverter::new()
+            .from_connect(
+                "t",
+                Some(&Schema::optional_bytes()),
+                &Value::Bytes(raw.clone()),
+            )
             .unwrap();
-        assert_eq!(v.as_str(), Some("a\u{FFFD}b\u{FFFD}"));
-        let (schema, v) = StringConverter.to_connect("t", None).unwrap();
+        assert_eq!(out, Some(raw));
+        let (schema, v) = StringConverter::new().to_connect("t", None).unwrap();
         assert_eq!((schema, v), (Some(Schema::optional_string()), Value::Null));
     }
 
     #[test]
     fn only_utf8_is_accepted() {
-        let mut c = StringConverter;
+        let mut c = StringConverter::new();
         let mut config = ConfigMap::new();
         c.configure(&config, false).unwrap();
         for ok in ["UTF-8", "utf8", "Utf-8"] {
