@@ -333,7 +333,9 @@ impl Segment {
             (Some(data), Some(time_data)) => OffsetIndex::parse(&data, &time_data, size),
             _ => None,
         };
-        let rebuild = index.is_none() && size > 0;
+        // Also for an empty segment: a crash right after a roll can leave the `.log` without
+        // its index files, and a later flush must find them.
+        let rebuild = index.is_none();
         let seg = Segment {
             base_offset,
             log_path,
@@ -347,7 +349,7 @@ impl Segment {
             first_append_ms: AtomicI64::new(0),
         };
         if rebuild {
-            if warn {
+            if warn && size > 0 {
                 tracing::warn!(
                     file = %seg.index_path.display(),
                     "offset or time index missing or corrupt, rebuilding it from the log"
@@ -530,9 +532,12 @@ impl Segment {
                 true,
                 SCAN_CHUNK,
                 |b| {
-                    if b.base_offset < next {
+                    // The active segment is never compacted, so its offsets have no gaps:
+                    // a base offset other than the next one is damage (the field is not
+                    // covered by the CRC).
+                    if b.base_offset != next {
                         return Err(format!(
-                            "batch base offset {} is below the expected {next}",
+                            "batch base offset {} is not the expected {next}",
                             b.base_offset
                         ));
                     }
