@@ -6,5 +6,6 @@ pub mod converters;
 pub mod herder;
 pub mod log;
 pub mod plugins;
+pub mod rest;
 pub mod storage;
 pub mod worker;

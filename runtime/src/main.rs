@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ferry_runtime::herder::standalone::{self, Standalone};
+use ferry_runtime::rest::{self, Loggers, RestState};
+use ferry_runtime::worker::WorkerConfig;
 use tracing_subscriber::EnvFilter;
 
 const EXAMPLES: &str = "\
@@ -36,27 +39,42 @@ enum Command {
     Standalone {
         /// Worker config (data.dir, converters, offset.flush.interval.ms, ...).
         worker: PathBuf,
-        /// Connector configs, one per file.
-        #[arg(required = true)]
+        /// Connector configs, one per file (more can be created through the REST API).
         connectors: Vec<PathBuf>,
     },
 }
 
-fn init_logging() {
-    let filter = EnvFilter::try_from_env("FERRY_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+/// Logs to stderr through a filter that `/admin/loggers` can change at runtime.
+fn init_logging() -> Loggers {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let base = std::env::var("FERRY_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .filter(|d| EnvFilter::try_new(d).is_ok())
+        .unwrap_or_else(|| "info".into());
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(EnvFilter::new(&base));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(false),
+        )
         .init();
+    Loggers::new(
+        &base,
+        Some(Box::new(move |directives| {
+            let filter = EnvFilter::try_new(directives).map_err(|e| e.to_string())?;
+            handle.reload(filter).map_err(|e| e.to_string())
+        })),
+    )
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let loggers = init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ferry")
@@ -70,7 +88,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Standalone { worker, connectors } => run_standalone(worker, connectors).await,
+            Command::Standalone { worker, connectors } => {
+                run_standalone(worker, connectors, loggers).await
+            }
         }
     });
     match result {
@@ -84,9 +104,36 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run_standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result<()> {
+async fn run_standalone(
+    worker: PathBuf,
+    connectors: Vec<PathBuf>,
+    loggers: Loggers,
+) -> anyhow::Result<()> {
     let (worker_config, connector_configs) = standalone::load(&worker, &connectors)?;
+    let mut listeners = Vec::new();
+    for url in worker_config.listeners() {
+        let listener = rest::bind(&url)
+            .await
+            .with_context(|| format!("REST listener {url}"))?;
+        listeners.push(listener);
+    }
+    let worker_config = with_bound_ports(worker_config, &listeners)?;
     let running = Standalone::start(worker_config, connector_configs).await?;
+    let state = RestState::new(running.herder(), loggers, "ferry-standalone");
+    let (stop_rest, rest_stopped) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    for listener in listeners {
+        let addr = listener.local_addr()?;
+        tracing::info!("REST API listening on http://{addr}");
+        let mut stopped = rest_stopped.clone();
+        servers.push(tokio::spawn(rest::serve(
+            listener,
+            state.clone(),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        )));
+    }
     let connectors = running.herder().connectors().await.unwrap_or_default();
     tracing::info!(
         connectors = connectors.len(),
@@ -94,8 +141,52 @@ async fn run_standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Re
     );
     wait_for_signal().await;
     tracing::info!("stopping: flushing and committing");
+    let _ = stop_rest.send(true);
+    for server in servers {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), server).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "REST server failed"),
+            Err(_) => tracing::warn!("REST server did not stop within 5 s"),
+            _ => {}
+        }
+    }
     running.shutdown().await;
     Ok(())
+}
+
+/// A worker config whose `listeners` name the ports actually bound, when port 0 asked for
+/// any free one (the worker id is `host:port` of the first listener).
+fn with_bound_ports(
+    config: WorkerConfig,
+    listeners: &[tokio::net::TcpListener],
+) -> anyhow::Result<WorkerConfig> {
+    let configured = config.listeners();
+    if !configured
+        .iter()
+        .any(|l| l.trim_end_matches('/').ends_with(":0"))
+    {
+        return Ok(config);
+    }
+    let mut bound = Vec::with_capacity(listeners.len());
+    for (url, listener) in configured.iter().zip(listeners) {
+        let port = listener.local_addr()?.port();
+        let url = url.trim_end_matches('/');
+        bound.push(match url.strip_suffix(":0") {
+            Some(prefix) => format!("{prefix}:{port}"),
+            None => url.to_string(),
+        });
+    }
+    let mut originals = config.originals().clone();
+    originals.insert("listeners".into(), bound.join(","));
+    WorkerConfig::parse(&originals).map_err(|issues| {
+        anyhow::anyhow!(
+            "{}",
+            issues
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
 }
 
 async fn wait_for_signal() {

@@ -97,6 +97,16 @@ pub struct RestartRequest {
     pub only_failed: bool,
 }
 
+/// Offsets to write for a stopped connector (`PATCH /connectors/{name}/offsets`); a `None`
+/// offset resets that partition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlterRequest {
+    /// Source partitions and their new offsets.
+    Source(Vec<(SourceMap, Option<SourceMap>)>),
+    /// Sink `(topic, partition, offset)`.
+    Sink(Vec<(String, i32, Option<i64>)>),
+}
+
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 
 impl Request {
@@ -114,6 +124,7 @@ impl Request {
             Request::RestartTask(_, r) => drop(r.send(Err(error))),
             Request::Offsets(_, r) => drop(r.send(Err(error))),
             Request::Validate(_, r) => drop(r.send(Err(error))),
+            Request::AlterOffsets(_, _, r) => drop(r.send(Err(error))),
         }
     }
 }
@@ -137,6 +148,7 @@ pub(crate) enum Request {
     RestartTask(TaskId, Reply<()>),
     Offsets(String, Reply<ConnectorOffsets>),
     Validate(ConfigMap, Reply<Vec<ConfigIssue>>),
+    AlterOffsets(String, Option<AlterRequest>, Reply<()>),
 }
 
 /// A handle to the herder; cheap to clone, usable from any task.
@@ -217,6 +229,12 @@ impl Herder {
     /// A connector's committed offsets.
     pub async fn connector_offsets(&self, name: &str) -> Result<ConnectorOffsets> {
         self.ask(|r| Request::Offsets(name.to_string(), r)).await
+    }
+    /// Alters (`Some`) or resets (`None`: every partition) the offsets of a STOPPED
+    /// connector (KIP-875); any other state is [`HerderError::BadRequest`].
+    pub async fn alter_offsets(&self, name: &str, request: Option<AlterRequest>) -> Result<()> {
+        self.ask(|r| Request::AlterOffsets(name.to_string(), request, r))
+            .await
     }
     /// Validates a connector config without creating anything.
     pub async fn validate(&self, config: ConfigMap) -> Result<Vec<ConfigIssue>> {

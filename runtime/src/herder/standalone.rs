@@ -15,8 +15,8 @@ use ferry_broker::log::LogConfig;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    ConnectorInfo, ConnectorOffsets, ConnectorStatus, Herder, HerderError, Request, RestartRequest,
-    StateInfo,
+    AlterRequest, ConnectorInfo, ConnectorOffsets, ConnectorStatus, Herder, HerderError, Request,
+    RestartRequest, StateInfo,
 };
 use crate::config;
 use crate::log::{EmbeddedLog, Log};
@@ -355,6 +355,9 @@ impl State {
             Request::Offsets(name, reply) => {
                 let _ = reply.send(self.offsets(&name).await);
             }
+            Request::AlterOffsets(name, request, reply) => {
+                let _ = reply.send(self.alter_offsets(&name, request).await);
+            }
             Request::Validate(config, reply) => {
                 let _ = reply.send(Ok(worker::validate_connector(
                     self.worker.config(),
@@ -654,6 +657,63 @@ impl State {
             .map_err(internal)?;
         c.tasks.insert(index, handle);
         tracing::info!(task = %id, "task restarted");
+        Ok(())
+    }
+
+    async fn alter_offsets(
+        &mut self,
+        name: &str,
+        request: Option<AlterRequest>,
+    ) -> Result<(), HerderError> {
+        let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
+        if c.target != TargetState::Stopped || c.instance.is_some() || !c.tasks.is_empty() {
+            return Err(HerderError::BadRequest(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+            )));
+        }
+        let is_sink = c.kind == Some(ConnectorType::Sink);
+        let request = match request {
+            Some(r) => r,
+            None => match self.offsets(name).await? {
+                ConnectorOffsets::Source(entries) => {
+                    AlterRequest::Source(entries.into_iter().map(|(p, _)| (p, None)).collect())
+                }
+                ConnectorOffsets::Sink(entries) => {
+                    AlterRequest::Sink(entries.into_iter().map(|(t, p, _)| (t, p, None)).collect())
+                }
+            },
+        };
+        match request {
+            AlterRequest::Source(entries) if !is_sink => {
+                let puts: Vec<(&str, &ferry_api::SourceMap, Option<&ferry_api::SourceMap>)> =
+                    entries.iter().map(|(p, o)| (name, p, o.as_ref())).collect();
+                self.offsets.put(&puts).await.map_err(internal)?;
+            }
+            AlterRequest::Sink(entries) if is_sink => {
+                // A reset partition goes back to the log start, where a sink without a
+                // committed offset begins (Kafka Connect's `auto.offset.reset=earliest`).
+                let log: &dyn Log = self.log.as_ref();
+                let mut commits = Vec::with_capacity(entries.len());
+                for (topic, partition, offset) in entries {
+                    let tp = ferry_api::TopicPartition::new(topic.as_str(), partition);
+                    let offset = match offset {
+                        Some(o) => o,
+                        None => log.offset_range(&tp).await.map_err(internal)?.0,
+                    };
+                    commits.push((tp, offset));
+                }
+                log.commit_offsets(&format!("connect-{name}"), &commits)
+                    .await
+                    .map_err(internal)?;
+            }
+            _ => {
+                return Err(HerderError::BadRequest(format!(
+                    "The offsets given do not fit connector {name}, a {} connector",
+                    if is_sink { "sink" } else { "source" }
+                )));
+            }
+        }
+        tracing::info!(connector = %name, "connector offsets altered");
         Ok(())
     }
 

@@ -1,0 +1,77 @@
+//! Every failure answers Kafka Connect's error body, `{"error_code": N, "message": "..."}`;
+//! herder errors map to status codes here and nowhere else.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::herder::HerderError;
+
+/// A failed REST request: its status and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl RestError {
+    /// An error with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> RestError {
+        RestError {
+            status,
+            message: message.into(),
+        }
+    }
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> RestError {
+        RestError::new(StatusCode::BAD_REQUEST, message)
+    }
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> RestError {
+        RestError::new(StatusCode::NOT_FOUND, message)
+    }
+    /// 409.
+    pub fn conflict(message: impl Into<String>) -> RestError {
+        RestError::new(StatusCode::CONFLICT, message)
+    }
+}
+
+impl std::fmt::Display for RestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.message)
+    }
+}
+
+impl std::error::Error for RestError {}
+
+impl From<HerderError> for RestError {
+    fn from(e: HerderError) -> RestError {
+        let status = match &e {
+            HerderError::NotFound(_) => StatusCode::NOT_FOUND,
+            HerderError::AlreadyExists(_) => StatusCode::CONFLICT,
+            HerderError::InvalidConfig(_) | HerderError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HerderError::BadState(_) => StatusCode::CONFLICT,
+            HerderError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            HerderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        RestError::new(status, e.to_string())
+    }
+}
+
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = self.status.as_u16(), message = %self.message, "REST request failed");
+        }
+        let body = serde_json::json!({
+            "error_code": self.status.as_u16(),
+            "message": self.message,
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// `Result` with [`RestError`].
+pub type Result<T, E = RestError> = std::result::Result<T, E>;

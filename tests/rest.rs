@@ -1,0 +1,1 @@
+//! HTTP-level tests of the REST API and the `ferry connectors` CLI.
