@@ -1,0 +1,181 @@
+//! Kafka's record formats of committed offsets in `__consumer_offsets`, so that tools which
+//! read that topic understand Ferry's and Ferry reads Kafka's.
+//!
+//! - key `OffsetCommitKey` v1: int16 version = 1, string group, string topic, int32 partition
+//!   (version 0 has the same layout; version 2 is group metadata, not an offset).
+//! - value `OffsetCommitValue` v3: int16 version = 3, int64 offset, int32 leader epoch,
+//!   string metadata, int64 commit timestamp. Versions 0–2 are read too (v0: offset, metadata,
+//!   timestamp; v1: + expire timestamp; v2: offset, metadata, timestamp). A null value is a
+//!   tombstone (the offset was deleted).
+//!
+//! Strings are int16 length + UTF-8, as everywhere in Kafka's internal formats.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// A malformed key or value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed __consumer_offsets record: {0}")]
+pub struct FormatError(pub &'static str);
+
+/// A decoded offset-commit key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OffsetKey {
+    /// The consumer group.
+    pub group: String,
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+}
+
+/// A decoded offset-commit value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetValue {
+    /// The next offset to consume.
+    pub offset: i64,
+    /// The leader epoch of the last consumed record, -1 if unknown.
+    pub leader_epoch: i32,
+    /// The client's metadata string.
+    pub metadata: String,
+    /// When the offset was committed (ms since the epoch).
+    pub commit_timestamp: i64,
+}
+
+fn put_string(buf: &mut BytesMut, s: &str) {
+    let len = s.len().min(i16::MAX as usize);
+    buf.put_i16(len as i16);
+    buf.put_slice(&s.as_bytes()[..len]);
+}
+
+fn get_string(buf: &mut Bytes) -> Result<String, FormatError> {
+    if buf.remaining() < 2 {
+        return Err(FormatError("truncated string"));
+    }
+    let len = buf.get_i16();
+    if len < 0 {
+        return Ok(String::new()); // null string
+    }
+    let len = len as usize;
+    if buf.remaining() < len {
+        return Err(FormatError("truncated string"));
+    }
+    String::from_utf8(buf.split_to(len).to_vec()).map_err(|_| FormatError("non-UTF-8 string"))
+}
+
+fn get_i64(buf: &mut Bytes) -> Result<i64, FormatError> {
+    if buf.remaining() < 8 {
+        return Err(FormatError("truncated value"));
+    }
+    Ok(buf.get_i64())
+}
+
+/// `OffsetCommitKey` v1.
+pub fn encode_key(group: &str, topic: &str, partition: i32) -> Bytes {
+    let mut buf = BytesMut::with_capacity(10 + group.len() + topic.len());
+    buf.put_i16(1);
+    put_string(&mut buf, group);
+    put_string(&mut buf, topic);
+    buf.put_i32(partition);
+    buf.freeze()
+}
+
+/// `OffsetCommitValue` v3.
+pub fn encode_value(value: &OffsetValue) -> Bytes {
+    let mut buf = BytesMut::with_capacity(24 + value.metadata.len());
+    buf.put_i16(3);
+    buf.put_i64(value.offset);
+    buf.put_i32(value.leader_epoch);
+    put_string(&mut buf, &value.metadata);
+    buf.put_i64(value.commit_timestamp);
+    buf.freeze()
+}
+
+/// Decodes a key; `Ok(None)` for records that are not offset commits (group metadata).
+pub fn decode_key(mut key: Bytes) -> Result<Option<OffsetKey>, FormatError> {
+    if key.remaining() < 2 {
+        return Err(FormatError("truncated key"));
+    }
+    let version = key.get_i16();
+    if !(0..=1).contains(&version) {
+        return Ok(None);
+    }
+    let group = get_string(&mut key)?;
+    let topic = get_string(&mut key)?;
+    if key.remaining() < 4 {
+        return Err(FormatError("truncated key"));
+    }
+    let partition = key.get_i32();
+    Ok(Some(OffsetKey {
+        group,
+        topic,
+        partition,
+    }))
+}
+
+/// Decodes a value of any version 0–3 (later versions start like v3).
+pub fn decode_value(mut value: Bytes) -> Result<OffsetValue, FormatError> {
+    if value.remaining() < 2 {
+        return Err(FormatError("truncated value"));
+    }
+    let version = value.get_i16();
+    let offset = get_i64(&mut value)?;
+    let leader_epoch = if version >= 3 {
+        if value.remaining() < 4 {
+            return Err(FormatError("truncated value"));
+        }
+        value.get_i32()
+    } else {
+        -1
+    };
+    let metadata = get_string(&mut value)?;
+    let commit_timestamp = get_i64(&mut value)?;
+    Ok(OffsetValue {
+        offset,
+        leader_epoch,
+        metadata,
+        commit_timestamp,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golden_bytes_are_kafkas() {
+        let key = encode_key("g", "t", 3);
+        assert_eq!(&key[..], &[0, 1, 0, 1, b'g', 0, 1, b't', 0, 0, 0, 3]);
+        assert_eq!(
+            decode_key(key).unwrap(),
+            Some(OffsetKey {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: 3
+            })
+        );
+        let v = OffsetValue {
+            offset: 42,
+            leader_epoch: -1,
+            metadata: "m".into(),
+            commit_timestamp: 7,
+        };
+        let bytes = encode_value(&v);
+        assert_eq!(
+            &bytes[..],
+            &[
+                0, 3, 0, 0, 0, 0, 0, 0, 0, 42, 255, 255, 255, 255, 0, 1, b'm', 0, 0, 0, 0, 0, 0, 0,
+                7
+            ]
+        );
+        assert_eq!(decode_value(bytes).unwrap(), v);
+        // v1 (Kafka 0.10–2.0): offset, metadata, commit timestamp, expire timestamp
+        let v1 = Bytes::from_static(&[0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+        assert_eq!(decode_value(v1).unwrap().offset, 5);
+        assert_eq!(
+            decode_key(Bytes::from_static(&[0, 2, 0, 1, b'g'])),
+            Ok(None)
+        );
+        assert!(decode_key(Bytes::from_static(&[0, 1, 0])).is_err());
+        assert!(decode_value(Bytes::from_static(&[0, 3, 0])).is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! One client connection: read frames, answer them in order, close on protocol errors.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::Shared;
+use super::handlers;
+use crate::protocol::{self, FRAME_PREFIX, FrameError};
+
+/// Frames at least this large are read into their own allocation, so that Produce can hand
+/// the records to the log without a copy (see `handlers::produce`).
+const OWN_BUFFER_THRESHOLD: usize = 64 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error("connection closed in the middle of a frame ({0} bytes buffered)")]
+    Truncated(usize),
+}
+
+/// Reads the next frame (without its size prefix); `Ok(None)` on a clean end of stream.
+async fn read_frame<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    max: usize,
+) -> Result<Option<BytesMut>, ReadError> {
+    loop {
+        if let Some(size) = protocol::frame_size(buf, max)? {
+            if buf.len() >= FRAME_PREFIX + size {
+                buf.advance(FRAME_PREFIX);
+                return Ok(Some(buf.split_to(size)));
+            }
+            if size >= OWN_BUFFER_THRESHOLD {
+                buf.advance(FRAME_PREFIX);
+                let have = buf.len();
+                let mut frame = BytesMut::zeroed(size);
+                frame[..have].copy_from_slice(buf);
+                buf.clear();
+                rd.read_exact(&mut frame[have..]).await.map_err(|e| {
+                    if e.kind() == io::ErrorKind::UnexpectedEof {
+                        ReadError::Truncated(have)
+                    } else {
+                        ReadError::Io(e)
+                    }
+                })?;
+                return Ok(Some(frame));
+            }
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(READ_CHUNK);
+        }
+        if rd.read_buf(buf).await? == 0 {
+            return if buf.is_empty() {
+                Ok(None)
+            } else {
+                Err(ReadError::Truncated(buf.len()))
+            };
+        }
+    }
+}
+
+/// Serves one connection until the client closes it, a protocol error, or shutdown.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    tracing::debug!(%peer, "connection opened");
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let max = shared.config.max_frame_size;
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            frame = read_frame(&mut rd, &mut buf, max) => frame,
+        };
+        let frame = match frame {
+            Ok(Some(frame)) => frame.freeze(),
+            Ok(None) => break,
+            Err(ReadError::Io(e)) => {
+                tracing::debug!(%peer, error = %e, "connection read failed");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing connection");
+                break;
+            }
+        };
+        let request = match protocol::decode_request(frame) {
+            Ok(r) => r,
+            Err(e) => match e.response() {
+                Some(answer) => {
+                    tracing::info!(%peer, error = %e, "answering with the supported versions");
+                    if wr.write_all(&answer).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                None => {
+                    tracing::warn!(%peer, error = %e, "closing connection");
+                    break;
+                }
+            },
+        };
+        let (api_key, version, correlation_id) =
+            (request.api_key, request.version(), request.correlation_id());
+        let Some(body) = handlers::handle(&shared, request, peer).await else {
+            continue; // Produce with acks=0: no response
+        };
+        let bytes = match protocol::encode_response(correlation_id, api_key, version, &body) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(%peer, error = %e, "closing connection");
+                break;
+            }
+        };
+        if let Err(e) = wr.write_all(&bytes).await {
+            tracing::debug!(%peer, error = %e, "connection write failed");
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    tracing::debug!(%peer, "connection closed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_are_split_and_large_ones_get_their_own_buffer() {
+        let mut data = Vec::new();
+        data.extend_from_slice(&3i32.to_be_bytes());
+        data.extend_from_slice(b"abc");
+        let big = vec![7u8; OWN_BUFFER_THRESHOLD + 10];
+        data.extend_from_slice(&(big.len() as i32).to_be_bytes());
+        data.extend_from_slice(&big);
+        data.extend_from_slice(&[0, 0]); // truncated prefix
+        let mut rd = &data[..];
+        let mut buf = BytesMut::new();
+        let f = read_frame(&mut rd, &mut buf, 1 << 20).await.unwrap();
+        assert_eq!(&f.unwrap()[..], b"abc");
+        let f = read_frame(&mut rd, &mut buf, 1 << 20).await.unwrap();
+        assert_eq!(f.unwrap().len(), big.len());
+        assert!(matches!(
+            read_frame(&mut rd, &mut buf, 1 << 20).await,
+            Err(ReadError::Truncated(2))
+        ));
+        let mut rd = &[0u8, 0, 1, 0][..];
+        assert!(matches!(
+            read_frame(&mut rd, &mut BytesMut::new(), 10).await,
+            Err(ReadError::Frame(FrameError::TooLarge {
+                size: 256,
+                max: 10
+            }))
+        ));
+    }
+}
