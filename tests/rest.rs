@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
 
-use common::{Workspace, terminate, wait_until};
+use common::{Workspace, ferry, run_to_end, terminate, wait_until};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
@@ -659,5 +659,137 @@ fn bad_requests_never_wedge_the_worker() {
         call("GET", &format!("{u}/connectors"), None),
         (200, json!([]))
     );
+    w.stop();
+}
+
+/// Runs `ferry connectors --url URL ARGS...`; returns exit code, stdout, stderr.
+fn cli(url: &str, args: &[&str]) -> (i32, String, String) {
+    let out = run_to_end(
+        ferry().arg("connectors").arg("--url").arg(url).args(args),
+        Duration::from_secs(60),
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_connectors_cli_drives_the_api_with_tables_json_and_exit_codes() {
+    let ws = Workspace::new();
+    let input = ws.write("in.txt", "x\ny\n");
+    let w = Worker::start(&ws, "worker");
+    let u = w.url.as_str();
+    let conn = ws.write(
+        "conn.yaml",
+        &format!(
+            "name: cli-src\nconnector:\n  class: FileStreamSource\nfile: {}\ntopic: cli-topic\n",
+            input.display()
+        ),
+    );
+
+    let (code, out, err) = cli(u, &["plugins"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("CLASS"), "{out}");
+    assert!(out.contains("FileStreamSourceConnector"), "{out}");
+    let (code, out, _) = cli(u, &["plugins", "--all", "-o", "json"]);
+    assert_eq!(code, 0);
+    let plugins: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["type"] == "converter")
+    );
+
+    let (code, out, err) = cli(u, &["validate", "-f", conn.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("valid"), "{out}");
+    let bad = ws.write(
+        "bad.yaml",
+        "name: b\nconnector.class: FileStreamSink\ntasks.max: zero\n",
+    );
+    let (code, out, err) = cli(u, &["validate", "-f", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("tasks.max"), "{out}");
+    assert!(err.contains("error"), "{err}");
+
+    let (code, out, err) = cli(u, &["create", "-f", conn.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("cli-src"), "{out}");
+    let (code, _, err) = cli(u, &["create", "-f", conn.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("already exists") && err.contains("409"),
+        "{err}"
+    );
+
+    wait_state(u, "cli-src", "RUNNING", Some("RUNNING"));
+    let (code, out, _) = cli(u, &["list"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().next().unwrap().starts_with("NAME"), "{out}");
+    assert!(
+        out.contains("cli-src") && out.contains("RUNNING") && out.contains("1/1"),
+        "{out}"
+    );
+    let (code, out, _) = cli(u, &["status", "cli-src", "-o", "json"]);
+    assert_eq!(code, 0);
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["connector"]["state"], "RUNNING");
+    let (code, out, _) = cli(u, &["get", "cli-src"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cli-topic"), "{out}");
+
+    let updated = ws.write(
+        "conn2.json",
+        &format!(
+            "{{\"name\":\"cli-src\",\"config\":{{\"connector.class\":\"FileStreamSource\",\"file\":\"{}\",\"topic\":\"cli-topic-2\"}}}}",
+            input.display()
+        ),
+    );
+    let (code, out, err) = cli(u, &["update", "-f", updated.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = cli(u, &["get", "cli-src", "-o", "json"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["config"]["topic"],
+        "cli-topic-2"
+    );
+
+    assert_eq!(cli(u, &["pause", "cli-src"]).0, 0);
+    wait_state(u, "cli-src", "PAUSED", Some("PAUSED"));
+    assert_eq!(cli(u, &["resume", "cli-src"]).0, 0);
+    wait_state(u, "cli-src", "RUNNING", Some("RUNNING"));
+    let (code, out, _) = cli(u, &["restart", "cli-src", "--include-tasks"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("connector"), "{out}");
+    assert_eq!(cli(u, &["restart", "cli-src", "--task", "0"]).0, 0);
+    assert!(wait_until(LIMIT, || cli(u, &["offsets", "get", "cli-src"])
+        .1
+        .contains("position")));
+    let (code, _, err) = cli(u, &["offsets", "reset", "cli-src"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("STOPPED"), "{err}");
+    assert_eq!(cli(u, &["stop", "cli-src"]).0, 0);
+    wait_state(u, "cli-src", "STOPPED", None);
+    let (code, out, err) = cli(u, &["offsets", "reset", "cli-src"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("reset"), "{out}");
+    let (_, out, _) = cli(u, &["offsets", "get", "cli-src", "-o", "json"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["offsets"],
+        json!([])
+    );
+    assert_eq!(cli(u, &["delete", "cli-src"]).0, 0);
+
+    let (code, _, err) = cli(u, &["get", "cli-src"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not found") && err.contains("404"), "{err}");
+    assert_eq!(cli(u, &["no-such-command"]).0, 2);
+    assert_eq!(cli(u, &["create"]).0, 2);
+    let (code, _, err) = cli("http://127.0.0.1:1", &["list"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot reach"), "{err}");
     w.stop();
 }
