@@ -54,6 +54,21 @@ enum Command {
     /// Manage the connectors of a running worker through its REST API.
     #[command(after_help = CONNECTORS_EXAMPLES)]
     Connectors(ferry_runtime::cli::ConnectorsArgs),
+    /// Run the built-in log alone, serving the Kafka protocol to any Kafka client.
+    Broker {
+        /// Address of the Kafka-protocol listener (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        listen: std::net::SocketAddr,
+        /// Data directory of the log.
+        #[arg(long, default_value = "./ferry-data")]
+        data_dir: PathBuf,
+        /// Partitions of auto-created topics (`num.partitions`).
+        #[arg(long, default_value_t = ferry_broker::server::DEFAULT_NUM_PARTITIONS)]
+        num_partitions: u32,
+        /// Create unknown topics on Metadata requests (`auto.create.topics.enable`).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        auto_create_topics: bool,
+    },
 }
 
 /// Logs to stderr through a filter that `/admin/loggers` can change at runtime.
@@ -104,6 +119,12 @@ fn main() -> ExitCode {
                 run_standalone(worker, connectors, loggers).await
             }
             Command::Connectors(args) => ferry_runtime::cli::run(args).await.map_err(Into::into),
+            Command::Broker {
+                listen,
+                data_dir,
+                num_partitions,
+                auto_create_topics,
+            } => run_broker(listen, data_dir, num_partitions, auto_create_topics).await,
         }
     });
     match result {
@@ -163,6 +184,27 @@ async fn run_standalone(
         }
     }
     running.shutdown().await;
+    Ok(())
+}
+
+async fn run_broker(
+    listen: std::net::SocketAddr,
+    data_dir: PathBuf,
+    num_partitions: u32,
+    auto_create_topics: bool,
+) -> anyhow::Result<()> {
+    use ferry_broker::log::{LogConfig, LogManager};
+    use ferry_broker::server::{Broker, BrokerConfig};
+    anyhow::ensure!(num_partitions >= 1, "--num-partitions must be at least 1");
+    let log = LogManager::open(LogConfig::new(&data_dir))
+        .with_context(|| format!("cannot open the log in {}", data_dir.display()))?;
+    let log = std::sync::Arc::new(log);
+    let mut config = BrokerConfig::new(listen);
+    config.num_partitions = num_partitions;
+    config.auto_create_topics = auto_create_topics;
+    let broker = Broker::bind(config, log.clone()).await?;
+    broker.run(wait_for_signal()).await;
+    log.close().context("cannot close the log cleanly")?;
     Ok(())
 }
 
