@@ -19,7 +19,7 @@ use super::{
     RestartRequest, StateInfo,
 };
 use crate::config;
-use crate::log::{EmbeddedLog, Log};
+use crate::log::{EmbeddedLog, KafkaLog, Log};
 use crate::plugins;
 use crate::storage::{ConfigStore, ConfigStoreError, OffsetStore};
 use crate::worker::{
@@ -35,11 +35,11 @@ pub enum StandaloneError {
     /// A config was read but is invalid; one line per problem, each naming the file.
     #[error("{}", .0.join("\n"))]
     Invalid(Vec<String>),
-    /// The embedded log could not be opened.
-    #[error("embedded log in {dir}: {source}")]
+    /// The log could not be opened.
+    #[error("log at {dir}: {source}")]
     Log {
-        /// The data directory.
-        dir: PathBuf,
+        /// The data directory, or the bootstrap servers.
+        dir: String,
         /// What failed.
         #[source]
         source: crate::log::LogError,
@@ -77,13 +77,6 @@ pub fn load(
         .map_err(|e| e.with_origin(worker_file.display()))?;
     let worker = WorkerConfig::parse(&worker_map)
         .map_err(|issues| StandaloneError::Invalid(issues_in(worker_file, issues)))?;
-    if !worker.bootstrap_servers().is_empty() {
-        return Err(StandaloneError::Invalid(vec![format!(
-            "{}: key \"bootstrap.servers\": value \"{}\": an external Kafka cluster is not supported yet; remove the key to use the embedded log in data.dir",
-            worker_file.display(),
-            worker.bootstrap_servers().join(",")
-        )]));
-    }
     let mut problems = Vec::new();
     let mut connectors = Vec::new();
     let mut names: Vec<(String, PathBuf)> = Vec::new();
@@ -137,14 +130,27 @@ impl Standalone {
         worker_config: WorkerConfig,
         connectors: Vec<ConfigMap>,
     ) -> Result<Standalone, StandaloneError> {
-        let dir = worker_config.data_dir();
-        let log = Arc::new(EmbeddedLog::open(LogConfig::new(&dir)).map_err(|source| {
-            StandaloneError::Log {
-                dir: dir.clone(),
-                source,
-            }
-        })?);
-        let dyn_log: Arc<dyn Log> = log.clone();
+        let bootstrap = worker_config.bootstrap_servers();
+        let dyn_log: Arc<dyn Log> = if bootstrap.is_empty() {
+            let dir = worker_config.data_dir();
+            let log =
+                EmbeddedLog::open(LogConfig::new(&dir)).map_err(|source| StandaloneError::Log {
+                    dir: dir.display().to_string(),
+                    source,
+                })?;
+            Arc::new(log)
+        } else {
+            let log =
+                KafkaLog::connect(&bootstrap, &format!("ferry-{}", worker_config.worker_id()))
+                    .await
+                    .map_err(|source| StandaloneError::Log {
+                        dir: format!("bootstrap.servers={}", bootstrap.join(",")),
+                        source,
+                    })?;
+            tracing::info!(bootstrap = %bootstrap.join(","), "using the Kafka cluster named by bootstrap.servers");
+            Arc::new(log)
+        };
+        let log = dyn_log.clone();
         let offsets = Arc::new(match worker_config.offset_file() {
             Some(path) => OffsetStore::file(&path)?,
             None => {
@@ -254,7 +260,7 @@ impl Conn {
 
 struct State {
     worker: Worker,
-    log: Arc<EmbeddedLog>,
+    log: Arc<dyn Log>,
     offsets: Arc<OffsetStore>,
     configs: ConfigStore,
     connectors: BTreeMap<String, Conn>,
@@ -295,7 +301,7 @@ impl State {
             self.stop_connector(&name).await;
         }
         if let Err(e) = self.log.close().await {
-            tracing::error!(error = %e, "closing the embedded log failed");
+            tracing::error!(error = %e, "closing the log failed");
         }
     }
 
@@ -780,7 +786,7 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_names_and_external_brokers_are_refused() {
+    fn duplicate_connector_names_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let w = dir.path().join("w.yaml");
         std::fs::write(&w, "data.dir: /tmp/x\n").unwrap();
@@ -788,8 +794,5 @@ mod tests {
         std::fs::write(&c, "name: a\nconnector.class: FileStreamSource\ntopic: t\n").unwrap();
         let err = load(&w, &[c.clone(), c.clone()]).unwrap_err().to_string();
         assert!(err.contains("same connector name"), "{err}");
-        std::fs::write(&w, "bootstrap.servers: localhost:9092\n").unwrap();
-        let err = load(&w, &[c]).unwrap_err().to_string();
-        assert!(err.contains("bootstrap.servers"), "{err}");
     }
 }

@@ -9,6 +9,7 @@
 
 mod embedded;
 mod group_offsets;
+mod kafka;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use ferry_api::TopicPartition;
 
 pub use embedded::EmbeddedLog;
 pub(crate) use embedded::now_ms;
+pub use kafka::{KafkaError, KafkaLog};
 
 /// Errors of [`Log`] calls. Messages name the topic, partition and offset involved.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,9 @@ pub enum LogError {
     /// Records could not be encoded or decoded.
     #[error("{0}")]
     Corrupt(String),
+    /// A remote broker failed or could not be reached.
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// `Result` with [`LogError`].
