@@ -34,6 +34,49 @@ pub struct TopicMetadata {
     pub configs: BTreeMap<String, String>,
 }
 
+/// A topic whose metadata file could not be used at open: see [`LogManager::damaged_topics`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedTopic {
+    /// Topic name (from the metadata file's name).
+    pub name: String,
+    /// The metadata file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl DamagedTopic {
+    fn error(&self) -> Error {
+        Error::CorruptMetadata {
+            path: self.path.clone(),
+            reason: format!(
+                "{}; topic '{}' is unavailable and its data untouched until the file is \
+                 repaired (or the topic deleted)",
+                self.reason, self.name
+            ),
+        }
+    }
+}
+
+/// The metadata file: the metadata plus a CRC-32C of its compact JSON, so that damage that
+/// still parses (a changed digit in `retention.ms`) is caught. Files without the checksum
+/// (older ones, or repaired by hand) are accepted as they are.
+#[derive(Debug, Serialize, Deserialize)]
+struct MetadataFile {
+    #[serde(flatten)]
+    meta: TopicMetadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crc32c: Option<u32>,
+}
+
+fn metadata_crc(meta: &TopicMetadata) -> Result<u32> {
+    let data = serde_json::to_vec(meta).map_err(|e| Error::CorruptMetadata {
+        path: PathBuf::from(format!("{}{TOPIC_META_SUFFIX}", meta.name)),
+        reason: e.to_string(),
+    })?;
+    Ok(crc32c::crc32c(&data))
+}
+
 #[derive(Debug)]
 struct Topic {
     meta: TopicMetadata,
@@ -48,6 +91,8 @@ struct Topic {
 pub struct LogManager {
     config: LogConfig,
     topics: Arc<RwLock<BTreeMap<String, Arc<Topic>>>>,
+    /// Topics whose metadata file is damaged, by name (not in `topics`).
+    damaged: RwLock<BTreeMap<String, DamagedTopic>>,
     /// Serialises create/delete (file work) without blocking lookups.
     admin: Mutex<()>,
     /// The background thread (retention, compaction, `flush.ms`) and its stop signal.
@@ -121,6 +166,7 @@ impl LogManager {
         }
 
         let mut topics = BTreeMap::new();
+        let mut damaged = BTreeMap::new();
         let mut partition_dirs = Vec::new();
         for entry in std::fs::read_dir(&dir).at(&dir)? {
             let entry = entry.at(&dir)?;
@@ -128,14 +174,27 @@ impl LogManager {
             let Some(name) = name.to_str() else { continue };
             let path = entry.path();
             if let Some(topic) = name.strip_suffix(TOPIC_META_SUFFIX) {
-                let meta = read_metadata(&path)?;
-                if meta.name != topic {
-                    return Err(Error::CorruptMetadata {
-                        path,
-                        reason: format!("names topic '{}'", meta.name),
-                    });
+                match read_metadata(&path, topic, &config) {
+                    Ok(meta) => {
+                        topics.insert(meta.name.clone(), meta);
+                    }
+                    Err(Error::CorruptMetadata { path, reason }) => {
+                        let d = DamagedTopic {
+                            name: topic.to_owned(),
+                            path,
+                            reason,
+                        };
+                        tracing::error!(
+                            file = %d.path.display(),
+                            topic = %d.name,
+                            reason = %d.reason,
+                            "topic metadata file is damaged: the topic stays unavailable, its \
+                             data untouched, until the file is repaired and the broker restarted"
+                        );
+                        damaged.insert(d.name.clone(), d);
+                    }
+                    Err(e) => return Err(e),
                 }
-                topics.insert(meta.name.clone(), meta);
             } else if name.ends_with(".tmp") {
                 std::fs::remove_file(&path).at(&path)?;
             } else if entry.file_type().at(&path)?.is_dir() {
@@ -149,9 +208,10 @@ impl LogManager {
         }
         for d in partition_dirs {
             let known = d.rsplit_once('-').is_some_and(|(t, p)| {
-                loaded
-                    .get(t)
-                    .is_some_and(|topic| p.parse::<u32>().is_ok_and(|p| p < topic.meta.partitions))
+                damaged.contains_key(t)
+                    || loaded.get(t).is_some_and(|topic| {
+                        p.parse::<u32>().is_ok_and(|p| p < topic.meta.partitions)
+                    })
             });
             if !known {
                 tracing::warn!(
@@ -179,6 +239,7 @@ impl LogManager {
         Ok(LogManager {
             config,
             topics,
+            damaged: RwLock::new(damaged),
             admin: Mutex::new(()),
             background: Mutex::new(Some((stop_tx, handle))),
             _lock: lock,
@@ -233,6 +294,10 @@ impl LogManager {
         if read_lock(&self.topics).contains_key(name) {
             return Err(Error::TopicAlreadyExists(name.to_owned()));
         }
+        // Its partition directories hold data that a repaired metadata file brings back.
+        if let Some(d) = read_lock(&self.damaged).get(name) {
+            return Err(d.error());
+        }
         let meta = TopicMetadata {
             name: name.to_owned(),
             partitions,
@@ -258,9 +323,10 @@ impl LogManager {
     pub fn delete_topic(&self, name: &str) -> Result<()> {
         let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
         self.check_open()?;
-        let topic = write_lock(&self.topics)
-            .remove(name)
-            .ok_or_else(|| Error::UnknownTopic(name.to_owned()))?;
+        let topic = write_lock(&self.topics).remove(name);
+        let Some(topic) = topic else {
+            return self.delete_damaged_topic(name);
+        };
         for p in &topic.partitions {
             p.close();
         }
@@ -273,6 +339,43 @@ impl LogManager {
         }
         tracing::info!(topic = name, "deleted topic");
         Ok(())
+    }
+
+    /// Deletes the metadata file and every `<name>-<n>` partition directory of a topic whose
+    /// metadata file is damaged (the partition count in it cannot be trusted).
+    fn delete_damaged_topic(&self, name: &str) -> Result<()> {
+        let Some(d) = write_lock(&self.damaged).remove(name) else {
+            return Err(Error::UnknownTopic(name.to_owned()));
+        };
+        let dir = &self.config.data_dir;
+        match std::fs::remove_file(&d.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).at(&d.path),
+        }
+        sync_dir(dir)?;
+        for entry in std::fs::read_dir(dir).at(dir)? {
+            let path = entry.at(dir)?.path();
+            let is_partition = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.rsplit_once('-'))
+                .is_some_and(|(t, p)| t == name && p.parse::<u32>().is_ok());
+            if is_partition && path.is_dir() {
+                std::fs::remove_dir_all(&path).at(&path)?;
+            }
+        }
+        tracing::info!(topic = name, "deleted topic with damaged metadata");
+        Ok(())
+    }
+
+    /// Topics whose metadata file (`<data_dir>/<topic>.topic.json`) could not be used when
+    /// the directory was opened: unreadable, not JSON, wrong checksum, invalid values. Such a
+    /// topic is not served ([`LogManager::partition`] answers [`Error::CorruptMetadata`]),
+    /// cannot be created again, and its partition directories are left exactly as they are:
+    /// repairing the file and reopening brings every batch back. Deleting it removes them.
+    pub fn damaged_topics(&self) -> Vec<DamagedTopic> {
+        read_lock(&self.damaged).values().cloned().collect()
     }
 
     /// A topic's metadata, if it exists.
@@ -291,9 +394,12 @@ impl LogManager {
     /// The log of one partition.
     pub fn partition(&self, topic: &str, partition: i32) -> Result<Arc<PartitionLog>> {
         let topics = read_lock(&self.topics);
-        let t = topics
-            .get(topic)
-            .ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+        let Some(t) = topics.get(topic) else {
+            return Err(match read_lock(&self.damaged).get(topic) {
+                Some(d) => d.error(),
+                None => Error::UnknownTopic(topic.to_owned()),
+            });
+        };
         usize::try_from(partition)
             .ok()
             .and_then(|p| t.partitions.get(p))
@@ -448,24 +554,49 @@ fn open_topic(config: &LogConfig, meta: TopicMetadata) -> Result<Topic> {
     Ok(Topic { meta, partitions })
 }
 
-fn read_metadata(path: &PathBuf) -> Result<TopicMetadata> {
+/// Reads and checks a topic metadata file: JSON, checksum, name (valid and equal to the
+/// file's), partition count, configs. Every failure but an I/O error is `CorruptMetadata`.
+fn read_metadata(path: &Path, file_topic: &str, config: &LogConfig) -> Result<TopicMetadata> {
+    let corrupt = |reason: String| Error::CorruptMetadata {
+        path: path.to_path_buf(),
+        reason,
+    };
     let data = std::fs::read(path).at(path)?;
-    let meta: TopicMetadata =
-        serde_json::from_slice(&data).map_err(|e| Error::CorruptMetadata {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    validate_topic_name(&meta.name).map_err(|e| Error::CorruptMetadata {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
+    let file: MetadataFile = serde_json::from_slice(&data).map_err(|e| corrupt(e.to_string()))?;
+    let meta = file.meta;
+    if let Some(stored) = file.crc32c {
+        let computed = metadata_crc(&meta)?;
+        if stored != computed {
+            return Err(corrupt(format!(
+                "checksum mismatch: stored {stored}, computed {computed}"
+            )));
+        }
+    }
+    validate_topic_name(&meta.name).map_err(|e| corrupt(e.to_string()))?;
+    if meta.name != file_topic {
+        return Err(corrupt(format!("names topic '{}'", meta.name)));
+    }
+    if meta.partitions == 0 || meta.partitions > MAX_PARTITIONS {
+        return Err(corrupt(format!(
+            "{} partitions, expected 1..={MAX_PARTITIONS}",
+            meta.partitions
+        )));
+    }
+    config
+        .defaults
+        .with_overrides(&meta.configs)
+        .map_err(|e| corrupt(e.to_string()))?;
     Ok(meta)
 }
 
 fn write_metadata(dir: &Path, meta: &TopicMetadata) -> Result<()> {
     let path = dir.join(format!("{}{TOPIC_META_SUFFIX}", meta.name));
     let tmp = dir.join(format!("{}{TOPIC_META_SUFFIX}.tmp", meta.name));
-    let data = serde_json::to_vec_pretty(meta).map_err(|e| Error::CorruptMetadata {
+    let file = MetadataFile {
+        meta: meta.clone(),
+        crc32c: Some(metadata_crc(meta)?),
+    };
+    let data = serde_json::to_vec_pretty(&file).map_err(|e| Error::CorruptMetadata {
         path: path.clone(),
         reason: e.to_string(),
     })?;

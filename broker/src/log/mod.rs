@@ -38,5 +38,5 @@ pub use config::{
     DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RETENTION_CHECK_INTERVAL, DEFAULT_RETENTION_MS,
     DEFAULT_SEGMENT_BYTES, DEFAULT_SEGMENT_MS, KNOWN_TOPIC_CONFIGS, LogConfig, TopicConfig,
 };
-pub use manager::{LogManager, MAX_PARTITIONS, TopicMetadata, validate_topic_name};
+pub use manager::{DamagedTopic, LogManager, MAX_PARTITIONS, TopicMetadata, validate_topic_name};
 pub use partition::{AppendInfo, OffsetSpec, PartitionLog, ReadResult, TimestampOffset};
