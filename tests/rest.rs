@@ -793,3 +793,56 @@ fn the_connectors_cli_drives_the_api_with_tables_json_and_exit_codes() {
     assert!(err.contains("cannot reach"), "{err}");
     w.stop();
 }
+
+/// Runs a Python script of tests/rest_clients/ with a time limit; the packages it needs
+/// come from tests/setup.sh.
+fn python(script: &str, args: &[&str], module: &str, limit: Duration) {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output();
+    assert!(
+        probe.as_ref().is_ok_and(|o| o.status.success()),
+        "python3 cannot import {module}: run tests/setup.sh first"
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/rest_clients")
+        .join(script);
+    let out = run_to_end(
+        std::process::Command::new("python3").arg(path).args(args),
+        limit,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{script} failed ({:?}):\n{stdout}\n{stderr}",
+        out.status
+    );
+}
+
+#[test]
+fn a_kafka_connect_client_from_pypi_drives_the_api() {
+    let ws = Workspace::new();
+    let input = ws.write("in.txt", "p\nq\n");
+    let w = Worker::start(&ws, "worker");
+    python(
+        "kafka_connect_py.py",
+        &[&w.url, input.to_str().unwrap()],
+        "kafka_connect",
+        Duration::from_secs(120),
+    );
+    w.stop();
+}
+
+#[test]
+fn schemathesis_finds_no_server_errors_in_the_openapi_document() {
+    let ws = Workspace::new();
+    let w = Worker::start(&ws, "worker");
+    python(
+        "schemathesis_fuzz.py",
+        &[&w.url, "25"],
+        "schemathesis",
+        Duration::from_secs(300),
+    );
+    w.stop();
+}

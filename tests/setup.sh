@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs the Kafka clients that tests/broker.rs drives against `ferry broker`:
+# kcat (librdkafka) from Debian, confluent-kafka and kafka-python from PyPI.
+# Idempotent: installs only what is missing.
+set -eu
+
+if ! command -v kcat >/dev/null 2>&1; then
+    echo "setup.sh: installing kcat"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update
+    $SUDO apt-get install -y kcat
+fi
+
+missing=""
+python3 -c "import confluent_kafka" 2>/dev/null || missing="$missing confluent-kafka"
+python3 -c "import kafka" 2>/dev/null || missing="$missing kafka-python"
+if [ -n "$missing" ]; then
+    echo "setup.sh: installing$missing"
+    # Debian's python marks the system environment externally managed (PEP 668)
+    python3 -m pip install $missing 2>/dev/null \
+        || python3 -m pip install --break-system-packages $missing
+fi
+
+kcat -V | head -1
+python3 -c "import confluent_kafka, kafka; print('confluent-kafka', confluent_kafka.__version__, '(librdkafka', confluent_kafka.libversion()[0] + ')'); print('kafka-python', kafka.__version__)"
+
+# REST API clients that tests/rest.rs drives against `ferry standalone` (issue 6):
+# kafka-connect-py (a Kafka Connect REST client) and schemathesis (an OpenAPI fuzzer).
+missing=""
+python3 -c "import kafka_connect" 2>/dev/null || missing="$missing kafka-connect-py==1.0.0"
+python3 -c "import schemathesis" 2>/dev/null || missing="$missing schemathesis==4.32.5"
+if [ -n "$missing" ]; then
+    echo "setup.sh: installing$missing"
+    python3 -m pip install $missing 2>/dev/null \
+        || python3 -m pip install --break-system-packages $missing
+fi
+python3 -c "import kafka_connect, schemathesis; print('kafka-connect-py and schemathesis', schemathesis.__version__)" 2>/dev/null \
+    || python3 -m schemathesis.cli --version
