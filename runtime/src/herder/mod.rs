@@ -125,6 +125,7 @@ impl Request {
             Request::Offsets(_, r) => drop(r.send(Err(error))),
             Request::Validate(_, r) => drop(r.send(Err(error))),
             Request::AlterOffsets(_, _, r) => drop(r.send(Err(error))),
+            Request::AllStatuses(r) => drop(r.send(Err(error))),
         }
     }
 }
@@ -149,6 +150,7 @@ pub(crate) enum Request {
     Offsets(String, Reply<ConnectorOffsets>),
     Validate(ConfigMap, Reply<Vec<ConfigIssue>>),
     AlterOffsets(String, Option<AlterRequest>, Reply<()>),
+    AllStatuses(Reply<Vec<ConnectorStatus>>),
 }
 
 /// A handle to the herder; cheap to clone, usable from any task.
@@ -202,6 +204,11 @@ impl Herder {
     /// A connector's status.
     pub async fn connector_status(&self, name: &str) -> Result<ConnectorStatus> {
         self.ask(|r| Request::Status(name.to_string(), r)).await
+    }
+    /// Every connector's status, sorted by name, in one request (`GET
+    /// /connectors?expand=status`).
+    pub async fn connector_statuses(&self) -> Result<Vec<ConnectorStatus>> {
+        self.ask(Request::AllStatuses).await
     }
     /// A connector's task configs.
     pub async fn task_configs(&self, name: &str) -> Result<Vec<(TaskId, ConfigMap)>> {

@@ -361,6 +361,14 @@ impl State {
             Request::Offsets(name, reply) => {
                 let _ = reply.send(self.offsets(&name).await);
             }
+            Request::AllStatuses(reply) => {
+                let statuses = self
+                    .connectors
+                    .keys()
+                    .filter_map(|name| self.status(name).ok())
+                    .collect();
+                let _ = reply.send(Ok(statuses));
+            }
             Request::AlterOffsets(name, request, reply) => {
                 let _ = reply.send(self.alter_offsets(&name, request).await);
             }

@@ -132,6 +132,15 @@ pub(super) async fn list(State(state): St, RawQuery(query): RawQuery) -> Result<
     let pairs = query_pairs(query.as_deref());
     let expand = |what: &str| pairs.iter().any(|(k, v)| k == "expand" && v == what);
     let (with_status, with_info) = (expand("status"), expand("info"));
+    if with_status && !with_info {
+        // One herder request for all of them: this is what UIs poll.
+        let statuses = state.herder.connector_statuses().await?;
+        let out: Map<String, Value> = statuses
+            .iter()
+            .map(|s| (s.name.clone(), json!({ "status": status_json(s) })))
+            .collect();
+        return Ok(Json(Value::Object(out)).into_response());
+    }
     let names = state.herder.connectors().await?;
     if !with_status && !with_info {
         return Ok(Json(names).into_response());
