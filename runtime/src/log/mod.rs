@@ -7,6 +7,8 @@
 //! encoded once by the producer side and handed to the log as bytes, and fetched batches are
 //! decoded in place.
 
+#[doc(hidden)]
+pub mod conformance;
 mod embedded;
 mod group_offsets;
 mod kafka;

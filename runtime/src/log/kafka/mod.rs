@@ -129,6 +129,10 @@ struct Cluster {
     topics: HashMap<String, Vec<i32>>,
     controller: Option<i32>,
     connections: HashMap<String, Arc<Connection>>,
+    /// Idle connections for fetches. A broker answers a connection's requests in order, so
+    /// a long-polling fetch would hold up everything behind it: each fetch in flight gets a
+    /// connection of its own, like each Kafka consumer has.
+    fetch_pool: HashMap<String, Vec<Arc<Connection>>>,
 }
 
 /// A Kafka-protocol client behind the [`Log`] trait.
@@ -183,6 +187,27 @@ impl KafkaLog {
             .connections
             .insert(addr.to_string(), conn.clone());
         Ok(conn)
+    }
+
+    async fn fetch_connection(&self, addr: &str) -> Result<Arc<Connection>, KafkaError> {
+        let idle = self.cluster().fetch_pool.get_mut(addr).and_then(|pool| {
+            pool.retain(|c| !c.is_closed());
+            pool.pop()
+        });
+        match idle {
+            Some(c) => Ok(c),
+            None => Ok(Arc::new(Connection::open(addr, &self.client_id).await?)),
+        }
+    }
+
+    fn return_fetch_connection(&self, conn: Arc<Connection>) {
+        if !conn.is_closed() {
+            self.cluster()
+                .fetch_pool
+                .entry(conn.addr().to_string())
+                .or_default()
+                .push(conn);
+        }
     }
 
     /// A connection to any broker: known ones first, then the bootstrap list.
@@ -481,7 +506,7 @@ impl Log for KafkaLog {
         }
         let mut requests = tokio::task::JoinSet::new();
         for (addr, parts) in by_leader {
-            let conn = self.connection(&addr).await?;
+            let conn = self.fetch_connection(&addr).await?;
             let mut topics: BTreeMap<Arc<str>, Vec<FetchPartition>> = BTreeMap::new();
             for (tp, offset) in &parts {
                 topics.entry(tp.topic.clone()).or_default().push(
@@ -512,12 +537,16 @@ impl Log for KafkaLog {
                         })
                         .collect(),
                 );
-            requests.spawn(async move { (conn.send(request, cap::FETCH).await, parts) });
+            requests.spawn(async move {
+                let response = conn.send(request, cap::FETCH).await;
+                (response, parts, conn)
+            });
         }
         let mut out = Vec::with_capacity(partitions.len());
         while let Some(joined) = requests.join_next().await {
-            let (response, parts) =
+            let (response, parts, conn) =
                 joined.map_err(|e| KafkaError::Unavailable(format!("fetch task failed: {e}")))?;
+            self.return_fetch_connection(conn);
             let (response, _) = response?;
             if response.error_code != 0 {
                 return Err(KafkaError::Broker {
@@ -681,7 +710,9 @@ impl Log for KafkaLog {
     }
 
     async fn close(&self) -> Result<()> {
-        self.cluster().connections.clear();
+        let mut cluster = self.cluster();
+        cluster.connections.clear();
+        cluster.fetch_pool.clear();
         Ok(())
     }
 }

@@ -1,0 +1,100 @@
+//! The Kafka-protocol client keeps the same `Log` contract as the embedded log, against a
+//! real `ferry broker` process.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use ferry_runtime::log::{KafkaLog, conformance};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_client_keeps_the_log_contract_against_ferry_broker() {
+    let ws = Workspace::new();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let log_file = std::fs::File::create(ws.path("broker.log")).unwrap();
+    let mut broker = ferry()
+        .args(["broker", "--listen", &addr, "--data-dir"])
+        .arg(ws.path("broker-data"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .expect("start ferry broker");
+    assert!(
+        wait_until(Duration::from_secs(20), || std::net::TcpStream::connect(
+            &addr
+        )
+        .is_ok()),
+        "broker did not listen; log:\n{}",
+        ws.log("broker")
+    );
+    let log = KafkaLog::connect(&[addr.clone()], "conformance")
+        .await
+        .expect("connect");
+    conformance::run_all(Arc::new(log), "kafka").await;
+    terminate(&mut broker, Duration::from_secs(20));
+}
+
+/// `ferry standalone` with `bootstrap.servers` moves a file through `ferry broker`, and a
+/// restart resumes from the offsets stored there.
+#[test]
+fn standalone_runs_against_ferry_broker() {
+    let ws = Workspace::new();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let log_file = std::fs::File::create(ws.path("broker.log")).unwrap();
+    let mut broker = ferry()
+        .args(["broker", "--listen", &addr, "--data-dir"])
+        .arg(ws.path("broker-data"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .expect("start ferry broker");
+    assert!(wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    }));
+    let input = ws.path("in.txt");
+    let output = ws.path("out.txt");
+    append(&input, "one\ntwo\n");
+    let worker = ws.write(
+        "worker.yaml",
+        &format!(
+            "bootstrap.servers: {addr}\nvalue.converter: StringConverter\noffset.flush.interval.ms: 200\nlisteners: http://127.0.0.1:0\n"
+        ),
+    );
+    let (source, sink) = ws.file_pipeline(&input, &output, "remote");
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run1");
+    assert!(
+        wait_until(Duration::from_secs(30), || line_count(&output) == 2),
+        "{}",
+        ws.log("run1")
+    );
+    assert!(terminate(&mut ferry, Duration::from_secs(20)).success());
+    append(&input, "three\n");
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run2");
+    assert!(
+        wait_until(Duration::from_secs(30), || line_count(&output) == 3),
+        "{}",
+        ws.log("run2")
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(terminate(&mut ferry, Duration::from_secs(20)).success());
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        "one\ntwo\nthree\n"
+    );
+    terminate(&mut broker, Duration::from_secs(20));
+}
