@@ -259,6 +259,7 @@ fn kafka_quickstart_property_files_run() {
              value.converter.schemas.enable=true\n\
              offset.storage.file.filename={}\n\
              offset.flush.interval.ms=10000\n\
+             listeners=http://127.0.0.1:0\n\
              data.dir={}\n\
              #plugin.path=\n",
             ws.path("connect.offsets").display(),
@@ -452,7 +453,7 @@ fn connector_converters_override_the_workers() {
     let worker = ws.write(
         "worker.yaml",
         &format!(
-            "data.dir: {}\nkey.converter: JsonConverter\nvalue.converter: org.apache.kafka.connect.json.JsonConverter\noffset.flush.interval.ms: 200\n",
+            "data.dir: {}\nkey.converter: JsonConverter\nvalue.converter: org.apache.kafka.connect.json.JsonConverter\noffset.flush.interval.ms: 200\nlisteners: http://127.0.0.1:0\n",
             ws.path("data").display()
         ),
     );
@@ -503,7 +504,7 @@ fn offset_flush_interval_is_honoured() {
     let worker = ws.write(
         "worker.yaml",
         &format!(
-            "data.dir: {}\nvalue.converter: StringConverter\noffset.flush.interval.ms: 600000\n",
+            "data.dir: {}\nvalue.converter: StringConverter\noffset.flush.interval.ms: 600000\nlisteners: http://127.0.0.1:0\n",
             ws.path("data").display()
         ),
     );

@@ -47,7 +47,7 @@ impl Workspace {
         self.write(
             "worker.yaml",
             &format!(
-                "data.dir: {}\nkey.converter: org.apache.kafka.connect.storage.StringConverter\nvalue.converter: org.apache.kafka.connect.storage.StringConverter\noffset.flush.interval.ms: 200\n{extra}",
+                "data.dir: {}\nkey.converter: org.apache.kafka.connect.storage.StringConverter\nvalue.converter: org.apache.kafka.connect.storage.StringConverter\noffset.flush.interval.ms: 200\nlisteners: http://127.0.0.1:0\n{extra}",
                 data.display()
             ),
         )
