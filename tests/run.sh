@@ -8,5 +8,8 @@ if ! command -v cargo-nextest >/dev/null 2>&1 && ! cargo nextest --version >/dev
   cargo install --locked cargo-nextest
 fi
 
+# Clients written by others, which the tests drive against Ferry (kcat, Python clients).
+tests/setup.sh
+
 cargo build --workspace --all-targets
 cargo nextest run --workspace --no-fail-fast "$@"
