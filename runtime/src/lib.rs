@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod converters;
+pub mod distributed;
 pub mod herder;
 pub mod log;
 pub mod plugins;
