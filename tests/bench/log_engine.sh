@@ -51,48 +51,59 @@ pct() { printf '%.0f%% of %s' "$(echo "100 * $1 / $2" | bc -l)" "$3"; }
 echo "log engine benchmark: $size_mb MiB, $(nproc) cores, $(uname -r), $(df -T "$work" | awk 'NR==2 {print $2}') on $(df "$work" | awk 'NR==2 {print $1}')"
 
 # (a) page cache; best of $reps (dd and the log alternate, so both see the same noise)
-dd_s=999999; a1_s=999999
+dd_s=999999; dd16_s=999999; a1_s=999999
 for rep in $(seq "$reps"); do
   rm -rf "$work/log1"
   settle; t=$(timed dd if=/dev/zero of="$work/dd" bs=1M count="$size_mb"); rm -f "$work/dd"
   dd_s=$(min "$dd_s" "$t")
+  settle; t=$(timed dd if=/dev/zero of="$work/dd" bs=16k count=$(( bytes / 16384 ))); rm -f "$work/dd"
+  dd16_s=$(min "$dd16_s" "$t")
   settle; out=$("$tool" append "$work/log1" "$bytes" 1 default)
   t=$(field secs <<< "$out"); a1_b=$(field bytes <<< "$out"); a1_r=$(field records <<< "$out")
   a1_s=$(min "$a1_s" "$t")
 done
 dd_mbs=$(mbs "$bytes" "$dd_s")
+dd16_mbs=$(mbs "$bytes" "$dd16_s")
 a1_mbs=$(mbs "$a1_b" "$a1_s")
 row "dd bs=1M (page cache)" "$dd_mbs" "" ""
-row "append, 1 partition, default flush policy" "$a1_mbs" "$(recs "$a1_r" "$a1_s")" "$(pct "$a1_mbs" "$dd_mbs" "dd page cache")"
+row "dd bs=16k (page cache; the log's write size)" "$dd16_mbs" "" ""
+row "append, 1 partition, default flush policy" "$a1_mbs" "$(recs "$a1_r" "$a1_s")" "$(pct "$a1_mbs" "$dd_mbs" "dd 1M"), $(pct "$a1_mbs" "$dd16_mbs" "dd 16k")"
 
 # (b) read: the log just written is in the page cache; so is the file cat reads.
 dd if=/dev/zero of="$work/cat" bs=1M count="$size_mb" status=none; cat "$work/cat" > /dev/null
-cat_s=999999; r1_s=999999; r8_s=999999
+# Variants: `read` (a new Bytes per fetch) and `read_into` a reused buffer ("reuse"), which
+# skips zeroing fresh memory; fetch sizes 1 MiB (Kafka's max.partition.fetch.bytes), 8 MiB
+# and 128 KiB (cat's buffer size).
+variants=("1048576" "1048576 reuse" "8388608 reuse" "131072 reuse")
+cat_s=999999; best=(999999 999999 999999 999999)
 for rep in $(seq "$reps"); do
   cat_s=$(min "$cat_s" "$(timed sh -c "cat '$work/cat' > /dev/null")")
-  out=$("$tool" read "$work/log1" 1048576)
-  r1_s=$(min "$r1_s" "$(field secs <<< "$out")"); r_b=$(field bytes <<< "$out"); r_r=$(field records <<< "$out")
-  out=$("$tool" read "$work/log1" 8388608)
-  r8_s=$(min "$r8_s" "$(field secs <<< "$out")")
+  for i in "${!variants[@]}"; do
+    # shellcheck disable=SC2086
+    out=$("$tool" read "$work/log1" ${variants[$i]})
+    best[$i]=$(min "${best[$i]}" "$(field secs <<< "$out")")
+    r_b=$(field bytes <<< "$out"); r_r=$(field records <<< "$out")
+  done
 done
 rm -f "$work/cat"
 cat_mbs=$(mbs "$bytes" "$cat_s")
 row "cat F > /dev/null (page cache)" "$cat_mbs" "" ""
-r_mbs=$(mbs "$r_b" "$r1_s")
-row "read, 1 partition, 1 MiB fetches" "$r_mbs" "$(recs "$r_r" "$r1_s")" "$(pct "$r_mbs" "$cat_mbs" "cat")"
-r_mbs=$(mbs "$r_b" "$r8_s")
-row "read, 1 partition, 8 MiB fetches" "$r_mbs" "$(recs "$r_r" "$r8_s")" "$(pct "$r_mbs" "$cat_mbs" "cat")"
+for i in "${!variants[@]}"; do
+  set -- ${variants[$i]}
+  r_mbs=$(mbs "$r_b" "${best[$i]}")
+  row "read, 1 partition, $(( $1 >> 10 )) KiB fetches${2:+, reused buffer}" "$r_mbs" "$(recs "$r_r" "${best[$i]}")" "$(pct "$r_mbs" "$cat_mbs" "cat")"
+done
 rm -rf "$work/log1"
 
 # (c) 8 partitions, 8 writer threads, then 8 reader threads
 settle; out=$("$tool" append "$work/log8" "$bytes" 8 default)
 a8_s=$(field secs <<< "$out"); a8_b=$(field bytes <<< "$out"); a8_r=$(field records <<< "$out")
 a8_mbs=$(mbs "$a8_b" "$a8_s")
-row "append, 8 partitions (8 threads), default flush policy" "$a8_mbs" "$(recs "$a8_r" "$a8_s")" "$(pct "$a8_mbs" "$dd_mbs" "dd page cache")"
-out=$("$tool" read "$work/log8" 1048576)
+row "append, 8 partitions (8 threads), default flush policy" "$a8_mbs" "$(recs "$a8_r" "$a8_s")" "$(pct "$a8_mbs" "$dd_mbs" "dd 1M"), $(pct "$a8_mbs" "$dd16_mbs" "dd 16k")"
+out=$("$tool" read "$work/log8" 1048576 reuse)
 r8_s=$(field secs <<< "$out"); r8_b=$(field bytes <<< "$out"); r8_r=$(field records <<< "$out")
 r8_mbs=$(mbs "$r8_b" "$r8_s")
-row "read, 8 partitions (8 threads), 1 MiB fetches" "$r8_mbs" "$(recs "$r8_r" "$r8_s")" "$(pct "$r8_mbs" "$cat_mbs" "cat")"
+row "read, 8 partitions (8 threads), 1 MiB fetches, reused buffer" "$r8_mbs" "$(recs "$r8_r" "$r8_s")" "$(pct "$r8_mbs" "$cat_mbs" "cat")"
 rm -rf "$work/log8"
 
 # (a) durable: fsync per batch
@@ -110,7 +121,7 @@ row "append, 1 partition, fsync per batch ($fsync_mb MiB)" "$af_mbs" "$(recs "$a
 
 # (d) recovery after kill -9 with an unflushed tail
 recovery() {   # dir segment_bytes
-  local fifo="$work/fill.out"
+  local fifo="$1.fill-out"; rm -f "$fifo"
   "$tool" fill "$1" "$tail_bytes" "$2" > "$fifo" &
   pid=$!
   while ! grep -q filled "$fifo" 2>/dev/null; do

@@ -9,9 +9,10 @@
 //! ferry-log-tool append DIR BYTES PARTITIONS default|fsync
 //!     Appends BYTES (split over PARTITIONS writer threads) of 100-byte records in 16 KiB
 //!     batches to a new topic `bench`; prints `bytes=.. records=.. secs=..`.
-//! ferry-log-tool read DIR FETCH_BYTES
+//! ferry-log-tool read DIR FETCH_BYTES [reuse]
 //!     Reads every partition of `bench` from offset 0 with fetches of FETCH_BYTES (one thread
-//!     per partition); prints `bytes=.. records=.. secs=..`.
+//!     per partition); prints `bytes=.. records=.. secs=..`. `PartitionLog::read` (a new
+//!     `Bytes` per fetch), or with `reuse` `PartitionLog::read_into` one reused buffer.
 //! ferry-log-tool fill DIR BYTES [SEGMENT_BYTES]
 //!     Appends BYTES with the default flush policy, prints `filled`, then sleeps until killed.
 //! ferry-log-tool recover DIR
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use ferry_broker::Result;
 use ferry_broker::log::{LogConfig, LogManager, PartitionLog};
-use ferry_broker::record::{RecordBatchBuilder, batches};
+use ferry_broker::record::{BATCH_HEADER_SIZE, LOG_OVERHEAD, RecordBatchBuilder, batches};
 
 /// Timestamp of offset 0 in the crash writer's records; offset `o` has `CRASH_TS + o`.
 const CRASH_TS: i64 = 1_700_000_000_000;
@@ -40,7 +41,8 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["crash-writer", dir, ack, mode, seed] => crash_writer(dir, ack, mode, seed),
         ["append", dir, bytes, partitions, mode] => bench_append(dir, bytes, partitions, mode),
-        ["read", dir, fetch] => bench_read(dir, fetch),
+        ["read", dir, fetch] => bench_read(dir, fetch, false),
+        ["read", dir, fetch, "reuse"] => bench_read(dir, fetch, true),
         ["fill", dir, bytes] => fill(dir, bytes, None),
         ["fill", dir, bytes, segment] => fill(dir, bytes, Some(segment)),
         ["recover", dir] => recover(dir),
@@ -229,23 +231,38 @@ fn bench_append(dir: &str, bytes: &str, partitions: &str, mode: &str) -> Result<
 }
 
 /// Reads `p` from its start with fetches of `fetch` bytes; returns (bytes, records).
-fn read_loop(p: &PartitionLog, fetch: usize) -> Result<(u64, u64)> {
+/// A consumer-side walk of the batch headers counts records (they are not decoded).
+fn read_loop(p: &PartitionLog, fetch: usize, reuse: bool) -> Result<(u64, u64)> {
     let (mut offset, end) = (p.log_start_offset(), p.log_end_offset());
     let (mut bytes, mut records) = (0u64, 0u64);
+    let mut buf = Vec::new();
     while offset < end {
-        let r = p.read(offset, fetch)?;
-        bytes += r.data.len() as u64;
-        // A consumer-side walk of the batch headers (the records are not decoded).
-        for b in batches(r.data) {
-            let b = b?;
-            records += b.count().max(0) as u64;
-            offset = b.next_offset();
+        if reuse {
+            p.read_into(offset, fetch, &mut buf)?;
+            bytes += buf.len() as u64;
+            let mut pos = 0;
+            while pos + BATCH_HEADER_SIZE <= buf.len() {
+                let h = &buf[pos..];
+                let be32 = |at: usize| i32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+                let base = i64::from_be_bytes(h[..8].try_into().unwrap_or_default());
+                records += be32(57).max(0) as u64;
+                offset = base + i64::from(be32(23)) + 1;
+                pos += LOG_OVERHEAD + be32(8).max(0) as usize;
+            }
+        } else {
+            let r = p.read(offset, fetch)?;
+            bytes += r.data.len() as u64;
+            for b in batches(r.data) {
+                let b = b?;
+                records += b.count().max(0) as u64;
+                offset = b.next_offset();
+            }
         }
     }
     Ok((bytes, records))
 }
 
-fn bench_read(dir: &str, fetch: &str) -> Result<()> {
+fn bench_read(dir: &str, fetch: &str, reuse: bool) -> Result<()> {
     let fetch = num(fetch)? as usize;
     let m = manager(dir)?;
     let meta = m
@@ -258,7 +275,7 @@ fn bench_read(dir: &str, fetch: &str) -> Result<()> {
     let totals = std::thread::scope(|s| {
         let handles: Vec<_> = logs
             .iter()
-            .map(|p| s.spawn(move || read_loop(p, fetch)))
+            .map(|p| s.spawn(move || read_loop(p, fetch, reuse)))
             .collect();
         handles
             .into_iter()

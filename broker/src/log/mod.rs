@@ -39,4 +39,4 @@ pub use config::{
     DEFAULT_SEGMENT_BYTES, DEFAULT_SEGMENT_MS, KNOWN_TOPIC_CONFIGS, LogConfig, TopicConfig,
 };
 pub use manager::{DamagedTopic, LogManager, MAX_PARTITIONS, TopicMetadata, validate_topic_name};
-pub use partition::{AppendInfo, OffsetSpec, PartitionLog, ReadResult, TimestampOffset};
+pub use partition::{AppendInfo, OffsetSpec, PartitionLog, ReadInfo, ReadResult, TimestampOffset};

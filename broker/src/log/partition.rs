@@ -58,6 +58,15 @@ pub struct TimestampOffset {
     pub timestamp: i64,
 }
 
+/// Where the log stood during a [`PartitionLog::read_into`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadInfo {
+    /// Offset of the next record to be written (single node: high watermark = log end).
+    pub high_watermark: i64,
+    /// First offset in the log.
+    pub log_start_offset: i64,
+}
+
 /// Result of [`PartitionLog::read`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadResult {
@@ -549,17 +558,31 @@ impl PartitionLog {
     /// (but always at least one whole batch, as Kafka). Empty data at the log end offset;
     /// [`Error::OffsetOutOfRange`] below the log start or beyond the log end.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult> {
+        let mut buf = Vec::new();
+        let info = self.read_into(offset, max_bytes, &mut buf)?;
+        Ok(ReadResult {
+            data: Bytes::from(buf),
+            high_watermark: info.high_watermark,
+            log_start_offset: info.log_start_offset,
+        })
+    }
+
+    /// [`PartitionLog::read`] into a caller's buffer: afterwards `buf` holds exactly the
+    /// batches read (empty at the log end). A consumer that passes the same buffer on every
+    /// fetch saves an allocation and the zeroing of fresh memory per fetch (about 10% of a
+    /// page-cache read).
+    pub fn read_into(&self, offset: i64, max_bytes: usize, buf: &mut Vec<u8>) -> Result<ReadInfo> {
         let high_watermark = self.log_end_offset();
         let log_start = self.log_start_offset();
         if offset < log_start || offset > high_watermark {
             return Err(self.out_of_range(offset, log_start, high_watermark));
         }
-        let mut result = ReadResult {
-            data: Bytes::new(),
+        let result = ReadInfo {
             high_watermark,
             log_start_offset: log_start,
         };
         if offset == high_watermark {
+            buf.clear();
             return Ok(result);
         }
         let mut after: Option<i64> = None;
@@ -575,15 +598,16 @@ impl PartitionLog {
                     None => {
                         // Retention removed the segment after we checked the start offset.
                         let start = segs.first().map_or(high_watermark, |s| s.base_offset());
+                        buf.clear();
                         return Err(self.out_of_range(offset, start, high_watermark));
                     }
                 }
             };
-            if let Some(data) = seg.read(offset, max_bytes, high_watermark)? {
-                result.data = data;
+            if seg.read_into(offset, max_bytes, high_watermark, buf)? {
                 return Ok(result);
             }
             if seg.base_offset() >= high_watermark {
+                buf.clear();
                 return Ok(result);
             }
             after = Some(seg.base_offset());

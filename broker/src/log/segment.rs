@@ -636,15 +636,30 @@ impl Segment {
         Ok(())
     }
 
-    /// Reads whole batches starting with the one that contains `offset` (or the first one
-    /// after it), up to `max_bytes` but at least one batch, not including batches at or
-    /// beyond `high_watermark`. `None` if the segment has no such batch.
+    /// [`Segment::read_into`] a new buffer; `None` if the segment has no such batch.
     pub(crate) fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         high_watermark: i64,
     ) -> Result<Option<Bytes>> {
+        let mut buf = Vec::new();
+        let found = self.read_into(offset, max_bytes, high_watermark, &mut buf)?;
+        Ok(found.then(|| Bytes::from(buf)))
+    }
+
+    /// Reads whole batches starting with the one that contains `offset` (or the first one
+    /// after it), up to `max_bytes` but at least one batch, not including batches at or
+    /// beyond `high_watermark`, into `buf` (which then holds exactly them; its allocation and
+    /// initialised bytes are reused, so a reused buffer is not zeroed again). `false` (and
+    /// `buf` untouched) if the segment has no such batch.
+    pub(crate) fn read_into(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        high_watermark: i64,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool> {
         let size = self.size();
         let rel = (offset - self.base_offset).clamp(0, i64::from(u32::MAX)) as u32;
         let start = read_lock(&self.index).lookup(rel);
@@ -675,17 +690,19 @@ impl Segment {
             );
         }
         let Some(first) = first else {
-            return Ok(None);
+            return Ok(false);
         };
         if first.base_offset >= high_watermark {
-            return Ok(None);
+            return Ok(false);
         }
         let len = (max_bytes as u64)
             .max(first.size)
             .min(size - first.position) as usize;
-        let mut buf = BytesMut::zeroed(len);
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
         self.file
-            .read_exact_at(&mut buf, first.position)
+            .read_exact_at(&mut buf[..len], first.position)
             .at(&self.log_path)?;
         // Keep whole batches below the high watermark; the first one always fits.
         let mut end = first.size as usize;
@@ -701,7 +718,7 @@ impl Segment {
             end = next_end;
         }
         buf.truncate(end);
-        Ok(Some(buf.freeze()))
+        Ok(true)
     }
 
     /// The first record with timestamp >= `timestamp`: (its offset, its timestamp), or `None`
