@@ -21,7 +21,8 @@ struct Worker {
 
 impl Worker {
     fn start(ws: &Workspace, log: &str) -> Worker {
-        let worker = ws.worker_config("listeners: http://127.0.0.1:0\n");
+        // tests/common sets `listeners: http://127.0.0.1:0`.
+        let worker = ws.worker_config("");
         let child = ws.standalone(&[worker.as_path()], log);
         let mut url = String::new();
         let ok = wait_until(LIMIT, || {

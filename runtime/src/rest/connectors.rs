@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_api::config::{HIDDEN, Type};
 use ferry_api::{ConfigMap, ConnectorType, SourceMap, Value as ConnectValue};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -61,6 +61,64 @@ fn status_json(status: &ConnectorStatus) -> Value {
         "tasks": status.tasks.iter().map(|(id, s)| state_json(s, Some(*id))).collect::<Vec<_>>(),
         "type": kind_name(status.kind),
     })
+}
+
+/// A status serialized straight from the herder's types (the body of `GET
+/// /connectors?expand=status`, which UIs poll, is built without a JSON tree).
+#[derive(Serialize)]
+struct StatusOut<'a> {
+    name: &'a str,
+    connector: StateOut<'a>,
+    tasks: Vec<StateOut<'a>>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct StateOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<usize>,
+    state: &'a str,
+    worker_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<&'a str>,
+}
+
+impl<'a> StateOut<'a> {
+    fn new(state: &'a StateInfo, id: Option<usize>) -> Self {
+        StateOut {
+            id,
+            state: state.state,
+            worker_id: &state.worker_id,
+            trace: state.trace.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct StatusEntry<'a> {
+    status: StatusOut<'a>,
+}
+
+/// `{"<name>": {"status": {...}}, ...}` in the statuses' order.
+struct StatusMap<'a>(&'a [ConnectorStatus]);
+
+impl Serialize for StatusMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|s| {
+            let status = StatusOut {
+                name: &s.name,
+                connector: StateOut::new(&s.connector, None),
+                tasks: s
+                    .tasks
+                    .iter()
+                    .map(|(id, t)| StateOut::new(t, Some(*id)))
+                    .collect(),
+                kind: kind_name(s.kind),
+            };
+            (s.name.as_str(), StatusEntry { status })
+        }))
+    }
 }
 
 /// Checks a connector name from a URL or a body (Kafka: non-empty, no control characters).
@@ -135,11 +193,7 @@ pub(super) async fn list(State(state): St, RawQuery(query): RawQuery) -> Result<
     if with_status && !with_info {
         // One herder request for all of them: this is what UIs poll.
         let statuses = state.herder.connector_statuses().await?;
-        let out: Map<String, Value> = statuses
-            .iter()
-            .map(|s| (s.name.clone(), json!({ "status": status_json(s) })))
-            .collect();
-        return Ok(Json(Value::Object(out)).into_response());
+        return Ok(Json(StatusMap(&statuses)).into_response());
     }
     let names = state.herder.connectors().await?;
     if !with_status && !with_info {
