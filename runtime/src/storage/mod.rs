@@ -2,6 +2,7 @@
 
 pub mod configs;
 pub mod offsets;
+pub mod statuses;
 
 pub use configs::{ConfigStore, ConfigStoreError, StoredConnector};
 pub use offsets::{OffsetStore, OffsetStoreError};
