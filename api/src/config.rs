@@ -431,6 +431,20 @@ impl ConfigDef {
         }
     }
 
+    /// Parses `config` for use by a component that is starting: every problem becomes part of
+    /// one [`ConnectError::Config`] (validation, which reports them one by one, comes first).
+    pub fn parse_for_use(&self, config: &ConfigMap) -> Result<ParsedConfig, ConnectError> {
+        self.parse(config).map_err(|issues| {
+            ConnectError::Config(
+                issues
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })
+    }
+
     /// A copy of `config` with the values of PASSWORD keys replaced by [`HIDDEN`].
     pub fn mask(&self, config: &ConfigMap) -> ConfigMap {
         config

@@ -78,15 +78,7 @@ impl std::fmt::Debug for FileSinkTask {
 #[async_trait]
 impl SinkTask for FileSinkTask {
     async fn start(&mut self, _ctx: Arc<dyn SinkTaskContext>, config: &ConfigMap) -> Result<()> {
-        let parsed = config_def().parse(config).map_err(|issues| {
-            ConnectError::Config(
-                issues
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let parsed = config_def().parse_for_use(config)?;
         let writer: Box<dyn Write + Send> = match parsed
             .string(FILE_CONFIG)?
             .filter(|f| !f.is_empty())

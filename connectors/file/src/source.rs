@@ -182,15 +182,7 @@ impl std::fmt::Debug for FileSourceTask {
 #[async_trait]
 impl SourceTask for FileSourceTask {
     async fn start(&mut self, context: SourceTaskContext, config: &ConfigMap) -> Result<()> {
-        let parsed = config_def().parse(config).map_err(|issues| {
-            ConnectError::Config(
-                issues
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let parsed = config_def().parse_for_use(config)?;
         let topic = parsed
             .list(TOPIC_CONFIG)?
             .and_then(|t| t.first())

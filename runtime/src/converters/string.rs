@@ -5,8 +5,8 @@
 
 use bytes::Bytes;
 use ferry_api::{
-    ConfigDef, ConfigDefault, ConfigMap, ConfigType, ConfigValue, ConnectError, Converter,
-    Importance, Result, Schema, Value,
+    ConfigDef, ConfigDefault, ConfigMap, ConfigType, ConfigValue, Converter, Importance, Result,
+    Schema, Value,
 };
 
 use super::json::{write_java_double, write_java_float};
@@ -83,17 +83,8 @@ impl Converter for StringConverter {
 
     fn configure(&mut self, config: &ConfigMap, _is_key: bool) -> Result<()> {
         string_converter_config_def()
-            .parse(config)
+            .parse_for_use(config)
             .map(|_| ())
-            .map_err(|issues| {
-                ConnectError::Config(
-                    issues
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })
     }
 
     fn from_connect(

@@ -741,15 +741,15 @@ impl State {
             Some(ConnectorType::Sink) => {
                 let log: &dyn Log = self.log.as_ref();
                 let mut partitions = Vec::new();
-                let topics = config
-                    .get("topics")
-                    .map(|t| {
-                        t.split(',')
-                            .map(|s| s.trim().to_string())
-                            .filter(|s| !s.is_empty())
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default();
+                let mut topics = worker::config::sink_topics(&config);
+                if topics.is_empty()
+                    && let Some(Ok(regex)) = config
+                        .get("topics.regex")
+                        .map(|r| worker::topic_regex::TopicRegex::new(r.trim()))
+                {
+                    topics = log.topics().await.map_err(internal)?;
+                    topics.retain(|t| regex.matches(t) && !t.starts_with("__"));
+                }
                 for topic in topics {
                     let n = log
                         .partition_count(&topic)

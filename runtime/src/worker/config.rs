@@ -365,6 +365,19 @@ pub fn sink_config_def() -> ConfigDef {
         )
 }
 
+/// The `topics` list of a sink config (empty when it subscribes with `topics.regex`).
+pub fn sink_topics(config: &ConfigMap) -> Vec<String> {
+    config
+        .get("topics")
+        .map(|t| {
+            t.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Cross-key rules of a sink config: exactly one of `topics` / `topics.regex`.
 pub fn validate_sink_topics(config: &ConfigMap) -> Vec<ConfigIssue> {
     let topics = config

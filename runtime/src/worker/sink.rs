@@ -93,16 +93,7 @@ async fn execute(
     index: usize,
     count: usize,
 ) -> Result<(), ConnectError> {
-    let topics = setup
-        .connector_config
-        .get("topics")
-        .map(|t| {
-            t.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
+    let topics = super::config::sink_topics(&setup.connector_config);
     let subscription = if topics.is_empty() {
         let pattern = setup
             .connector_config

@@ -227,17 +227,7 @@ impl Converter for JsonConverter {
     }
 
     fn configure(&mut self, config: &ConfigMap, _is_key: bool) -> Result<()> {
-        let parsed = json_converter_config_def()
-            .parse(config)
-            .map_err(|issues| {
-                ConnectError::Config(
-                    issues
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?;
+        let parsed = json_converter_config_def().parse_for_use(config)?;
         self.schemas_enable = parsed
             .boolean(SCHEMAS_ENABLE_CONFIG)?
             .unwrap_or(SCHEMAS_ENABLE_DEFAULT);
