@@ -536,6 +536,21 @@ fn every_endpoint_answers_with_kafka_connect_bodies_and_codes() {
         .1["level"],
         "DEBUG"
     );
+    let (code, _) = call(
+        "PUT",
+        &format!("{u}/admin/loggers/ferry_runtime::rest?scope=cluster"),
+        Some(json!({"level": "WARN"})),
+    );
+    assert_eq!(code, 204);
+    assert_error(
+        call(
+            "PUT",
+            &format!("{u}/admin/loggers/x?scope=galaxy"),
+            Some(json!({"level": "WARN"})),
+        ),
+        400,
+        "galaxy",
+    );
     assert_error(
         call("GET", &format!("{u}/admin/loggers/nope"), None),
         404,

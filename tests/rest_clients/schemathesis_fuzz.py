@@ -8,6 +8,7 @@ request, however malformed, crashes or wedges the worker.
 
 import subprocess
 import sys
+import tempfile
 import urllib.request
 
 
@@ -23,7 +24,9 @@ def main():
         "--generation-database", "none",
         "--no-color",
     ]
-    result = subprocess.run(command, check=False)
+    # schemathesis keeps caches in the working directory: use a throw-away one.
+    with tempfile.TemporaryDirectory(prefix="ferry-schemathesis-") as cwd:
+        result = subprocess.run(command, check=False, cwd=cwd)
     # The worker must still answer afterwards.
     with urllib.request.urlopen(f"{url}/connectors", timeout=10) as resp:
         assert resp.status == 200, resp.status

@@ -131,6 +131,7 @@ pub fn router(state: RestState) -> Router {
             "/admin/loggers/{logger}",
             get(plugins::logger).put(plugins::set_logger),
         )
+        .layer(axum::middleware::from_fn(time_limit))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -198,6 +199,19 @@ async fn health(
 
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// How long a request may take before it answers 500, as Kafka Connect's
+/// `ConnectorsResource.REQUEST_TIMEOUT_MS`.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+async fn time_limit(request: Request, next: axum::middleware::Next) -> axum::response::Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "Request timed out").into_response()
+        }
+    }
 }
 
 async fn not_found() -> RestError {

@@ -3,6 +3,8 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use ferry_api::config::{ConfigKey, Default, HIDDEN, Type};
 use ferry_api::{ConfigDef, ConfigIssue, ConfigMap, ConnectorType};
 use serde::Deserialize;
@@ -223,17 +225,34 @@ pub(super) struct LevelRequest {
 }
 
 /// `PUT /admin/loggers/{logger}` with `{"level": "DEBUG"}`: the loggers changed.
+/// With `?scope=cluster` (KIP-976) the answer is 204: a standalone worker is its own
+/// cluster.
 pub(super) async fn set_logger(
     State(state): St,
     Params(name): Params<String>,
+    RawQuery(query): RawQuery,
     JsonBody(body): JsonBody<LevelRequest>,
-) -> Result<Json<Vec<String>>> {
+) -> Result<Response> {
     let level = body
         .level
         .ok_or_else(|| RestError::bad_request("The request body must name a level"))?;
-    state
+    let pairs = query_pairs(query.as_deref());
+    let cluster = match pairs.iter().find(|(k, _)| k == "scope") {
+        None => false,
+        Some((_, v)) if v.eq_ignore_ascii_case("worker") => false,
+        Some((_, v)) if v.eq_ignore_ascii_case("cluster") => true,
+        Some((_, v)) => {
+            return Err(RestError::bad_request(format!(
+                "Invalid scope '{v}'; must be one of worker, cluster"
+            )));
+        }
+    };
+    let changed = state
         .loggers
         .set(&name, &level)
-        .map(Json)
-        .map_err(RestError::bad_request)
+        .map_err(RestError::bad_request)?;
+    if cluster {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok(Json(changed).into_response())
 }
