@@ -14,7 +14,7 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, VersionRange};
+use kafka_protocol::protocol::{Decodable, Encodable, Message, VersionRange};
 
 /// Kafka's `socket.request.max.bytes` default: 100 MiB.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 104_857_600;
@@ -149,7 +149,7 @@ impl DecodeError {
 }
 
 /// The APIs this server implements. Each is served at every version the codec supports
-/// (`ApiKey::valid_versions`), which reaches back to what kafka-python, librdkafka and the
+/// ([`supported_versions`]), which reaches back to what kafka-python, librdkafka and the
 /// Java clients of Kafka 2.x–4.x negotiate.
 pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::Produce,
@@ -175,9 +175,40 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::DeleteGroups,
 ];
 
-/// The versions of `api` this server answers, `None` if it does not implement `api`.
+/// The versions of `api` this server answers, `None` if it does not implement `api`: those
+/// that both the request and the response types of the codec support (`ApiKey::valid_versions`
+/// can be wider than what a message type implements, e.g. OffsetCommit v10).
 pub fn supported_versions(api: ApiKey) -> Option<VersionRange> {
-    SUPPORTED_APIS.contains(&api).then(|| api.valid_versions())
+    macro_rules! both {
+        ($req:ty, $resp:ty) => {
+            <$req as Message>::VERSIONS.intersect(&<$resp as Message>::VERSIONS)
+        };
+    }
+    use kafka_protocol::messages::*;
+    Some(match api {
+        ApiKey::Produce => both!(ProduceRequest, ProduceResponse),
+        ApiKey::Fetch => both!(FetchRequest, FetchResponse),
+        ApiKey::ListOffsets => both!(ListOffsetsRequest, ListOffsetsResponse),
+        ApiKey::Metadata => both!(MetadataRequest, MetadataResponse),
+        ApiKey::OffsetCommit => both!(OffsetCommitRequest, OffsetCommitResponse),
+        ApiKey::OffsetFetch => both!(OffsetFetchRequest, OffsetFetchResponse),
+        ApiKey::FindCoordinator => both!(FindCoordinatorRequest, FindCoordinatorResponse),
+        ApiKey::JoinGroup => both!(JoinGroupRequest, JoinGroupResponse),
+        ApiKey::Heartbeat => both!(HeartbeatRequest, HeartbeatResponse),
+        ApiKey::LeaveGroup => both!(LeaveGroupRequest, LeaveGroupResponse),
+        ApiKey::SyncGroup => both!(SyncGroupRequest, SyncGroupResponse),
+        ApiKey::DescribeGroups => both!(DescribeGroupsRequest, DescribeGroupsResponse),
+        ApiKey::ListGroups => both!(ListGroupsRequest, ListGroupsResponse),
+        ApiKey::ApiVersions => both!(ApiVersionsRequest, ApiVersionsResponse),
+        ApiKey::CreateTopics => both!(CreateTopicsRequest, CreateTopicsResponse),
+        ApiKey::DeleteTopics => both!(DeleteTopicsRequest, DeleteTopicsResponse),
+        ApiKey::InitProducerId => both!(InitProducerIdRequest, InitProducerIdResponse),
+        ApiKey::DescribeConfigs => both!(DescribeConfigsRequest, DescribeConfigsResponse),
+        ApiKey::AlterConfigs => both!(AlterConfigsRequest, AlterConfigsResponse),
+        ApiKey::CreatePartitions => both!(CreatePartitionsRequest, CreatePartitionsResponse),
+        ApiKey::DeleteGroups => both!(DeleteGroupsRequest, DeleteGroupsResponse),
+        _ => return None,
+    })
 }
 
 /// The ApiVersions response body listing [`SUPPORTED_APIS`] (fields of later versions are
@@ -187,13 +218,13 @@ pub fn api_versions_response(error_code: i16) -> ApiVersionsResponse {
     response.error_code = error_code;
     response.api_keys = SUPPORTED_APIS
         .iter()
-        .map(|&api| {
-            let range = api.valid_versions();
+        .filter_map(|&api| {
+            let range = supported_versions(api)?;
             let mut v = ApiVersion::default();
             v.api_key = api as i16;
             v.min_version = range.min;
             v.max_version = range.max;
-            v
+            Some(v)
         })
         .collect();
     response.finalized_features_epoch = -1;
@@ -208,9 +239,12 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
     let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    let api_key = match ApiKey::try_from(raw_key) {
-        Ok(k) if SUPPORTED_APIS.contains(&k) => k,
-        _ => {
+    let (api_key, range) = match ApiKey::try_from(raw_key)
+        .ok()
+        .and_then(|k| Some((k, supported_versions(k)?)))
+    {
+        Some(found) => found,
+        None => {
             return Err(DecodeError::UnsupportedApi {
                 api_key: raw_key,
                 version,
@@ -218,7 +252,6 @@ pub fn decode_request(mut frame: Bytes) -> Result<Request, DecodeError> {
             });
         }
     };
-    let range = api_key.valid_versions();
     if version < range.min || version > range.max {
         return Err(DecodeError::UnsupportedVersion {
             api_key,

@@ -248,6 +248,9 @@ fn partition_error(
     p
 }
 
+/// (topic name, topic id, [(partition, records)]) taken out of a produce request.
+type ProduceTopic = (String, Uuid, Vec<(i32, Option<Bytes>)>);
+
 fn produce(sh: &Shared, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let ProduceRequest {
         acks,
@@ -266,7 +269,7 @@ fn produce(sh: &Shared, req: ProduceRequest, version: i16) -> Option<ProduceResp
     };
     // Take names and record slices out of the request so that, once the rest is dropped, a
     // partition's records are the only reference to their buffer and append needs no copy.
-    let work: Vec<(String, Uuid, Vec<(i32, Option<Bytes>)>)> = topic_data
+    let work: Vec<ProduceTopic> = topic_data
         .into_iter()
         .map(|t| {
             let name = if version >= 13 {
@@ -288,7 +291,7 @@ fn produce(sh: &Shared, req: ProduceRequest, version: i16) -> Option<ProduceResp
         t.name = topic_name(&name);
         t.topic_id = id;
         for (index, records) in parts {
-            let r = if !matches!(acks, 0 | 1 | -1) {
+            let r = if !matches!(acks, -1..=1) {
                 partition_error(index, E::InvalidRequiredAcks.code(), None)
             } else if transactional_id.is_some() {
                 partition_error(
@@ -1205,10 +1208,10 @@ fn leave_group(sh: &Shared, req: LeaveGroupRequest, version: i16) -> LeaveGroupR
     if version < 3 {
         let codes = sh.groups.leave(&req.group_id, &[req.member_id.to_string()]);
         resp.error_code = codes.0;
-        if let Some(&c) = codes.1.first() {
-            if resp.error_code == 0 {
-                resp.error_code = c;
-            }
+        if let Some(&c) = codes.1.first()
+            && resp.error_code == 0
+        {
+            resp.error_code = c;
         }
     } else {
         let ids: Vec<String> = req

@@ -18,10 +18,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Batches remembered per producer and partition for duplicate detection.
 const REMEMBERED_BATCHES: usize = 5;
 
+type SharedPartition = Arc<Mutex<PartitionProducers>>;
+
 #[derive(Debug)]
 pub(crate) struct Producers {
     next_id: AtomicI64,
-    partitions: Mutex<HashMap<(String, i32), Arc<Mutex<PartitionProducers>>>>,
+    partitions: Mutex<HashMap<(String, i32), SharedPartition>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
