@@ -56,6 +56,79 @@ pub enum LogError {
     /// A remote broker failed or could not be reached.
     #[error("{0}")]
     Remote(String),
+    /// The group coordinator refused a group membership call; the member should rejoin.
+    #[error(transparent)]
+    Group(#[from] GroupError),
+    /// This log cannot do what was asked (e.g. group membership in the embedded log).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Answers of the group coordinator that tell a member to rejoin the group (classic
+/// group protocol); other refusals are [`LogError::Remote`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupError {
+    /// `REBALANCE_IN_PROGRESS`: the group is rebalancing; rejoin with the same member id.
+    #[error("group '{group}' is rebalancing; the member must rejoin")]
+    RebalanceInProgress {
+        /// The group.
+        group: String,
+    },
+    /// `UNKNOWN_MEMBER_ID`: the coordinator does not know the member (its session expired,
+    /// or it left); rejoin with an empty member id.
+    #[error("group '{group}' has no member '{member}'; it must rejoin with a new member id")]
+    UnknownMember {
+        /// The group.
+        group: String,
+        /// The member id used.
+        member: String,
+    },
+    /// `ILLEGAL_GENERATION`: the generation is not the group's current one; rejoin.
+    #[error("generation {generation} is not the current generation of group '{group}'")]
+    IllegalGeneration {
+        /// The group.
+        group: String,
+        /// The generation used.
+        generation: i32,
+    },
+}
+
+/// One member of a group, as JoinGroup reports the members to the leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    /// Its member id.
+    pub member_id: String,
+    /// Its metadata for the chosen protocol.
+    pub metadata: Bytes,
+}
+
+/// The answer to JoinGroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinResult {
+    /// The group's new generation.
+    pub generation: i32,
+    /// This member's id (assigned by the coordinator on the first join).
+    pub member_id: String,
+    /// The leader's member id.
+    pub leader: String,
+    /// The protocol the coordinator chose.
+    pub protocol: String,
+    /// Every member with its metadata; empty unless this member is the leader.
+    pub members: Vec<GroupMember>,
+}
+
+impl JoinResult {
+    /// Whether this member leads the group (and must compute the assignments).
+    pub fn is_leader(&self) -> bool {
+        self.member_id == self.leader
+    }
+}
+
+fn no_groups(call: &str) -> LogError {
+    LogError::Unsupported(format!(
+        "{call}: group membership is unsupported by the embedded log; it needs a Kafka-protocol \
+         log (set bootstrap.servers)"
+    ))
 }
 
 /// `Result` with [`LogError`].
@@ -126,6 +199,63 @@ pub trait Log: Send + Sync + 'static {
 
     /// Flushes and closes the log; later calls fail.
     async fn close(&self) -> Result<()>;
+
+    /// Joins (or rejoins) `group` with the classic group protocol (JoinGroup): `member_id`
+    /// is empty on the first join, and the id from the last [`JoinResult`] on a rejoin;
+    /// `protocols` are `(name, metadata)` in preference order. Waits until the coordinator
+    /// completes the rebalance (every member rejoined, or `rebalance_timeout` passed), so
+    /// the call can take that long. [`GroupError::UnknownMember`] asks for a join with an
+    /// empty id. The default (the embedded log) answers [`LogError::Unsupported`].
+    async fn join_group(
+        &self,
+        group: &str,
+        protocol_type: &str,
+        member_id: &str,
+        session_timeout: Duration,
+        rebalance_timeout: Duration,
+        protocols: &[(String, Bytes)],
+    ) -> Result<JoinResult> {
+        let _ = (
+            group,
+            protocol_type,
+            member_id,
+            session_timeout,
+            rebalance_timeout,
+            protocols,
+        );
+        Err(no_groups("JoinGroup"))
+    }
+
+    /// Completes a join (SyncGroup): the leader passes every member's assignment as
+    /// `(member id, bytes)`, the others pass none; returns this member's assignment. Waits
+    /// for the leader's SyncGroup. [`GroupError`] when a new rebalance started meanwhile.
+    /// The default answers [`LogError::Unsupported`].
+    async fn sync_group(
+        &self,
+        group: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: &[(String, Bytes)],
+    ) -> Result<Bytes> {
+        let _ = (group, generation, member_id, assignments);
+        Err(no_groups("SyncGroup"))
+    }
+
+    /// Keeps the membership alive (Heartbeat; call every `heartbeat.interval.ms`).
+    /// [`GroupError::RebalanceInProgress`] means: rejoin now. The default answers
+    /// [`LogError::Unsupported`].
+    async fn heartbeat(&self, group: &str, generation: i32, member_id: &str) -> Result<()> {
+        let _ = (group, generation, member_id);
+        Err(no_groups("Heartbeat"))
+    }
+
+    /// Leaves the group at once (LeaveGroup), so it rebalances without waiting for the
+    /// session to time out. Leaving as a member the coordinator no longer knows succeeds.
+    /// The default answers [`LogError::Unsupported`].
+    async fn leave_group(&self, group: &str, member_id: &str) -> Result<()> {
+        let _ = (group, member_id);
+        Err(no_groups("LeaveGroup"))
+    }
 }
 
 /// Creates `topic` unless it exists; returns its partition count. Creating concurrently
@@ -142,4 +272,42 @@ pub async fn ensure_topic(log: &dyn Log, topic: NewTopic) -> Result<u32> {
     log.partition_count(&name)
         .await?
         .ok_or(LogError::UnknownTopic(name))
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+    use ferry_broker::log::LogConfig;
+
+    #[tokio::test]
+    async fn the_embedded_log_has_no_group_membership() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(LogConfig::new(dir.path())).unwrap();
+        let joined = log
+            .join_group(
+                "g",
+                "connect",
+                "",
+                Duration::from_secs(10),
+                Duration::from_secs(10),
+                &[],
+            )
+            .await;
+        assert!(
+            matches!(&joined, Err(LogError::Unsupported(m)) if m.contains("embedded")),
+            "{joined:?}"
+        );
+        assert!(matches!(
+            log.heartbeat("g", 1, "m").await,
+            Err(LogError::Unsupported(_))
+        ));
+        assert!(matches!(
+            log.sync_group("g", 1, "m", &[]).await,
+            Err(LogError::Unsupported(_))
+        ));
+        assert!(matches!(
+            log.leave_group("g", "m").await,
+            Err(LogError::Unsupported(_))
+        ));
+    }
 }

@@ -7,6 +7,7 @@
 //! encoded and the broker stored: nothing is re-encoded here.
 
 mod connection;
+mod group;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -32,7 +33,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use self::connection::Connection;
-use super::{FetchedPartition, Log, LogError, NewTopic, Result};
+use super::{FetchedPartition, JoinResult, Log, LogError, NewTopic, Result};
 
 /// Errors of the Kafka client; they become [`LogError::Remote`].
 #[derive(Debug, Clone, thiserror::Error)]
@@ -707,6 +708,45 @@ impl Log for KafkaLog {
             }
         }
         Ok(out)
+    }
+
+    async fn join_group(
+        &self,
+        group: &str,
+        protocol_type: &str,
+        member_id: &str,
+        session_timeout: Duration,
+        rebalance_timeout: Duration,
+        protocols: &[(String, Bytes)],
+    ) -> Result<JoinResult> {
+        self.group_join(
+            group,
+            protocol_type,
+            member_id,
+            session_timeout,
+            rebalance_timeout,
+            protocols,
+        )
+        .await
+    }
+
+    async fn sync_group(
+        &self,
+        group: &str,
+        generation: i32,
+        member_id: &str,
+        assignments: &[(String, Bytes)],
+    ) -> Result<Bytes> {
+        self.group_sync(group, generation, member_id, assignments)
+            .await
+    }
+
+    async fn heartbeat(&self, group: &str, generation: i32, member_id: &str) -> Result<()> {
+        self.group_heartbeat(group, generation, member_id).await
+    }
+
+    async fn leave_group(&self, group: &str, member_id: &str) -> Result<()> {
+        self.group_leave(group, member_id).await
     }
 
     async fn close(&self) -> Result<()> {

@@ -1,0 +1,273 @@
+//! Group membership over the Kafka protocol (`KafkaLog::join_group` and friends) against a
+//! real `ferry broker` process, with the `connect` protocol type and Kafka Connect's member
+//! metadata and assignments.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use ferry_runtime::distributed::protocol::{PROTOCOL_TYPE, select_protocol};
+use ferry_runtime::distributed::{Assignment, ConnectProtocol, WorkerMetadata};
+use ferry_runtime::log::{GroupError, JoinResult, KafkaLog, Log, LogError};
+use ferry_runtime::worker::TaskId;
+
+const GROUP: &str = "connect-cluster";
+const SESSION: Duration = Duration::from_secs(10);
+const REBALANCE: Duration = Duration::from_secs(10);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+struct Broker {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        terminate(&mut self.child, Duration::from_secs(20));
+    }
+}
+
+fn start_broker(ws: &Workspace) -> Broker {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let log_file = std::fs::File::create(ws.path("broker.log")).unwrap();
+    let child = ferry()
+        .args(["broker", "--listen", &addr, "--data-dir"])
+        .arg(ws.path("broker-data"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .expect("start ferry broker");
+    assert!(
+        wait_until(Duration::from_secs(20), || std::net::TcpStream::connect(
+            &addr
+        )
+        .is_ok()),
+        "broker did not listen; log:\n{}",
+        ws.log("broker")
+    );
+    Broker { child, addr }
+}
+
+fn protocols(worker: &str) -> Vec<(String, Bytes)> {
+    ConnectProtocol::Sessioned.join_protocols(&WorkerMetadata {
+        url: format!("http://{worker}:8083/"),
+        config_offset: 3,
+        allocation: None,
+    })
+}
+
+async fn join(log: &KafkaLog, worker: &str, member_id: &str) -> JoinResult {
+    log.join_group(
+        GROUP,
+        PROTOCOL_TYPE,
+        member_id,
+        SESSION,
+        REBALANCE,
+        &protocols(worker),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{worker} joins: {e}"))
+}
+
+/// Heartbeats until the coordinator says a rebalance is in progress.
+async fn until_rebalance(log: &KafkaLog, generation: i32, member: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match log.heartbeat(GROUP, generation, member).await {
+            Ok(()) => {}
+            Err(LogError::Group(GroupError::RebalanceInProgress { .. })) => return,
+            Err(e) => panic!("heartbeat of {member}: {e}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rebalance signalled to {member}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn assignment_for(leader: &JoinResult, connectors: &[&str], task: usize) -> Assignment {
+    Assignment {
+        version: 2,
+        leader: leader.leader.clone(),
+        leader_url: "http://w:8083/".into(),
+        config_offset: 3,
+        connectors: connectors.iter().map(|c| c.to_string()).collect(),
+        tasks: vec![TaskId {
+            connector: "c".into(),
+            task,
+        }],
+        ..Assignment::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_join_sync_heartbeat_and_leave_a_connect_group() {
+    let ws = Workspace::new();
+    let broker = start_broker(&ws);
+    let connect = |id: &'static str| {
+        let addr = broker.addr.clone();
+        async move {
+            Arc::new(
+                KafkaLog::connect(&[addr], id)
+                    .await
+                    .expect("connect to broker"),
+            )
+        }
+    };
+    let a = connect("worker-a").await;
+    let b = connect("worker-b").await;
+    let c = connect("worker-c").await;
+
+    // A alone: it leads generation 1.
+    let a1 = join(&a, "a", "").await;
+    assert!(!a1.member_id.is_empty());
+    assert!(a1.is_leader(), "{a1:?}");
+    assert_eq!(a1.protocol, "sessioned");
+    assert_eq!(a1.members.len(), 1);
+    let mine = assignment_for(&a1, &["c"], 0);
+    let got = a
+        .sync_group(
+            GROUP,
+            a1.generation,
+            &a1.member_id,
+            &[(a1.member_id.clone(), mine.encode())],
+        )
+        .await
+        .expect("sync alone");
+    assert_eq!(Assignment::decode(&got).unwrap(), mine);
+    a.heartbeat(GROUP, a1.generation, &a1.member_id)
+        .await
+        .expect("heartbeat");
+
+    // B joins: A hears of the rebalance through its heartbeat and rejoins.
+    let b_join = {
+        let b = b.clone();
+        tokio::spawn(async move { join(&b, "b", "").await })
+    };
+    until_rebalance(&a, a1.generation, &a1.member_id).await;
+    let a2 = join(&a, "a", &a1.member_id).await;
+    let b2 = b_join.await.unwrap();
+    assert_eq!(a2.member_id, a1.member_id, "a rejoin keeps the member id");
+    assert_eq!(a2.generation, b2.generation);
+    assert!(a2.generation > a1.generation);
+    assert_eq!(a2.leader, b2.leader);
+    assert_ne!(a2.member_id, b2.member_id);
+    assert_eq!(
+        (a2.protocol.as_str(), b2.protocol.as_str()),
+        ("sessioned", "sessioned")
+    );
+    let (leader, follower, leader_log, follower_log) = if a2.is_leader() {
+        (&a2, &b2, &a, &b)
+    } else {
+        (&b2, &a2, &b, &a)
+    };
+    assert!(!follower.is_leader());
+    assert!(
+        follower.members.is_empty(),
+        "only the leader sees the members"
+    );
+    assert_eq!(leader.members.len(), 2);
+    for m in &leader.members {
+        let (version, meta) = WorkerMetadata::decode(&m.metadata).expect("member metadata");
+        assert_eq!((version, meta.config_offset), (2, 3));
+    }
+    assert_eq!(
+        select_protocol(&[
+            protocols("a").into_iter().map(|p| p.0).collect(),
+            protocols("b").into_iter().map(|p| p.0).collect(),
+        ]),
+        Some(ConnectProtocol::Sessioned)
+    );
+
+    // SyncGroup: the follower waits for the leader; each gets its own assignment.
+    let for_leader = assignment_for(leader, &["c"], 0);
+    let for_follower = assignment_for(leader, &[], 1);
+    let follower_sync = {
+        let log = follower_log.clone();
+        let (generation, member) = (follower.generation, follower.member_id.clone());
+        tokio::spawn(async move { log.sync_group(GROUP, generation, &member, &[]).await })
+    };
+    let got_leader = leader_log
+        .sync_group(
+            GROUP,
+            leader.generation,
+            &leader.member_id,
+            &[
+                (leader.member_id.clone(), for_leader.encode()),
+                (follower.member_id.clone(), for_follower.encode()),
+            ],
+        )
+        .await
+        .expect("leader sync");
+    let got_follower = follower_sync.await.unwrap().expect("follower sync");
+    assert_eq!(Assignment::decode(&got_leader).unwrap(), for_leader);
+    assert_eq!(Assignment::decode(&got_follower).unwrap(), for_follower);
+    for (log, r) in [(&a, &a2), (&b, &b2)] {
+        log.heartbeat(GROUP, r.generation, &r.member_id)
+            .await
+            .expect("heartbeat in a stable group");
+    }
+    // A stale generation is refused with a typed error.
+    let stale = a.heartbeat(GROUP, a1.generation, &a1.member_id).await;
+    assert!(
+        matches!(
+            stale,
+            Err(LogError::Group(GroupError::IllegalGeneration { .. }))
+        ),
+        "{stale:?}"
+    );
+
+    // A third member: the others are told to rebalance.
+    let c_join = {
+        let c = c.clone();
+        tokio::spawn(async move { join(&c, "c", "").await })
+    };
+    until_rebalance(&a, a2.generation, &a2.member_id).await;
+    until_rebalance(&b, b2.generation, &b2.member_id).await;
+
+    // A and B leave instead of rejoining: C's join completes with C alone, leading.
+    a.leave_group(GROUP, &a2.member_id).await.expect("a leaves");
+    b.leave_group(GROUP, &b2.member_id).await.expect("b leaves");
+    let c3 = tokio::time::timeout(Duration::from_secs(20), c_join)
+        .await
+        .expect("c's join completes once the others left")
+        .unwrap();
+    assert!(c3.is_leader());
+    assert_eq!(c3.members.len(), 1);
+    assert!(c3.generation > a2.generation);
+    let gone = a.heartbeat(GROUP, c3.generation, &a2.member_id).await;
+    assert!(
+        matches!(gone, Err(LogError::Group(GroupError::UnknownMember { .. }))),
+        "{gone:?}"
+    );
+    c.sync_group(
+        GROUP,
+        c3.generation,
+        &c3.member_id,
+        &[(c3.member_id.clone(), Bytes::new())],
+    )
+    .await
+    .expect("c syncs");
+    c.heartbeat(GROUP, c3.generation, &c3.member_id)
+        .await
+        .expect("c heartbeats");
+    c.leave_group(GROUP, &c3.member_id).await.expect("c leaves");
+    // Leaving twice is fine.
+    c.leave_group(GROUP, &c3.member_id)
+        .await
+        .expect("leave again");
+    drop(broker);
+}
