@@ -504,16 +504,26 @@ fn every_endpoint_answers_with_kafka_connect_bodies_and_codes() {
     );
     wait_state(&u, "src", "RUNNING", Some("RUNNING"));
 
-    // Topic tracking is not implemented: Kafka Connect's answer when it is disabled.
-    assert_error(
-        call("GET", &format!("{u}/connectors/src/topics"), None),
-        403,
-        "disabled",
+    // Active topics (KIP-558): what each connector used; a reset forgets them.
+    let (code, topics) = call("GET", &format!("{u}/connectors/src/topics"), None);
+    assert_eq!(code, 200);
+    assert_eq!(topics, json!({"src": {"topics": ["rest-topic"]}}));
+    assert_eq!(
+        call("GET", &format!("{u}/connectors/sink/topics"), None).1,
+        json!({"sink": {"topics": ["rest-topic"]}})
+    );
+    assert_eq!(
+        call("PUT", &format!("{u}/connectors/sink/topics/reset"), None).0,
+        202
+    );
+    assert_eq!(
+        call("GET", &format!("{u}/connectors/sink/topics"), None).1,
+        json!({"sink": {"topics": []}})
     );
     assert_error(
-        call("PUT", &format!("{u}/connectors/src/topics/reset"), None),
-        403,
-        "disabled",
+        call("GET", &format!("{u}/connectors/nope/topics"), None),
+        404,
+        "nope",
     );
 
     // Loggers.

@@ -59,6 +59,11 @@ def main():
     assert tasks[0]["id"] == {"connector": name, "task": 0}, tasks
     assert kc.get_connector_task_status(name, 0)["state"] == "RUNNING"
 
+    wait_for(
+        "active topics",
+        lambda: kc.list_connector_topics(name).get(name, {}).get("topics") == ["py-topic"],
+    )
+
     updated = kc.update_connector(name, dict(config, topic="py-topic-2"))
     assert updated["config"]["topic"] == "py-topic-2", updated
 

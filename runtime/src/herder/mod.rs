@@ -126,6 +126,7 @@ impl Request {
             Request::Validate(_, r) => drop(r.send(Err(error))),
             Request::AlterOffsets(_, _, r) => drop(r.send(Err(error))),
             Request::AllStatuses(r) => drop(r.send(Err(error))),
+            Request::Topics(_, _, r) => drop(r.send(Err(error))),
         }
     }
 }
@@ -151,6 +152,7 @@ pub(crate) enum Request {
     Validate(ConfigMap, Reply<Vec<ConfigIssue>>),
     AlterOffsets(String, Option<AlterRequest>, Reply<()>),
     AllStatuses(Reply<Vec<ConnectorStatus>>),
+    Topics(String, bool, Reply<Vec<String>>),
 }
 
 /// A handle to the herder; cheap to clone, usable from any task.
@@ -209,6 +211,12 @@ impl Herder {
     /// /connectors?expand=status`).
     pub async fn connector_statuses(&self) -> Result<Vec<ConnectorStatus>> {
         self.ask(Request::AllStatuses).await
+    }
+    /// The topics a connector uses (KIP-558); with `reset`, forgets them and returns the
+    /// set before.
+    pub async fn connector_topics(&self, name: &str, reset: bool) -> Result<Vec<String>> {
+        self.ask(|r| Request::Topics(name.to_string(), reset, r))
+            .await
     }
     /// A connector's task configs.
     pub async fn task_configs(&self, name: &str) -> Result<Vec<(TaskId, ConfigMap)>> {

@@ -361,6 +361,18 @@ impl State {
             Request::Offsets(name, reply) => {
                 let _ = reply.send(self.offsets(&name).await);
             }
+            Request::Topics(name, reset, reply) => {
+                let result = if self.connectors.contains_key(&name) {
+                    let topics = self.worker.active_topics().topics(&name);
+                    if reset {
+                        self.worker.active_topics().reset(&name);
+                    }
+                    Ok(topics)
+                } else {
+                    Err(not_found(&name))
+                };
+                let _ = reply.send(result);
+            }
             Request::AllStatuses(reply) => {
                 let statuses = self
                     .connectors
@@ -556,6 +568,7 @@ impl State {
             .await
             .map_err(internal)?;
         self.connectors.remove(name);
+        self.worker.active_topics().reset(name);
         tracing::info!(connector = %name, "connector deleted");
         Ok(())
     }

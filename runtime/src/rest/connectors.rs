@@ -460,14 +460,12 @@ pub(super) async fn stop(State(state): St, Params(name): Params<String>) -> Resu
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /connectors/{name}/topics`: Ferry does not track active topics yet; Kafka Connect
-/// answers this way with `topic.tracking.enable=false`.
-pub(super) async fn topics(State(state): St, Params(name): Params<String>) -> Result<Response> {
-    state.herder.connector_info(&name).await?;
-    Err(RestError::new(
-        StatusCode::FORBIDDEN,
-        "Topic tracking is disabled.",
-    ))
+/// `GET /connectors/{name}/topics` (KIP-558): `{"<name>": {"topics": [...]}}`.
+pub(super) async fn topics(State(state): St, Params(name): Params<String>) -> Result<Json<Value>> {
+    let topics = state.herder.connector_topics(&name, false).await?;
+    let mut out = Map::new();
+    out.insert(name, json!({ "topics": topics }));
+    Ok(Json(Value::Object(out)))
 }
 
 /// `PUT /connectors/{name}/topics/reset`: see [`topics`].
@@ -476,11 +474,8 @@ pub(super) async fn reset_topics(
     Params(name): Params<String>,
 ) -> Result<Response> {
     state.writable()?;
-    state.herder.connector_info(&name).await?;
-    Err(RestError::new(
-        StatusCode::FORBIDDEN,
-        "Topic tracking reset is disabled.",
-    ))
+    state.herder.connector_topics(&name, true).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 fn source_map_json(map: &SourceMap) -> Value {

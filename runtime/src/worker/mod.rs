@@ -126,6 +126,46 @@ impl TaskHandle {
     }
 }
 
+/// The topics each connector has used since it was created or its set was last reset
+/// (Kafka Connect's active topics, KIP-558): a source's destination topics, a sink's
+/// assigned ones. Kept in memory: a restarted worker starts with empty sets.
+#[derive(Debug, Clone, Default)]
+pub struct ActiveTopics(
+    Arc<std::sync::Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>>,
+);
+
+impl ActiveTopics {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    > {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    /// Records that `connector` uses `topic` (called once per topic and task, not per
+    /// record).
+    pub fn record(&self, connector: &str, topic: &str) {
+        let mut map = self.lock();
+        let set = map.entry(connector.to_string()).or_default();
+        if !set.contains(topic) {
+            set.insert(topic.to_string());
+            tracing::debug!(connector, topic, "active topic recorded");
+        }
+    }
+    /// The topics `connector` uses, sorted.
+    pub fn topics(&self, connector: &str) -> Vec<String> {
+        self.lock()
+            .get(connector)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+    /// Forgets the topics of `connector`.
+    pub fn reset(&self, connector: &str) {
+        self.lock().remove(connector);
+    }
+}
+
 /// What every task runner gets.
 pub(crate) struct TaskSetup {
     pub(crate) id: TaskId,
@@ -135,6 +175,7 @@ pub(crate) struct TaskSetup {
     pub(crate) worker: WorkerConfig,
     pub(crate) control: watch::Receiver<TargetState>,
     pub(crate) state: watch::Sender<TaskState>,
+    pub(crate) topics: ActiveTopics,
 }
 
 impl TaskSetup {
@@ -286,6 +327,7 @@ pub struct Worker {
     config: WorkerConfig,
     log: Arc<dyn Log>,
     offsets: Arc<OffsetStore>,
+    topics: ActiveTopics,
 }
 
 impl std::fmt::Debug for dyn Log {
@@ -301,7 +343,13 @@ impl Worker {
             config,
             log,
             offsets,
+            topics: ActiveTopics::default(),
         }
+    }
+
+    /// The topics each connector uses.
+    pub fn active_topics(&self) -> &ActiveTopics {
+        &self.topics
     }
 
     /// The worker config.
@@ -392,6 +440,7 @@ impl Worker {
             worker: self.config.clone(),
             control: control_rx,
             state: state_tx,
+            topics: self.topics.clone(),
         };
         let join = match plugin {
             ferry_api::ConnectorPlugin::Source { task: new_task, .. } => {

@@ -235,6 +235,11 @@ impl Consumer<'_> {
         if new.is_empty() {
             return Ok(());
         }
+        for tp in &new {
+            self.setup
+                .topics
+                .record(&self.setup.id.connector, &tp.topic);
+        }
         let committed = self
             .log
             .committed_offsets(&self.group, &new)

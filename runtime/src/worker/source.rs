@@ -69,6 +69,8 @@ async fn execute(
         batch_size: setup.worker.batch_size(),
         sticky: 0,
         task: setup.id.to_string(),
+        topics: setup.topics.clone(),
+        connector: setup.id.connector.clone(),
     };
     task.start(SourceTaskContext::new(reader), &setup.task_config)
         .await?;
@@ -207,6 +209,9 @@ struct Encoder {
     /// Rotates the partition of records without key or partition, per poll (sticky).
     sticky: u32,
     task: String,
+    /// Where a destination topic seen for the first time is recorded.
+    topics: super::ActiveTopics,
+    connector: String,
 }
 
 struct Pending {
@@ -231,6 +236,7 @@ impl Encoder {
         .await
         .map_err(|e| ConnectError::Other(format!("topic '{topic}': {e}")))?;
         self.partitions.push((topic.clone(), n));
+        self.topics.record(&self.connector, topic);
         Ok(n)
     }
 
@@ -460,6 +466,7 @@ mod tests {
             worker,
             control: stop_rx,
             state: state_tx,
+            topics: Default::default(),
         };
         let polls = Arc::new(AtomicUsize::new(0));
         let reader = offsets.reader("c");
