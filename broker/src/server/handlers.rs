@@ -64,14 +64,17 @@ pub(super) async fn handle(
     req: Request,
     peer: SocketAddr,
 ) -> Option<ResponseKind> {
-    let v = req.version();
-    let client_id = req
-        .header
+    let Request { header, body, .. } = req;
+    let v = header.request_api_version;
+    let client_id = header
         .client_id
         .as_ref()
         .map(|c| c.to_string())
         .unwrap_or_default();
-    Some(match req.body {
+    // The header's strings are slices of the request frame: drop them so that Produce's
+    // records can become the frame's only owner (append without a copy).
+    drop(header);
+    Some(match body {
         RequestKind::ApiVersions(_) => api_versions_response(0).into(),
         RequestKind::Metadata(r) => metadata(sh, r, v).into(),
         RequestKind::Produce(r) => return produce(sh, r, v).map(Into::into),
@@ -258,6 +261,8 @@ fn produce(sh: &Shared, req: ProduceRequest, version: i16) -> Option<ProduceResp
         transactional_id,
         ..
     } = req;
+    let transactional = transactional_id.is_some();
+    drop(transactional_id);
     let by_id: HashMap<Uuid, String> = if version >= 13 {
         sh.log
             .topics()
@@ -293,7 +298,7 @@ fn produce(sh: &Shared, req: ProduceRequest, version: i16) -> Option<ProduceResp
         for (index, records) in parts {
             let r = if !matches!(acks, -1..=1) {
                 partition_error(index, E::InvalidRequiredAcks.code(), None)
-            } else if transactional_id.is_some() {
+            } else if transactional {
                 partition_error(
                     index,
                     E::TransactionalIdAuthorizationFailed.code(),
