@@ -21,7 +21,7 @@ use ferry_api::{
 /// Config key: the file to append to; standard output when absent.
 pub const FILE_CONFIG: &str = "file";
 
-const BUFFER: usize = 1 << 20;
+const BUFFER: usize = 128 << 10;
 
 fn config_def() -> ConfigDef {
     ConfigDef::new().define(

@@ -53,7 +53,10 @@ pub const BATCH_SIZE_CONFIG: &str = "batch.size";
 /// Default of [`BATCH_SIZE_CONFIG`], as Kafka's.
 pub const DEFAULT_BATCH_SIZE: i32 = 2000;
 
-const READ_CHUNK: usize = 1 << 20;
+/// Read sizes grow from the first to the largest while reads keep filling the buffer, so an
+/// idle tail costs little memory and a large file is read in big gulps.
+const FIRST_READ: usize = 64 << 10;
+const LARGEST_READ: usize = 1 << 20;
 /// How long one poll waits for new data before returning empty-handed.
 const IDLE_WAIT: Duration = Duration::from_millis(1000);
 /// Without notifications, how often the file is re-checked.
@@ -167,6 +170,8 @@ pub struct FileSourceTask {
     eof: bool,
     /// The file was replaced; `buf` holds the rest of the old one.
     rotated: bool,
+    /// Size of the next buffer reservation.
+    chunk: usize,
 }
 
 impl std::fmt::Debug for FileSourceTask {
@@ -272,9 +277,11 @@ impl SourceTask for FileSourceTask {
 impl FileSourceTask {
     /// Reads more input into `buf`, and notices truncation and rotation.
     async fn fill(&mut self) -> Result<Fill> {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-            self.buf.reserve(READ_CHUNK);
+        self.chunk = self.chunk.clamp(FIRST_READ, LARGEST_READ);
+        if self.buf.capacity() - self.buf.len() < self.chunk / 4 {
+            self.buf.reserve(self.chunk);
         }
+        let spare = self.buf.capacity() - self.buf.len();
         match &mut self.input {
             None => Err(ConnectError::Other(
                 "file source polled before start".into(),
@@ -303,6 +310,9 @@ impl FileSourceTask {
                 };
                 let n = read_into(&mut of.file, &mut self.buf)
                     .map_err(|e| ConnectError::io(format!("reading {}", path.display()), e))?;
+                if n == spare {
+                    self.chunk *= 2;
+                }
                 if n > 0 {
                     return Ok(Fill::Read);
                 }
