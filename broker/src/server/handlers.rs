@@ -563,6 +563,12 @@ async fn fetch(sh: &Shared, req: FetchRequest, version: i16) -> FetchResponse {
                 slot.max_bytes.min(max_bytes.saturating_sub(total))
             };
             if budget == 0 && total > 0 {
+                // response full: this partition reports its offsets and no records
+                pd.error_code = 0;
+                pd.high_watermark = log.log_end_offset();
+                pd.last_stable_offset = pd.high_watermark;
+                pd.log_start_offset = log.log_start_offset();
+                pd.records = Some(Bytes::new());
                 continue;
             }
             match log.read(slot.offset, budget.max(1)) {

@@ -705,3 +705,48 @@ async fn consumer_group_over_the_wire_with_offsets() {
     assert_eq!(r.results[0].error_code, 0);
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn list_offsets_and_delete_topics() {
+    let b = TestBroker::start(1 << 20).await;
+    let mut c = b.client().await;
+    assert_eq!(create_topic(&mut c, "t", 1, 1).await.error_code, 0);
+    c.call(ApiKey::Produce, 9, produce("t", 0, 1, batch(3, None, 0)))
+        .await;
+    let list = |ts: i64| {
+        let mut p = list_offsets_request::ListOffsetsPartition::default();
+        p.partition_index = 0;
+        p.timestamp = ts;
+        let mut t = list_offsets_request::ListOffsetsTopic::default();
+        t.name = TopicName(s("t"));
+        t.partitions.push(p);
+        let mut r = ListOffsetsRequest::default();
+        r.topics.push(t);
+        r
+    };
+    for (v, ts, want) in [
+        (1i16, -2i64, 0i64),
+        (7, -1, 3),
+        (10, 1_700_000_000_001, 1),
+        (5, 1_800_000_000_000, -1),
+    ] {
+        let ResponseKind::ListOffsets(r) = c.call(ApiKey::ListOffsets, v, list(ts)).await else {
+            panic!()
+        };
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(
+            (p.error_code, p.offset),
+            (0, want),
+            "ListOffsets v{v} at {ts}"
+        );
+    }
+    let mut del = DeleteTopicsRequest::default();
+    del.topic_names = vec![TopicName(s("t")), TopicName(s("missing"))];
+    let ResponseKind::DeleteTopics(r) = c.call(ApiKey::DeleteTopics, 5, del).await else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].error_code, 0);
+    assert_eq!(r.responses[1].error_code, E::UnknownTopicOrPartition.code());
+    assert!(b.log.topic("t").is_none());
+    b.shutdown().await;
+}
