@@ -11,7 +11,8 @@
 //!
 //! Member ids are handed out on the first JoinGroup (`<client id>-<counter>-<random>`) without
 //! the `MEMBER_ID_REQUIRED` round trip (allowed by the protocol; clients accept either).
-//! Static membership (`group.instance.id`) is accepted but treated as dynamic.
+//! Static membership (`group.instance.id`): a member rejoining under the same instance id
+//! replaces the previous one at once (with a rebalance; Kafka skips that rebalance).
 //!
 //! All state sits behind one mutex, never held across an `.await`; offset commits append to
 //! the log while holding it (a `pwrite`), which keeps the cache and the log in the same order.
@@ -611,6 +612,22 @@ impl GroupCoordinator {
             } else {
                 return JoinResult::error(E::UnknownMemberId.code(), &args.member_id);
             };
+            // A static member (group.instance.id) that restarted replaces its old incarnation
+            // at once instead of waiting for the old session to time out.
+            if let Some(instance) = &args.group_instance_id {
+                let old = group
+                    .members
+                    .values()
+                    .find(|m| m.instance_id.as_ref() == Some(instance) && m.id != member_id)
+                    .map(|m| m.id.clone());
+                if let Some(old) = old {
+                    group.remove_member(
+                        &old,
+                        self.initial_delay(),
+                        "replaced (same group.instance.id)",
+                    );
+                }
+            }
             let (tx, rx) = oneshot::channel();
             let order = st.next_member;
             st.next_member += 1;

@@ -271,3 +271,29 @@ fn offsets_partition_is_javas_string_hash() {
     assert_eq!(offsets_partition("abc", 50), 96354 % 50);
     assert_eq!(offsets_partition("anything", 1), 0);
 }
+
+#[tokio::test]
+async fn a_restarted_static_member_replaces_its_old_incarnation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_log, c) = open(dir.path());
+    let mut args = join_args("g", "", 60_000, 1000);
+    args.group_instance_id = Some("worker-1".into());
+    let first = c.join(args.clone()).await;
+    sync(&c, "g", 1, &first.member_id, vec![]).await;
+    // the process restarts: new connection, empty member id, same instance id
+    let started = Instant::now();
+    let second = c.join(args).await;
+    assert_eq!(second.error_code, 0);
+    assert_ne!(second.member_id, first.member_id);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "no wait for the old session"
+    );
+    let d = c.describe("g");
+    assert_eq!(d.members.len(), 1);
+    assert_eq!(d.members[0].group_instance_id.as_deref(), Some("worker-1"));
+    assert_eq!(
+        c.heartbeat("g", second.generation_id, &first.member_id),
+        E::UnknownMemberId.code()
+    );
+}
