@@ -40,7 +40,7 @@ async fn kafka_client_keeps_the_log_contract_against_ferry_broker() {
         "broker did not listen; log:\n{}",
         ws.log("broker")
     );
-    let log = KafkaLog::connect(&[addr.clone()], "conformance")
+    let log = KafkaLog::connect(std::slice::from_ref(&addr), "conformance")
         .await
         .expect("connect");
     conformance::run_all(Arc::new(log), "kafka").await;
