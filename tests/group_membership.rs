@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::process::{Child, Stdio};
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::*;
 use ferry_runtime::distributed::protocol::{PROTOCOL_TYPE, select_protocol};
-use ferry_runtime::distributed::{Assignment, ConnectProtocol, WorkerMetadata};
+use ferry_runtime::distributed::{
+    Assignment, ConnectProtocol, Coordinator, GroupSettings, Rebalanced, WorkerMetadata,
+};
 use ferry_runtime::log::{GroupError, JoinResult, KafkaLog, Log, LogError};
 use ferry_runtime::worker::TaskId;
 
@@ -269,5 +272,131 @@ async fn workers_join_sync_heartbeat_and_leave_a_connect_group() {
     c.leave_group(GROUP, &c3.member_id)
         .await
         .expect("leave again");
+    drop(broker);
+}
+
+/// Each worker runs the herder's membership loop: rebalance (again at once after
+/// revocations), then heartbeat, rebalancing whenever told to, until a second of heartbeats
+/// passes quietly. Returns when every worker is quiet in the same generation.
+async fn settle(
+    workers: Vec<Coordinator>,
+    connectors: &BTreeMap<String, usize>,
+) -> (Vec<Coordinator>, Vec<Rebalanced>) {
+    let mut running = Vec::new();
+    for mut w in workers {
+        let connectors = connectors.clone();
+        running.push(tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            'rebalance: loop {
+                assert!(Instant::now() < deadline, "{w:?} never settled");
+                let r = w
+                    .rebalance(0, &connectors)
+                    .await
+                    .unwrap_or_else(|e| panic!("rebalance of {w:?}: {e}"));
+                if r.needs_rejoin() {
+                    continue;
+                }
+                for _ in 0..10 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    match w.heartbeat().await {
+                        Ok(()) => {}
+                        Err(e) if Coordinator::must_rejoin(&e) => continue 'rebalance,
+                        Err(e) => panic!("heartbeat of {w:?}: {e}"),
+                    }
+                }
+                return (w, r);
+            }
+        }));
+    }
+    let mut workers = Vec::new();
+    let mut results = Vec::new();
+    for task in running {
+        let (w, r) = task.await.unwrap();
+        workers.push(w);
+        results.push(r);
+    }
+    let generations: BTreeSet<i32> = results.iter().map(|r| r.generation).collect();
+    assert_eq!(generations.len(), 1, "one generation: {results:?}");
+    (workers, results)
+}
+
+fn check_shared(workers: &[Coordinator], connectors: &BTreeMap<String, usize>) {
+    let mut all_connectors = Vec::new();
+    let mut all_tasks = Vec::new();
+    for w in workers {
+        all_connectors.extend(w.running().connectors.iter().cloned());
+        all_tasks.extend(w.running().tasks.iter().cloned());
+    }
+    all_connectors.sort();
+    all_tasks.sort();
+    assert_eq!(
+        all_connectors,
+        connectors.keys().cloned().collect::<Vec<_>>()
+    );
+    let expected: usize = connectors.values().sum();
+    assert_eq!(all_tasks.len(), expected);
+    all_tasks.dedup();
+    assert_eq!(all_tasks.len(), expected, "no task twice");
+    let counts: Vec<usize> = workers.iter().map(|w| w.running().tasks.len()).collect();
+    assert!(
+        counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
+        "{counts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinators_share_work_and_take_over_a_departed_workers_share() {
+    let ws = Workspace::new();
+    let broker = start_broker(&ws);
+    let settings = GroupSettings {
+        session_timeout: Duration::from_secs(10),
+        rebalance_timeout: Duration::from_secs(10),
+        heartbeat_interval: Duration::from_millis(200),
+        max_delay: Duration::ZERO,
+        ..GroupSettings::new("coordinated")
+    };
+    let connectors: BTreeMap<String, usize> = [("a".to_string(), 3), ("b".to_string(), 3)].into();
+    let mut workers = Vec::new();
+    for i in 0..2 {
+        let log = KafkaLog::connect(std::slice::from_ref(&broker.addr), &format!("w{i}"))
+            .await
+            .expect("connect");
+        workers.push(Coordinator::new(
+            Arc::new(log),
+            settings.clone(),
+            &format!("http://w{i}:8083/"),
+        ));
+    }
+    // The first alone runs everything.
+    let mut first = workers.remove(0);
+    let r = first.rebalance(0, &connectors).await.expect("first join");
+    assert!(r.is_leader);
+    assert_eq!(first.running().tasks.len(), 6);
+    workers.insert(0, first);
+
+    // Both: the work is shared, each task once, balanced.
+    let (mut workers, results) = settle(workers, &connectors).await;
+    assert_eq!(results.iter().filter(|r| r.is_leader).count(), 1);
+    check_shared(&workers, &connectors);
+    for w in &workers {
+        w.heartbeat().await.expect("heartbeat");
+    }
+
+    // One leaves: the other is told to rebalance and, with no delay, takes everything.
+    let mut gone = workers.pop().unwrap();
+    gone.leave().await.expect("leave");
+    let survivor = &mut workers[0];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match survivor.heartbeat().await {
+            Ok(()) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) if Coordinator::must_rejoin(&e) => break,
+            Err(e) => panic!("heartbeat: {e}"),
+        }
+        assert!(Instant::now() < deadline, "no rebalance after a leave");
+    }
+    let (workers, _) = settle(workers, &connectors).await;
+    check_shared(&workers, &connectors);
+    assert_eq!(workers[0].running().tasks.len(), 6);
     drop(broker);
 }

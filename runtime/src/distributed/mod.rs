@@ -1,8 +1,11 @@
-//! Building blocks of distributed mode (issue 7): the `connect` group protocol codec and the
-//! leader's incremental cooperative assignor. The distributed herder is assembled on top.
+//! Building blocks of distributed mode (issue 7): the `connect` group protocol codec
+//! ([`protocol`]), the leader's incremental cooperative assignor ([`assignor`]) and one
+//! worker's group membership ([`coordinator`]). The distributed herder is assembled on top.
 
 pub mod assignor;
+pub mod coordinator;
 pub mod protocol;
 
 pub use assignor::{AssignorInput, AssignorOutput, Member, MemberAssignment, Work, assign};
+pub use coordinator::{Coordinator, CoordinatorError, GroupSettings, Rebalanced};
 pub use protocol::{Assignment, ConnectProtocol, ProtocolError, WorkerMetadata};
