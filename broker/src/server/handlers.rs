@@ -372,14 +372,12 @@ fn produce_partition(
             count: batch.last_offset_delta() + 1,
         });
     }
-    let idempotent = infos.first().is_some_and(|b| b.producer_id >= 0);
-    if !idempotent {
+    let Some(&first) = infos.first().filter(|b| b.producer_id >= 0) else {
         return append(&log, records, index);
-    }
+    };
     let state = sh.producers.partition(topic, index);
     let mut state = lock_partition(&state);
     // Check the first batch against the state, the following ones against their predecessor.
-    let first = infos[0];
     match state.check(
         first.producer_id,
         first.epoch,

@@ -10,6 +10,22 @@
 //! Shutdown ([`Broker::run`]'s future resolves): the listener stops accepting, every
 //! connection finishes the request it is answering and closes, the group coordinator's timer
 //! stops. The caller then closes the [`LogManager`].
+//!
+//! Copies of record data: Produce hands the records slice of the request frame to
+//! `PartitionLog::append`; frames of 64 KiB and more are read into their own buffer, so once
+//! the rest of the request is dropped the slice owns it and no copy is made (smaller frames
+//! share the connection's read buffer and are copied once; so are all but the last partition
+//! of a multi-partition request). Fetch returns the log's bytes as read, never re-encoded; the
+//! codec then copies them once into the response buffer.
+//!
+//! Performance, to measure next (a crude first look, debug build, kcat with 100-byte records
+//! and 1 MB batches, one partition: ~1.6 M records/s produced with acks=all, ~1.2 M records/s
+//! consumed): produce/consume records/s and MB/s with librdkafka's `rdkafka_performance`
+//! against tansu (CLARIFICATIONS.md), acks=1 vs all, 1 vs many partitions and connections; p99
+//! produce latency at 50 % load; allocations and copies per request (heaptrack / perf); the
+//! share of time in CRC checks, the per-partition producer-state lock, the Fetch response copy
+//! (a vectored write of header + log slices would remove it), `JoinSet` spawns of long polls,
+//! and synchronous log reads on the runtime threads.
 
 mod connection;
 mod handlers;
