@@ -181,7 +181,20 @@ fn crash_cycles(mode: &str, default_seed: u64, kills: usize) {
     for round in 0..kills {
         let acks_before = read_acks(&acks_path).len();
         let mut child = spawn_writer(&data, &acks_path, mode, rng.next());
-        std::thread::sleep(Duration::from_millis(30 + rng.below(300)));
+        // Two rounds in three wait until the writer is appending (so that a loaded machine
+        // does not turn every kill into a kill during start-up); the third may kill it
+        // anywhere, recovery and topic creation included.
+        if round % 3 != 0 {
+            for _ in 0..1000 {
+                if read_acks(&acks_path).len() > acks_before
+                    || child.try_wait().is_ok_and(|s| s.is_some())
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
         if let Some(status) = child.try_wait().expect("try_wait") {
             let mut err = String::new();
             if let Some(mut e) = child.stderr.take() {
