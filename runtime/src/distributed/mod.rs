@@ -3,9 +3,11 @@
 //! worker's group membership ([`coordinator`]). The distributed herder is assembled on top.
 
 pub mod assignor;
+pub mod config;
 pub mod coordinator;
 pub mod protocol;
 
 pub use assignor::{AssignorInput, AssignorOutput, Member, MemberAssignment, Work, assign};
+pub use config::{DistributedConfig, distributed_config_def};
 pub use coordinator::{Coordinator, CoordinatorError, GroupSettings, Rebalanced};
 pub use protocol::{Assignment, ConnectProtocol, ProtocolError, WorkerMetadata};
