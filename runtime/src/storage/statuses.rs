@@ -14,7 +14,7 @@
 //! history stays in one partition and the last record of a key is its status.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ferry_api::{TopicPartition, Value};
 use ferry_broker::record::{RecordBatchBuilder, batches, partition_for_key};
@@ -284,6 +284,8 @@ pub struct StatusStore {
     log: Arc<dyn Log>,
     topic: String,
     partitions: u32,
+    /// Next offset to read per partition, for [`StatusStore::read_new`].
+    positions: Mutex<Vec<i64>>,
 }
 
 impl std::fmt::Debug for StatusStore {
@@ -320,8 +322,10 @@ impl StatusStore {
             log,
             topic: topic.to_string(),
             partitions,
+            positions: Mutex::new(vec![0; partitions as usize]),
         };
-        let snapshot = store.read_all().await?;
+        let mut snapshot = StatusSnapshot::default();
+        store.read_new(&mut snapshot).await?;
         Ok((store, snapshot))
     }
 
@@ -332,25 +336,58 @@ impl StatusStore {
         }
     }
 
-    /// Reads the whole topic.
+    /// Reads the whole topic from its start.
     pub async fn read_all(&self) -> Result<StatusSnapshot> {
         let mut snapshot = StatusSnapshot::default();
         for p in 0..self.partitions as i32 {
             let tp = TopicPartition::new(self.topic.as_str(), p);
-            self.read_partition(&tp, &mut snapshot)
+            self.read_partition(&tp, 0, &mut snapshot)
                 .await
                 .map_err(|e| self.err(e))?;
         }
         Ok(snapshot)
     }
 
+    /// Applies to `snapshot` what was written (by any worker) since the last call (or since
+    /// [`open`](Self::open), which reads everything); returns how many records it read. One
+    /// reader at a time: concurrent calls may apply records twice, out of order.
+    pub async fn read_new(&self, snapshot: &mut StatusSnapshot) -> Result<usize> {
+        let positions = self
+            .positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut read = 0;
+        for (p, from) in positions.into_iter().enumerate() {
+            let tp = TopicPartition::new(self.topic.as_str(), p as i32);
+            let (next, n) = self
+                .read_partition(&tp, from, snapshot)
+                .await
+                .map_err(|e| self.err(e))?;
+            read += n;
+            if let Some(slot) = self
+                .positions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(p)
+            {
+                *slot = next;
+            }
+        }
+        Ok(read)
+    }
+
+    /// Applies the records of `tp` from offset `from` to its end; returns the next offset
+    /// and the number of records applied.
     async fn read_partition(
         &self,
         tp: &TopicPartition,
+        from: i64,
         snapshot: &mut StatusSnapshot,
-    ) -> Result<(), LogError> {
+    ) -> Result<(i64, usize), LogError> {
         let (start, end) = self.log.offset_range(tp).await?;
-        let mut next = start;
+        let mut next = from.max(start);
+        let mut applied = 0;
         while next < end {
             let fetched = self
                 .log
@@ -374,11 +411,12 @@ impl StatusStore {
                         continue;
                     };
                     snapshot.apply(key, record.value.as_deref());
+                    applied += 1;
                 }
                 next = next.max(batch.next_offset());
             }
         }
-        Ok(())
+        Ok((next, applied))
     }
 
     async fn write(&self, key: String, value: Option<Vec<u8>>) -> Result<()> {
@@ -603,5 +641,29 @@ mod tests {
             }
         }
         assert!(saw_tombstone, "DESTROYED is written as a tombstone");
+    }
+
+    #[tokio::test]
+    async fn another_worker_sees_new_statuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(LogConfig::new(dir.path())).unwrap());
+        let (w1, _) = StatusStore::open(log.clone(), "s", 3).await.unwrap();
+        let (w2, mut seen) = StatusStore::open(log.clone(), "s", 3).await.unwrap();
+        assert_eq!(w2.read_new(&mut seen).await.unwrap(), 0);
+        w1.put_connector("c", &status(State::Running, 1))
+            .await
+            .unwrap();
+        w1.put_task(&task("c", 0), &status(State::Running, 1))
+            .await
+            .unwrap();
+        assert_eq!(w2.read_new(&mut seen).await.unwrap(), 2);
+        assert_eq!(seen.connectors["c"].state, State::Running);
+        w1.put_task(&task("c", 0), &status(State::Failed, 2))
+            .await
+            .unwrap();
+        assert_eq!(w2.read_new(&mut seen).await.unwrap(), 1);
+        assert_eq!(seen.tasks[&task("c", 0)].state, State::Failed);
+        assert_eq!(w2.read_new(&mut seen).await.unwrap(), 0);
+        assert_eq!(seen, w2.read_all().await.unwrap());
     }
 }
