@@ -375,7 +375,7 @@ fn produce_partition(
     let Some(&first) = infos.first().filter(|b| b.producer_id >= 0) else {
         return append(&log, records, index);
     };
-    let state = sh.producers.partition(topic, index);
+    let state = sh.producers.partition(&log);
     let mut state = lock_partition(&state);
     // Check the first batch against the state, the following ones against their predecessor.
     match state.check(

@@ -6,17 +6,26 @@
 //! first sequence is not the last sequence + 1 is `OUT_OF_ORDER_SEQUENCE_NUMBER`; an older
 //! epoch is `INVALID_PRODUCER_EPOCH`.
 //!
-//! State lives in memory: after a restart an unknown producer id is accepted at any sequence
-//! (as Kafka does once a producer's state has expired). Producer ids start at the wall-clock
-//! millisecond of startup so ids handed out after a restart do not collide with earlier ones.
+//! State lives in memory and is rebuilt from the tail of a partition (its last
+//! [`RECOVERY_OFFSETS`] offsets) the first time the partition is produced to after a start,
+//! as Kafka rebuilds it from the log: a retry of a batch appended just before a restart is
+//! still a duplicate. A producer id not found there is accepted at any sequence (as Kafka does
+//! once a producer's state has expired). Producer ids start at the wall-clock millisecond of
+//! startup so ids handed out after a restart do not collide with earlier ones.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::log::PartitionLog;
+use crate::record::batches;
+
 /// Batches remembered per producer and partition for duplicate detection.
 const REMEMBERED_BATCHES: usize = 5;
+
+/// How far back from the log end producer state is rebuilt after a start.
+pub(crate) const RECOVERY_OFFSETS: i64 = 10_000;
 
 type SharedPartition = Arc<Mutex<PartitionProducers>>;
 
@@ -47,12 +56,23 @@ impl Producers {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The producer state of one partition; hold its lock across check, append and record.
-    pub(crate) fn partition(&self, topic: &str, partition: i32) -> Arc<Mutex<PartitionProducers>> {
-        lock(&self.partitions)
-            .entry((topic.to_string(), partition))
-            .or_default()
-            .clone()
+    /// The producer state of one partition (rebuilt from the log's tail on first use); hold
+    /// its lock across check, append and record.
+    pub(crate) fn partition(&self, log: &PartitionLog) -> Arc<Mutex<PartitionProducers>> {
+        let key = (log.topic().to_string(), log.partition());
+        let mut map = lock(&self.partitions);
+        if let Some(state) = map.get(&key) {
+            return state.clone();
+        }
+        let state = SharedPartition::default();
+        {
+            // Locked before it is visible to other requests, recovered after the map is free.
+            let mut guard = lock(&state);
+            map.insert(key, state.clone());
+            drop(map);
+            guard.recover(log);
+        }
+        state
     }
 
     /// Forgets a deleted topic.
@@ -123,6 +143,51 @@ pub(crate) fn last_seq(first: i32, count: i32) -> i32 {
 }
 
 impl PartitionProducers {
+    /// Rebuilds the state from the idempotent batches among the last [`RECOVERY_OFFSETS`]
+    /// offsets of `log`.
+    fn recover(&mut self, log: &PartitionLog) {
+        let end = log.log_end_offset();
+        let mut offset = log.log_start_offset().max(end - RECOVERY_OFFSETS);
+        let mut found = 0usize;
+        while offset < end {
+            let Ok(read) = log.read(offset, 1 << 20) else {
+                break;
+            };
+            if read.data.is_empty() {
+                break;
+            }
+            let before = offset;
+            for batch in batches(read.data) {
+                let Ok(b) = batch else { break };
+                offset = b.next_offset();
+                if b.producer_id() >= 0 {
+                    let count = b.last_offset_delta() + 1;
+                    let first = b.base_sequence();
+                    self.record(
+                        b.producer_id(),
+                        b.producer_epoch(),
+                        first,
+                        last_seq(first, count),
+                        b.base_offset(),
+                    );
+                    found += 1;
+                }
+            }
+            if offset <= before {
+                break;
+            }
+        }
+        if found > 0 {
+            tracing::debug!(
+                topic = log.topic(),
+                partition = log.partition(),
+                batches = found,
+                producers = self.by_id.len(),
+                "rebuilt idempotent producer state from the log"
+            );
+        }
+    }
+
     /// Checks one batch against the state (does not change it).
     pub(crate) fn check(
         &self,

@@ -750,3 +750,42 @@ async fn list_offsets_and_delete_topics() {
     assert!(b.log.topic("t").is_none());
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_retry_after_a_restart_is_still_a_duplicate() {
+    let b = TestBroker::start(1 << 20).await;
+    let mut c = b.client().await;
+    assert_eq!(create_topic(&mut c, "t", 1, 1).await.error_code, 0);
+    let (pid, epoch) = (12345i64, 0i16);
+    let send = |seq: i32, n: usize| produce("t", 0, -1, batch(n, Some((pid, epoch, seq)), 0));
+    c.call(ApiKey::Produce, 9, send(0, 2)).await;
+    c.call(ApiKey::Produce, 9, send(2, 3)).await;
+    // a second server on the same log has no producer state in memory
+    let log = b.log.clone();
+    let again = Broker::bind(BrokerConfig::new("127.0.0.1:0".parse().unwrap()), log)
+        .await
+        .unwrap();
+    let addr = again.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(again.run(async {
+        let _ = rx.await;
+    }));
+    let mut c2 = Client {
+        stream: TcpStream::connect(addr).await.unwrap(),
+        next: 0,
+    };
+    assert_eq!(
+        produce_result(c2.call(ApiKey::Produce, 9, send(2, 3)).await),
+        (0, 2)
+    );
+    assert_eq!(b.log.partition("t", 0).unwrap().log_end_offset(), 5);
+    let r = c2.call(ApiKey::Produce, 9, send(9, 1)).await;
+    assert_eq!(produce_result(r).0, E::OutOfOrderSequenceNumber.code());
+    assert_eq!(
+        produce_result(c2.call(ApiKey::Produce, 9, send(5, 1)).await),
+        (0, 5)
+    );
+    let _ = tx.send(());
+    task.await.unwrap();
+    b.shutdown().await;
+}
