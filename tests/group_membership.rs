@@ -400,3 +400,71 @@ async fn coordinators_share_work_and_take_over_a_departed_workers_share() {
     assert_eq!(workers[0].running().tasks.len(), 6);
     drop(broker);
 }
+
+/// A worker that stops heartbeating (as after `kill -9`) loses its membership after the
+/// session timeout; its work is held back for `scheduled.rebalance.max.delay.ms`, then runs
+/// on the survivor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_workers_share_moves_after_session_timeout_and_delay() {
+    let ws = Workspace::new();
+    let broker = start_broker(&ws);
+    let settings = GroupSettings {
+        session_timeout: Duration::from_millis(1500),
+        rebalance_timeout: Duration::from_secs(5),
+        heartbeat_interval: Duration::from_millis(300),
+        max_delay: Duration::from_secs(1),
+        ..GroupSettings::new("failover")
+    };
+    let connectors: BTreeMap<String, usize> = [("a".to_string(), 2), ("b".to_string(), 2)].into();
+    let mut workers = Vec::new();
+    for i in 0..2 {
+        let log = KafkaLog::connect(std::slice::from_ref(&broker.addr), &format!("f{i}"))
+            .await
+            .expect("connect");
+        workers.push(Coordinator::new(
+            Arc::new(log),
+            settings.clone(),
+            &format!("http://f{i}:8083/"),
+        ));
+    }
+    let mut first = workers.remove(0);
+    first.rebalance(0, &connectors).await.expect("first join");
+    workers.insert(0, first);
+    let (mut workers, _) = settle(workers, &connectors).await;
+    check_shared(&workers, &connectors);
+
+    // The second worker goes silent.
+    let silent = workers.pop().unwrap();
+    let started = Instant::now();
+    let survivor = &mut workers[0];
+    loop {
+        tokio::time::sleep(settings.heartbeat_interval).await;
+        match survivor.heartbeat().await {
+            Ok(()) => {}
+            Err(e) if Coordinator::must_rejoin(&e) => break,
+            Err(e) => panic!("heartbeat: {e}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never evicted");
+    }
+    let mut r = survivor.rebalance(0, &connectors).await.expect("rebalance");
+    while let Some(delay) = r.rejoin_after() {
+        // The lost work is held back (only when the survivor led already); heartbeat
+        // through the delay, then rebalance again.
+        assert!(delay <= settings.max_delay, "{delay:?}");
+        eprintln!("lost work held back for {delay:?}");
+        assert_eq!(survivor.running().tasks.len(), 2);
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            tokio::time::sleep(settings.heartbeat_interval).await;
+            survivor.heartbeat().await.expect("heartbeat while waiting");
+        }
+        r = survivor.rebalance(0, &connectors).await.expect("rebalance");
+    }
+    assert_eq!(survivor.running().tasks.len(), 4);
+    assert_eq!(survivor.running().connectors.len(), 2);
+    let elapsed = started.elapsed();
+    eprintln!("work of a silent worker ran elsewhere after {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    drop(silent);
+    drop(broker);
+}
