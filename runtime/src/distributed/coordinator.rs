@@ -139,6 +139,34 @@ impl Rebalanced {
     }
 }
 
+/// Background heartbeats of one generation ([`Coordinator::start_heartbeats`]); stopped
+/// when dropped.
+#[derive(Debug)]
+pub struct Heartbeats {
+    task: tokio::task::JoinHandle<()>,
+    rejoin: tokio::sync::watch::Receiver<Option<String>>,
+}
+
+impl Heartbeats {
+    /// Waits until a rebalance is needed; returns why.
+    pub async fn rejoin_needed(&mut self) -> String {
+        loop {
+            if let Some(reason) = self.rejoin.borrow_and_update().clone() {
+                return reason;
+            }
+            if self.rejoin.changed().await.is_err() {
+                return "heartbeats stopped".into();
+            }
+        }
+    }
+}
+
+impl Drop for Heartbeats {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// What the leader remembers between its rounds.
 #[derive(Debug, Default)]
 struct LeaderState {
@@ -451,6 +479,45 @@ impl Coordinator {
             .map_err(|e| self.log_err(e))
     }
 
+    /// Heartbeats for the current generation in a background task, every
+    /// `heartbeat.interval.ms`, until the coordinator asks for a rebalance or heartbeats
+    /// have failed for a whole `session.timeout.ms` (the membership is then lost); see
+    /// [`Heartbeats::rejoin_needed`]. Start it after each [`rebalance`](Self::rebalance)
+    /// (dropping the previous one), so the group sees this worker alive while the herder
+    /// starts and stops work.
+    pub fn start_heartbeats(&self) -> Heartbeats {
+        let log = self.log.clone();
+        let group = self.settings.group_id.clone();
+        let member = self.member_id.clone();
+        let generation = self.generation;
+        let interval = self.settings.heartbeat_interval;
+        let session = self.settings.session_timeout;
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        let task = tokio::spawn(async move {
+            let mut last_ok = Instant::now();
+            loop {
+                tokio::time::sleep(interval).await;
+                match log.heartbeat(&group, generation, &member).await {
+                    Ok(()) => last_ok = Instant::now(),
+                    Err(LogError::Group(e)) => {
+                        let _ = tx.send(Some(e.to_string()));
+                        return;
+                    }
+                    Err(e) if last_ok.elapsed() >= session => {
+                        let _ = tx.send(Some(format!(
+                            "no successful heartbeat for a whole session timeout: {e}"
+                        )));
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::debug!(group = %group, error = %e, "heartbeat failed; retrying");
+                    }
+                }
+            }
+        });
+        Heartbeats { task, rejoin: rx }
+    }
+
     /// Whether a heartbeat error asks for a rebalance (rather than being a broker failure).
     pub fn must_rejoin(error: &CoordinatorError) -> bool {
         matches!(
@@ -497,6 +564,8 @@ mod tests {
     struct FakeGroup {
         other: WorkerMetadata,
         handed_out: Mutex<Vec<(String, Bytes)>>,
+        /// Heartbeats answered before REBALANCE_IN_PROGRESS.
+        heartbeats_until_rebalance: Mutex<usize>,
     }
 
     fn nothing<T>() -> crate::log::Result<T> {
@@ -576,6 +645,17 @@ mod tests {
                 ],
             })
         }
+        async fn heartbeat(&self, group: &str, _: i32, _: &str) -> crate::log::Result<()> {
+            let mut left = self.heartbeats_until_rebalance.lock().unwrap();
+            if *left == 0 {
+                return Err(GroupError::RebalanceInProgress {
+                    group: group.to_string(),
+                }
+                .into());
+            }
+            *left -= 1;
+            Ok(())
+        }
         async fn sync_group(
             &self,
             _: &str,
@@ -600,6 +680,7 @@ mod tests {
                 allocation: None,
             },
             handed_out: Mutex::new(Vec::new()),
+            heartbeats_until_rebalance: Mutex::new(3),
         });
         let settings = GroupSettings {
             protocol,
@@ -664,6 +745,19 @@ mod tests {
                 .values()
                 .all(|a| a.error == CONFIG_MISMATCH && a.version == 1)
         );
+    }
+
+    #[tokio::test]
+    async fn background_heartbeats_report_a_rebalance() {
+        let (mut c, fake) = coordinator(0, ConnectProtocol::Sessioned);
+        c.settings.heartbeat_interval = Duration::from_millis(5);
+        c.rebalance(0, &BTreeMap::new()).await.unwrap();
+        let mut beats = c.start_heartbeats();
+        let reason = tokio::time::timeout(Duration::from_secs(5), beats.rejoin_needed())
+            .await
+            .unwrap();
+        assert!(reason.contains("rebalancing"), "{reason}");
+        assert_eq!(*fake.heartbeats_until_rebalance.lock().unwrap(), 0);
     }
 
     #[tokio::test]
