@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::compression::{MAX_DECOMPRESSED_SIZE, decompress};
 use super::varint::{get_varint, get_varlong};
 use crate::error::{Error, Result};
 
@@ -269,9 +270,14 @@ impl RecordBatch {
     }
 
     /// Iterates over the records. Each item borrows nothing: keys, values and headers are
-    /// [`Bytes`] slices of this batch's buffer. A compressed batch yields one
-    /// [`Error::UnsupportedCompression`]; malformed records yield one error, then the
-    /// iterator ends.
+    /// [`Bytes`] slices of this batch's buffer (no copy).
+    ///
+    /// A compressed batch (gzip, snappy, lz4, zstd) is decompressed once, on the first
+    /// `next()`, into one owned buffer of at most
+    /// [`MAX_DECOMPRESSED_SIZE`](super::MAX_DECOMPRESSED_SIZE) bytes, and the records are
+    /// slices of that buffer. Codec ids 5–7 yield one [`Error::UnsupportedCompression`];
+    /// corrupt compressed data or malformed records yield one [`Error::CorruptBatch`], then
+    /// the iterator ends.
     pub fn records(&self) -> Records {
         Records {
             data: self.data.clone(),
@@ -460,12 +466,14 @@ fn read_header(buf: &[u8], pos: &mut usize) -> Option<(Span, Option<Span>)> {
 /// Iterator returned by [`RecordBatch::records`].
 #[derive(Debug, Clone)]
 pub struct Records {
+    /// The batch; for a compressed batch, after the first `next()`, its decompressed records.
     data: Bytes,
     pos: usize,
     remaining: i32,
     base_offset: i64,
     base_timestamp: i64,
     log_append_time: Option<i64>,
+    /// Codec id still to be undone on the first `next()` (0 once `data` holds plain records).
     compression: i16,
     attributes: i16,
     failed: bool,
@@ -489,11 +497,23 @@ impl Iterator for Records {
             return None;
         }
         if self.compression != 0 {
-            self.failed = true;
-            return Some(Err(Error::UnsupportedCompression {
-                codec: self.compression,
-                attributes: self.attributes,
-            }));
+            let section = self.data.get(BATCH_HEADER_SIZE..).unwrap_or_default();
+            match decompress(
+                self.compression,
+                self.attributes,
+                section,
+                MAX_DECOMPRESSED_SIZE,
+            ) {
+                Ok(records) => {
+                    self.data = records;
+                    self.pos = 0;
+                    self.compression = 0;
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
         }
         if self.remaining <= 0 {
             if self.pos != self.data.len() {
