@@ -3,7 +3,16 @@
 //! Works on whole non-active segments. Offsets never change: a batch that loses records is
 //! re-encoded with its original base offset, offset deltas and lastOffsetDelta; a batch that
 //! loses all of them is dropped; segments keep their base offset even when they become empty.
-//! Compressed and control batches are kept as they are (this build cannot decode them).
+//!
+//! Compressed batches (gzip, snappy, lz4, zstd) take part like any others: their records
+//! enter the key map, and their tombstones and superseded records are removed. A compressed
+//! batch that keeps all its records is copied as it is; one that loses some is rewritten
+//! **uncompressed** (same base offset, offset deltas, lastOffsetDelta and record timestamps).
+//! Kafka recompresses with the original codec; Ferry has no encoders (decoders only, to keep
+//! the build small), so a compacted segment can grow back towards the uncompressed size of
+//! its retained records. A compressed batch whose records cannot be decoded (corrupt data, a
+//! codec id above 4) is kept whole with a `warn!`, as before decoding existed.
+//! Control batches (transaction markers) are kept as they are.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -13,7 +22,7 @@ use std::path::{Path, PathBuf};
 use super::config::TopicConfig;
 use super::segment::{Segment, file_stem};
 use crate::error::{IoContext, Result};
-use crate::record::{RecordBatch, RecordBatchBuilder, batches, set_base_offset};
+use crate::record::{Record, RecordBatch, RecordBatchBuilder, batches, set_base_offset};
 
 const READ_CHUNK: usize = 1 << 20;
 
@@ -30,16 +39,34 @@ fn for_each_batch(seg: &Segment, mut f: impl FnMut(RecordBatch) -> Result<()>) -
     Ok(())
 }
 
+/// The records of a data batch, or `None` for a batch the cleaner leaves whole: control
+/// batches, and compressed batches that fail to decode (`warn!`). A malformed uncompressed
+/// batch is an error (as before compressed batches were decoded).
+fn data_records(seg: &Segment, batch: &RecordBatch) -> Result<Option<Vec<Record>>> {
+    if batch.is_control() {
+        return Ok(None);
+    }
+    match batch.records().collect::<Result<Vec<_>>>() {
+        Ok(records) => Ok(Some(records)),
+        Err(e) if batch.compression() != 0 => {
+            tracing::warn!(
+                file = %seg.log_path().display(),
+                base_offset = batch.base_offset(),
+                error = %e,
+                "compaction keeps a compressed batch it cannot decode as it is"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Latest offset of every key in `segments`.
 pub(crate) fn key_map(segments: &[std::sync::Arc<Segment>]) -> Result<HashMap<Vec<u8>, i64>> {
     let mut map = HashMap::new();
     for seg in segments {
         for_each_batch(seg, |batch| {
-            if batch.compression() != 0 || batch.is_control() {
-                return Ok(());
-            }
-            for r in batch.records() {
-                let r = r?;
+            for r in data_records(seg, &batch)?.unwrap_or_default() {
                 if let Some(k) = r.key {
                     map.insert(k.to_vec(), r.offset);
                 }
@@ -63,29 +90,28 @@ pub(crate) fn clean_segment(
     let mut out: Vec<u8> = Vec::new();
     let mut removed = 0usize;
     for_each_batch(seg, |batch| {
-        if batch.compression() != 0 || batch.is_control() {
+        let Some(records) = data_records(seg, &batch)? else {
             out.extend_from_slice(batch.as_bytes());
             return Ok(());
-        }
+        };
         let base = batch.base_offset();
-        let mut kept = Vec::new();
-        let mut total = 0usize;
-        for r in batch.records() {
-            let r = r?;
-            total += 1;
-            let latest = r
-                .key
-                .as_ref()
-                .is_some_and(|k| map.get(k.as_ref()) == Some(&r.offset));
-            let expired_tombstone = r.value.is_none() && r.timestamp < tombstone_horizon;
-            if latest && !expired_tombstone {
-                kept.push(r);
-            }
-        }
+        let total = records.len();
+        let kept: Vec<Record> = records
+            .into_iter()
+            .filter(|r| {
+                let latest = r
+                    .key
+                    .as_ref()
+                    .is_some_and(|k| map.get(k.as_ref()) == Some(&r.offset));
+                let expired_tombstone = r.value.is_none() && r.timestamp < tombstone_horizon;
+                latest && !expired_tombstone
+            })
+            .collect();
         removed += total - kept.len();
         if kept.len() == total {
             out.extend_from_slice(batch.as_bytes());
         } else if !kept.is_empty() {
+            // Rewritten uncompressed, whatever the codec was (module doc).
             let mut b =
                 RecordBatchBuilder::with_capacity(batch.base_timestamp(), batch.size_in_bytes());
             for r in &kept {

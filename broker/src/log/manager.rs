@@ -1120,6 +1120,23 @@ mod tests {
     /// (offset, key, value) of every record from `offset` on.
     type Rec = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
 
+    /// Every batch of the partition as stored.
+    fn stored_batches(p: &PartitionLog) -> Vec<RecordBatch> {
+        let mut out = Vec::new();
+        let mut offset = p.log_start_offset();
+        loop {
+            let r = p.read(offset, 1 << 20).unwrap();
+            if r.data.is_empty() {
+                return out;
+            }
+            for b in batches(r.data) {
+                let b = b.unwrap();
+                offset = b.next_offset();
+                out.push(b);
+            }
+        }
+    }
+
     fn read_records(p: &PartitionLog, mut offset: i64) -> Vec<Rec> {
         let mut out = Vec::new();
         loop {
@@ -1188,7 +1205,18 @@ mod tests {
                 n += 1;
             }
             let ts = if round < 20 { now - 200_000 } else { now };
-            let info = p.append(keyed_batch(&recs, ts)).unwrap();
+            // Every other batch is compressed, cycling through the four codecs (tombstone
+            // rounds included).
+            let batch = keyed_batch(&recs, ts);
+            let batch = if round % 2 == 0 {
+                BytesMut::from(crate::record::compress_batch(
+                    &batch,
+                    (round / 2 % 4 + 1) as i16,
+                ))
+            } else {
+                batch
+            };
+            let info = p.append(batch).unwrap();
             for (i, (k, v)) in recs.iter().enumerate() {
                 model.push((
                     info.base_offset + i as i64,
@@ -1200,10 +1228,19 @@ mod tests {
         // Keyless records are refused on a compacted topic.
         let mut keyless = RecordBatchBuilder::new(now);
         keyless.append(now, None, Some(b"v"), &[]);
+        let keyless = keyless.finish_mut();
+        let keyless_gzip = BytesMut::from(crate::record::compress_batch(&keyless, 1));
+        assert!(matches!(p.append(keyless), Err(Error::CorruptBatch { .. })));
         assert!(matches!(
-            p.append(keyless.finish_mut()),
+            p.append(keyless_gzip),
             Err(Error::CorruptBatch { .. })
         ));
+        let compressed_before: Vec<i64> = stored_batches(&p)
+            .iter()
+            .filter(|b| b.compression() != 0)
+            .map(RecordBatch::base_offset)
+            .collect();
+        assert_eq!(compressed_before.len(), 20);
         let before = p.size_in_bytes();
         let segs = p.segment_count();
         assert!(segs > 4);
@@ -1214,6 +1251,37 @@ mod tests {
         assert_eq!(p.log_start_offset(), 0);
         let got = read_records(&p, 0);
         check_compacted(&p, &model, &got);
+        // Compressed batches were compacted too: some lost records (rewritten uncompressed,
+        // same base offset) or went away; the active segment's stay compressed.
+        let after = stored_batches(&p);
+        let active_base = p.segments().last().unwrap().base_offset();
+        let rewritten = after
+            .iter()
+            .filter(|b| b.compression() == 0 && compressed_before.contains(&b.base_offset()))
+            .count();
+        let compressed_after: Vec<i64> = after
+            .iter()
+            .filter(|b| b.compression() != 0)
+            .map(RecordBatch::base_offset)
+            .collect();
+        assert!(rewritten > 0 || compressed_after.len() < compressed_before.len());
+        // Below the active segment, only the latest record of each key (over the cleaned
+        // segments) is left: compressed records replaced older values, compressed tombstones
+        // deleted them.
+        let mut latest_cleaned: std::collections::HashMap<&Option<Vec<u8>>, i64> =
+            Default::default();
+        for r in model.iter().filter(|r| r.0 < active_base) {
+            latest_cleaned.insert(&r.1, r.0);
+        }
+        for r in got.iter().filter(|r| r.0 < active_base) {
+            assert_eq!(latest_cleaned.get(&r.1), Some(&r.0), "stale record {}", r.0);
+        }
+        assert!(
+            compressed_before
+                .iter()
+                .filter(|&&o| o >= active_base)
+                .all(|o| compressed_after.contains(o))
+        );
         // Reading from an offset that compaction removed starts at the next kept record.
         let r = read_records(&p, 1);
         assert!(r.first().is_some_and(|r| r.0 >= 1));
@@ -1274,17 +1342,26 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Append(Vec<(u8, Option<u16>)>),
+        /// Records, and the codec of the batch (0 none, 1–4 gzip, snappy, lz4, zstd).
+        Append(Vec<(u8, Option<u16>)>, i16),
         Maintain,
-        Reopen { clean: bool },
-        Read { offset: u16, max_bytes: u16 },
+        Reopen {
+            clean: bool,
+        },
+        Read {
+            offset: u16,
+            max_bytes: u16,
+        },
     }
 
     fn op() -> impl proptest::strategy::Strategy<Value = Op> {
         use proptest::prelude::*;
         prop_oneof![
-            6 => proptest::collection::vec((0u8..6, proptest::option::weighted(0.9, any::<u16>())), 1..8)
-                .prop_map(Op::Append),
+            6 => (
+                proptest::collection::vec((0u8..6, proptest::option::weighted(0.9, any::<u16>())), 1..8),
+                prop_oneof![3 => Just(0i16), 1 => 1i16..=4],
+            )
+                .prop_map(|(recs, codec)| Op::Append(recs, codec)),
             1 => Just(Op::Maintain),
             1 => any::<bool>().prop_map(|clean| Op::Reopen { clean }),
             2 => (any::<u16>(), 1u16..3000).prop_map(|(offset, max_bytes)| Op::Read { offset, max_bytes }),
@@ -1312,8 +1389,14 @@ mod tests {
             for op in ops {
                 let p = m.partition("p", 0).unwrap();
                 match op {
-                    Op::Append(recs) => {
-                        let info = p.append(keyed_batch(&recs, now)).unwrap();
+                    Op::Append(recs, codec) => {
+                        let batch = keyed_batch(&recs, now);
+                        let batch = if codec == 0 {
+                            batch
+                        } else {
+                            BytesMut::from(crate::record::compress_batch(&batch, codec))
+                        };
+                        let info = p.append(batch).unwrap();
                         proptest::prop_assert_eq!(info.base_offset, model.len() as i64);
                         for (i, (k, v)) in recs.iter().enumerate() {
                             model.push((info.base_offset + i as i64, Some(vec![b'k', *k]), v.map(|v| v.to_be_bytes().to_vec())));

@@ -481,10 +481,11 @@ impl PartitionLog {
     }
 
     /// Kafka refuses records without a key on a compacted topic. Costs a copy and a record
-    /// walk, only on compacted topics (Connect's internal topics: low volume).
+    /// walk (and a decompression for compressed batches, as in Kafka), only on compacted
+    /// topics (Connect's internal topics: low volume).
     fn check_keys(&self, batch: &[u8], position: usize) -> Result<()> {
         let batch = RecordBatch::parse(Bytes::copy_from_slice(batch))?;
-        if batch.compression() != 0 || batch.is_control() {
+        if batch.is_control() {
             return Ok(());
         }
         for r in batch.records() {

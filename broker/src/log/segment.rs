@@ -722,7 +722,8 @@ impl Segment {
     }
 
     /// The first record with timestamp >= `timestamp`: (its offset, its timestamp), or `None`
-    /// if every record of the segment is older. Compressed batches answer their base offset.
+    /// if every record of the segment is older. Compressed batches are decompressed to find
+    /// the record; one that cannot be decoded answers its base offset.
     pub(crate) fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
         if self.max_timestamp() < timestamp {
             return Ok(None);
@@ -752,12 +753,12 @@ impl Segment {
             .read_exact_at(&mut buf, b.position)
             .at(&self.log_path)?;
         let batch = crate::record::RecordBatch::parse(buf.freeze())?;
-        if batch.compression() == 0 {
-            for r in batch.records() {
-                let r = r?;
-                if r.timestamp >= timestamp {
-                    return Ok(Some((r.offset, r.timestamp)));
-                }
+        for r in batch.records() {
+            match r {
+                Ok(r) if r.timestamp >= timestamp => return Ok(Some((r.offset, r.timestamp))),
+                Ok(_) => {}
+                Err(e) if batch.compression() == 0 => return Err(e),
+                Err(_) => break,
             }
         }
         Ok(Some((b.base_offset, b.max_timestamp)))
