@@ -303,3 +303,32 @@ impl KafkaLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinator_answers_become_typed_errors() {
+        let e = |code| group_error("g", "m", 7, "Heartbeat", code);
+        assert!(matches!(
+            e(27),
+            LogError::Group(GroupError::RebalanceInProgress { group }) if group == "g"
+        ));
+        assert!(matches!(
+            e(25),
+            LogError::Group(GroupError::UnknownMember { member, .. }) if member == "m"
+        ));
+        assert!(matches!(
+            e(22),
+            LogError::Group(GroupError::IllegalGeneration { generation: 7, .. })
+        ));
+        let other = e(23).to_string();
+        assert!(
+            other.contains("INCONSISTENT_GROUP_PROTOCOL") && other.contains("'g'"),
+            "{other}"
+        );
+        assert!(coordinator_error(16) && coordinator_error(14) && !coordinator_error(27));
+        assert_eq!(millis(Duration::from_secs(u64::MAX)), i32::MAX);
+    }
+}
