@@ -961,6 +961,32 @@ mod tests {
     }
 
     #[test]
+    fn list_offsets_by_time_looks_inside_compressed_batches() {
+        use crate::log::{OffsetSpec, TimestampOffset};
+        let dir = tempfile::tempdir().unwrap();
+        let m = LogManager::open(config(dir.path(), 1 << 20)).unwrap();
+        m.create_topic("z", 1, BTreeMap::new()).unwrap();
+        let p = m.partition("z", 0).unwrap();
+        for codec in 1..=4i16 {
+            let base = 1000 * i64::from(codec);
+            let plain = batch_at(0, 10, base);
+            let b = BytesMut::from(crate::record::compress_batch(&plain, codec));
+            p.append(b).unwrap();
+        }
+        for codec in 1..=4i64 {
+            // Record 7 of the codec's batch has timestamp 1000 * codec + 7.
+            let got = p
+                .list_offset(OffsetSpec::Timestamp(1000 * codec + 7))
+                .unwrap();
+            let want = TimestampOffset {
+                offset: (codec - 1) * 10 + 7,
+                timestamp: 1000 * codec + 7,
+            };
+            assert_eq!(got, Some(want), "codec {codec}");
+        }
+    }
+
+    #[test]
     fn list_offsets_by_time_across_segments_and_reopen() {
         use crate::log::{OffsetSpec, TimestampOffset};
         let dir = tempfile::tempdir().unwrap();
