@@ -258,6 +258,41 @@ pub trait Log: Send + Sync + 'static {
     }
 }
 
+/// Reads `partition` from `from` (or its start, if later) to its current end, handing each
+/// keyed record's key and value (`None` for a tombstone) to `apply`; returns the offset after
+/// the last record read. How the internal topics are loaded.
+pub async fn read_to_end(
+    log: &dyn Log,
+    partition: &TopicPartition,
+    from: i64,
+    mut apply: impl FnMut(Bytes, Option<Bytes>),
+) -> Result<i64> {
+    let (start, end) = log.offset_range(partition).await?;
+    let mut next = from.max(start);
+    while next < end {
+        let fetched = log
+            .fetch(&[(partition.clone(), next)], 1 << 20, Duration::ZERO)
+            .await?;
+        let Some(f) = fetched.into_iter().next().filter(|f| !f.batches.is_empty()) else {
+            break;
+        };
+        for batch in ferry_broker::record::batches(f.batches) {
+            let batch = batch?;
+            for record in batch.records() {
+                let record = record?;
+                if record.offset < next {
+                    continue;
+                }
+                if let Some(key) = record.key {
+                    apply(key, record.value);
+                }
+            }
+            next = next.max(batch.next_offset());
+        }
+    }
+    Ok(next)
+}
+
 /// Creates `topic` unless it exists; returns its partition count. Creating concurrently
 /// with another caller is fine.
 pub async fn ensure_topic(log: &dyn Log, topic: NewTopic) -> Result<u32> {

@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferry_api::{ConfigMap, TopicPartition, Value};
-use ferry_broker::record::{RecordBatchBuilder, batches};
+use ferry_broker::record::RecordBatchBuilder;
 
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
-use crate::log::{Log, LogError, NewTopic, ensure_topic, now_ms};
+use crate::log::{Log, LogError, NewTopic, ensure_topic, now_ms, read_to_end};
 use crate::worker::TargetState;
 
 /// The stored state of one connector.
@@ -90,48 +90,21 @@ impl ConfigStore {
     }
 
     async fn read_all(&self) -> Result<BTreeMap<String, StoredConnector>, LogError> {
-        let (start, end) = self.log.offset_range(&self.partition).await?;
         let mut connectors: BTreeMap<String, StoredConnector> = BTreeMap::new();
         let mut pending_tasks: HashMap<String, BTreeMap<usize, ConfigMap>> = HashMap::new();
         let mut targets: HashMap<String, TargetState> = HashMap::new();
-        let mut next = start;
-        while next < end {
-            let fetched = self
-                .log
-                .fetch(
-                    &[(self.partition.clone(), next)],
-                    1 << 20,
-                    std::time::Duration::ZERO,
-                )
-                .await?;
-            let Some(f) = fetched.into_iter().next().filter(|f| !f.batches.is_empty()) else {
-                break;
-            };
-            for batch in batches(f.batches) {
-                let batch = batch?;
-                for record in batch.records() {
-                    let record = record?;
-                    if record.offset < next {
-                        continue;
-                    }
-                    let Some(key) = record
-                        .key
-                        .as_deref()
-                        .and_then(|k| std::str::from_utf8(k).ok())
-                    else {
-                        continue;
-                    };
-                    apply(
-                        key,
-                        record.value.as_ref(),
-                        &mut connectors,
-                        &mut pending_tasks,
-                        &mut targets,
-                    );
-                }
-                next = next.max(batch.next_offset());
+        read_to_end(self.log.as_ref(), &self.partition, 0, |key, value| {
+            if let Ok(key) = std::str::from_utf8(&key) {
+                apply(
+                    key,
+                    value.as_ref(),
+                    &mut connectors,
+                    &mut pending_tasks,
+                    &mut targets,
+                );
             }
-        }
+        })
+        .await?;
         for (name, target) in targets {
             if let Some(c) = connectors.get_mut(&name) {
                 c.target = target;

@@ -21,10 +21,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 use ferry_api::{ConnectError, OffsetReader, SourceMap, TopicPartition, Value};
-use ferry_broker::record::{RecordBatchBuilder, batches, partition_for_key};
+use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
 
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
-use crate::log::{Log, NewTopic, ensure_topic, now_ms};
+use crate::log::{Log, NewTopic, ensure_topic, now_ms, read_to_end};
 
 /// Errors of the offset store.
 #[derive(Debug, thiserror::Error)]
@@ -112,33 +112,14 @@ impl OffsetStore {
         let mut data = HashMap::new();
         for p in 0..partitions as i32 {
             let tp = TopicPartition::new(topic, p);
-            let (start, end) = log.offset_range(&tp).await.map_err(err)?;
-            let mut next = start;
-            while next < end {
-                let fetched = log
-                    .fetch(&[(tp.clone(), next)], 1 << 20, std::time::Duration::ZERO)
-                    .await
-                    .map_err(err)?;
-                let Some(f) = fetched.into_iter().next().filter(|f| !f.batches.is_empty()) else {
-                    break;
+            read_to_end(log.as_ref(), &tp, 0, |key, value| {
+                match value {
+                    Some(v) => data.insert(key, v),
+                    None => data.remove(&key),
                 };
-                for batch in batches(f.batches) {
-                    let batch = batch.map_err(|e| err(e.into()))?;
-                    for record in batch.records() {
-                        let record = record.map_err(|e| err(e.into()))?;
-                        if record.offset < next {
-                            continue;
-                        }
-                        if let Some(key) = record.key {
-                            match record.value {
-                                Some(v) => data.insert(key, v),
-                                None => data.remove(&key),
-                            };
-                        }
-                    }
-                    next = next.max(batch.next_offset());
-                }
-            }
+            })
+            .await
+            .map_err(err)?;
         }
         tracing::info!(
             topic,

@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use ferry_api::{TopicPartition, Value};
-use ferry_broker::record::{RecordBatchBuilder, batches, partition_for_key};
+use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
 
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
-use crate::log::{Log, LogError, NewTopic, ensure_topic, now_ms};
+use crate::log::{Log, LogError, NewTopic, ensure_topic, now_ms, read_to_end};
 use crate::worker::TaskId;
 
 /// Default of `status.storage.partitions`.
@@ -385,37 +385,14 @@ impl StatusStore {
         from: i64,
         snapshot: &mut StatusSnapshot,
     ) -> Result<(i64, usize), LogError> {
-        let (start, end) = self.log.offset_range(tp).await?;
-        let mut next = from.max(start);
         let mut applied = 0;
-        while next < end {
-            let fetched = self
-                .log
-                .fetch(&[(tp.clone(), next)], 1 << 20, std::time::Duration::ZERO)
-                .await?;
-            let Some(f) = fetched.into_iter().next().filter(|f| !f.batches.is_empty()) else {
-                break;
-            };
-            for batch in batches(f.batches) {
-                let batch = batch?;
-                for record in batch.records() {
-                    let record = record?;
-                    if record.offset < next {
-                        continue;
-                    }
-                    let Some(key) = record
-                        .key
-                        .as_deref()
-                        .and_then(|k| std::str::from_utf8(k).ok())
-                    else {
-                        continue;
-                    };
-                    snapshot.apply(key, record.value.as_deref());
-                    applied += 1;
-                }
-                next = next.max(batch.next_offset());
+        let next = read_to_end(self.log.as_ref(), tp, from, |key, value| {
+            if let Ok(key) = std::str::from_utf8(&key) {
+                snapshot.apply(key, value.as_deref());
+                applied += 1;
             }
-        }
+        })
+        .await?;
         Ok((next, applied))
     }
 
@@ -632,7 +609,7 @@ mod tests {
             .await
             .unwrap();
         let mut saw_tombstone = false;
-        for batch in batches(fetched[0].batches.clone()) {
+        for batch in ferry_broker::record::batches(fetched[0].batches.clone()) {
             for r in batch.unwrap().records() {
                 let r = r.unwrap();
                 if r.key.as_deref() == Some(task_key(&task("my-conn", 2)).as_bytes()) {
