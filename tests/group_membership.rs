@@ -5,8 +5,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,46 +20,6 @@ use ferry_runtime::worker::TaskId;
 const GROUP: &str = "connect-cluster";
 const SESSION: Duration = Duration::from_secs(10);
 const REBALANCE: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-struct Broker {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        terminate(&mut self.child, Duration::from_secs(20));
-    }
-}
-
-fn start_broker(ws: &Workspace) -> Broker {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let log_file = std::fs::File::create(ws.path("broker.log")).unwrap();
-    let child = ferry()
-        .args(["broker", "--listen", &addr, "--data-dir"])
-        .arg(ws.path("broker-data"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .expect("start ferry broker");
-    assert!(
-        wait_until(Duration::from_secs(20), || std::net::TcpStream::connect(
-            &addr
-        )
-        .is_ok()),
-        "broker did not listen; log:\n{}",
-        ws.log("broker")
-    );
-    Broker { child, addr }
-}
 
 fn protocols(worker: &str) -> Vec<(String, Bytes)> {
     ConnectProtocol::Sessioned.join_protocols(&WorkerMetadata {
@@ -119,7 +77,7 @@ fn assignment_for(leader: &JoinResult, connectors: &[&str], task: usize) -> Assi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_join_sync_heartbeat_and_leave_a_connect_group() {
     let ws = Workspace::new();
-    let broker = start_broker(&ws);
+    let broker = FerryBroker::start(&ws);
     let connect = |id: &'static str| {
         let addr = broker.addr.clone();
         async move {
@@ -347,7 +305,7 @@ fn check_shared(workers: &[Coordinator], connectors: &BTreeMap<String, usize>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coordinators_share_work_and_take_over_a_departed_workers_share() {
     let ws = Workspace::new();
-    let broker = start_broker(&ws);
+    let broker = FerryBroker::start(&ws);
     let settings = GroupSettings {
         session_timeout: Duration::from_secs(10),
         rebalance_timeout: Duration::from_secs(10),
@@ -404,7 +362,7 @@ async fn coordinators_share_work_and_take_over_a_departed_workers_share() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_workers_share_moves_after_session_timeout_and_delay() {
     let ws = Workspace::new();
-    let broker = start_broker(&ws);
+    let broker = FerryBroker::start(&ws);
     let settings = GroupSettings {
         session_timeout: Duration::from_millis(1500),
         rebalance_timeout: Duration::from_secs(5),

@@ -11,40 +11,16 @@ use std::time::Duration;
 use common::*;
 use ferry_runtime::log::{KafkaLog, conformance};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_client_keeps_the_log_contract_against_ferry_broker() {
     let ws = Workspace::new();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let log_file = std::fs::File::create(ws.path("broker.log")).unwrap();
-    let mut broker = ferry()
-        .args(["broker", "--listen", &addr, "--data-dir"])
-        .arg(ws.path("broker-data"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .expect("start ferry broker");
-    assert!(
-        wait_until(Duration::from_secs(20), || std::net::TcpStream::connect(
-            &addr
-        )
-        .is_ok()),
-        "broker did not listen; log:\n{}",
-        ws.log("broker")
-    );
+    let broker = FerryBroker::start(&ws);
+    let addr = broker.addr.clone();
     let log = KafkaLog::connect(std::slice::from_ref(&addr), "conformance")
         .await
         .expect("connect");
     conformance::run_all(Arc::new(log), "kafka").await;
-    terminate(&mut broker, Duration::from_secs(20));
+    drop(broker);
 }
 
 /// `ferry standalone` with `bootstrap.servers` moves a file through `ferry broker`, and a
@@ -52,20 +28,8 @@ async fn kafka_client_keeps_the_log_contract_against_ferry_broker() {
 #[test]
 fn standalone_runs_against_ferry_broker() {
     let ws = Workspace::new();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let log_file = std::fs::File::create(ws.path("broker.log")).unwrap();
-    let mut broker = ferry()
-        .args(["broker", "--listen", &addr, "--data-dir"])
-        .arg(ws.path("broker-data"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .expect("start ferry broker");
-    assert!(wait_until(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(&addr).is_ok()
-    }));
+    let broker = FerryBroker::start(&ws);
+    let addr = broker.addr.clone();
     let input = ws.path("in.txt");
     let output = ws.path("out.txt");
     append(&input, "one\ntwo\n");
@@ -96,7 +60,7 @@ fn standalone_runs_against_ferry_broker() {
         std::fs::read_to_string(&output).unwrap(),
         "one\ntwo\nthree\n"
     );
-    terminate(&mut broker, Duration::from_secs(20));
+    drop(broker);
 }
 
 /// Kafka's quickstart files, unchanged (`bootstrap.servers=localhost:9092`, REST on 8083,

@@ -162,3 +162,47 @@ pub fn append(path: &Path, text: &str) {
         .expect("open for append");
     f.write_all(text.as_bytes()).expect("append");
 }
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A `ferry broker` process on a free loopback port, its data in the workspace; stopped with
+/// SIGTERM when dropped.
+pub struct FerryBroker {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl FerryBroker {
+    pub fn start(ws: &Workspace) -> FerryBroker {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let log_file = fs::File::create(ws.path("broker.log")).expect("log file");
+        let child = ferry()
+            .args(["broker", "--listen", &addr, "--data-dir"])
+            .arg(ws.path("broker-data"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start ferry broker");
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                std::net::TcpStream::connect(&addr).is_ok()
+            }),
+            "broker did not listen; log:\n{}",
+            ws.log("broker")
+        );
+        FerryBroker { child, addr }
+    }
+}
+
+impl Drop for FerryBroker {
+    fn drop(&mut self) {
+        terminate(&mut self.child, Duration::from_secs(20));
+    }
+}
