@@ -4,10 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Child;
 use std::time::Duration;
 
-use common::{Workspace, ferry, run_to_end, terminate, wait_until};
+use common::{Process, Workspace, ferry, run_to_end, terminate, wait_until};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
@@ -15,7 +14,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 /// A running worker and its REST base URL.
 struct Worker {
-    child: Child,
+    child: Process,
     url: String,
 }
 

@@ -73,20 +73,47 @@ impl Workspace {
     }
 
     /// Starts `ferry standalone` with these files; stderr goes to `<log>.log`.
-    pub fn standalone(&self, files: &[&Path], log: &str) -> Child {
+    pub fn standalone(&self, files: &[&Path], log: &str) -> Process {
         let err = fs::File::create(self.path(&format!("{log}.log"))).expect("log file");
-        ferry()
-            .arg("standalone")
-            .args(files)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .expect("start ferry")
+        Process(
+            ferry()
+                .arg("standalone")
+                .args(files)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(err)
+                .spawn()
+                .expect("start ferry"),
+        )
     }
 
     pub fn log(&self, log: &str) -> String {
         fs::read_to_string(self.path(&format!("{log}.log"))).unwrap_or_default()
+    }
+}
+
+/// A child process that is killed when dropped, so a failing test leaves nothing running.
+pub struct Process(pub Child);
+
+impl std::ops::Deref for Process {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Process {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
