@@ -261,6 +261,35 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
+    /// The first batch at or after byte `start` (below `size`) for which `matches` holds,
+    /// and where the scan ended (with the damage found, if any). Shared by offset and
+    /// timestamp lookups.
+    fn find_batch(
+        &self,
+        start: u64,
+        size: u64,
+        matches: impl Fn(&BatchInfo) -> bool,
+    ) -> Result<(Option<BatchInfo>, ScanEnd)> {
+        let mut found: Option<BatchInfo> = None;
+        let end = scan(
+            &self.file,
+            &self.log_path,
+            start,
+            size,
+            false,
+            LOCATE_CHUNK,
+            |b| {
+                if matches(b) {
+                    found = Some(*b);
+                    Ok(Flow::Stop)
+                } else {
+                    Ok(Flow::Continue)
+                }
+            },
+        )?;
+        Ok((found, end))
+    }
+
     pub(crate) fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
         let stem = file_stem(base_offset);
         (
@@ -663,23 +692,7 @@ impl Segment {
         let size = self.size();
         let rel = (offset - self.base_offset).clamp(0, i64::from(u32::MAX)) as u32;
         let start = read_lock(&self.index).lookup(rel);
-        let mut first: Option<BatchInfo> = None;
-        let end = scan(
-            &self.file,
-            &self.log_path,
-            start,
-            size,
-            false,
-            LOCATE_CHUNK,
-            |b| {
-                if b.last_offset >= offset {
-                    first = Some(*b);
-                    Ok(Flow::Stop)
-                } else {
-                    Ok(Flow::Continue)
-                }
-            },
-        )?;
+        let (first, end) = self.find_batch(start, size, |b| b.last_offset >= offset)?;
         if let Some(reason) = end.corrupt {
             // Only older segments can get here (the tail is verified on open): report it.
             tracing::warn!(
@@ -730,23 +743,7 @@ impl Segment {
         }
         let size = self.size();
         let start = read_lock(&self.index).lookup_time(timestamp);
-        let mut found: Option<BatchInfo> = None;
-        scan(
-            &self.file,
-            &self.log_path,
-            start,
-            size,
-            false,
-            LOCATE_CHUNK,
-            |b| {
-                if b.max_timestamp >= timestamp {
-                    found = Some(*b);
-                    Ok(Flow::Stop)
-                } else {
-                    Ok(Flow::Continue)
-                }
-            },
-        )?;
+        let (found, _) = self.find_batch(start, size, |b| b.max_timestamp >= timestamp)?;
         let Some(b) = found else { return Ok(None) };
         let mut buf = BytesMut::zeroed(b.size as usize);
         self.file
