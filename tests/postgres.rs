@@ -1,0 +1,112 @@
+//! End-to-end tests of the Postgres connectors: the real `ferry standalone` binary against
+//! the real PostgreSQL named by `DATABASE_URL` (tests/setup.sh makes sure it runs with
+//! `wal_level=logical`). Each test works in a schema, slot and publication of its own, so
+//! tests run in parallel and again.
+
+mod common;
+#[path = "postgres/support.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use support::*;
+
+/// A Connect JSON envelope (`schemas.enable=true`) of a struct value, one line.
+fn envelope(fields: &str, payload: &str) -> String {
+    format!(
+        r#"{{"schema":{{"type":"struct","name":"row","optional":false,"fields":[{fields}]}},"payload":{payload}}}"#
+    )
+}
+
+const ROW_FIELDS: &str = r#"{"field":"id","type":"int64","optional":false},{"field":"name","type":"string","optional":true},{"field":"amount","type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"2"}},{"field":"at","type":"int64","optional":true,"name":"org.apache.kafka.connect.data.Timestamp"}"#;
+
+/// A file source whose lines become records as they are (StringConverter), read by the
+/// Postgres sink as Connect JSON envelopes.
+fn file_to_sink(ws: &Workspace, input: &Path, topic: &str, sink_extra: &str) -> (PathBuf, PathBuf) {
+    let source = ws.write(
+        "source.yaml",
+        &format!(
+            "name: lines\nconnector.class: FileStreamSource\nfile: {}\ntopic: {topic}\n",
+            input.display()
+        ),
+    );
+    let sink = ws.write(
+        "sink.yaml",
+        &format!(
+            "name: pg-sink\nconnector.class: io.confluent.connect.jdbc.JdbcSinkConnector\n\
+             connection.url: jdbc:{}\ntopics: {topic}\n\
+             value.converter: org.apache.kafka.connect.json.JsonConverter\n\
+             value.converter.schemas.enable: true\n{sink_extra}",
+            database_url().replace("postgres://", "postgresql://")
+        ),
+    );
+    (source, sink)
+}
+
+#[test]
+fn sink_creates_the_table_and_upserts_rows() {
+    let schema = TestSchema::new("sink_upsert");
+    let ws = Workspace::new();
+    let input = ws.path("rows.jsonl");
+    // 10.00 is unscaled 1000 = 0x03e8, base64 "A+g="
+    let lines = [
+        envelope(
+            ROW_FIELDS,
+            r#"{"id":1,"name":"one","amount":"A+g=","at":1700000000123}"#,
+        ),
+        envelope(
+            ROW_FIELDS,
+            r#"{"id":2,"name":"two","amount":null,"at":null}"#,
+        ),
+        envelope(
+            ROW_FIELDS,
+            r#"{"id":1,"name":"uno","amount":"A+g=","at":1700000000123}"#,
+        ),
+    ];
+    append(&input, &(lines.join("\n") + "\n"));
+    let worker = ws.worker_config("");
+    let (source, sink) = file_to_sink(
+        &ws,
+        &input,
+        "rows",
+        &format!(
+            "table.name.format: {}.${{topic}}\nauto.create: true\ninsert.mode: upsert\npk.mode: record_value\npk.fields: id\n",
+            schema.0
+        ),
+    );
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run");
+    let table = schema.table("rows");
+    wait_for_sql(
+        &ws,
+        "run",
+        &format!(
+            "SELECT string_agg(id || ':' || name || ':' || coalesce(amount::text, '-') || ':' || coalesce(at::text, '-'), ',' ORDER BY id) FROM {table}"
+        ),
+        "1:uno:10.00:2023-11-14 22:13:20.123,2:two:-:-",
+    );
+    assert_eq!(
+        psql(&format!(
+            "SELECT string_agg(column_name || ' ' || data_type || ' ' || is_nullable, ', ' ORDER BY ordinal_position) \
+             FROM information_schema.columns WHERE table_schema = '{}' AND table_name = 'rows'",
+            schema.0
+        )),
+        "id bigint NO, name text YES, amount numeric YES, at timestamp without time zone YES"
+    );
+    // Schema evolution is refused without auto.evolve, and names the missing column.
+    let wider = r#"{"field":"id","type":"int64","optional":false},{"field":"extra","type":"int32","optional":true}"#;
+    append(&input, &(envelope(wider, r#"{"id":3,"extra":7}"#) + "\n"));
+    let rest = rest_url(&ws, "run");
+    assert!(
+        wait_until(LIMIT, || task_state(&rest, "pg-sink").0 == "FAILED"),
+        "log:\n{}",
+        ws.log("run")
+    );
+    let trace = task_state(&rest, "pg-sink").1;
+    assert!(
+        trace.contains("no column extra") && trace.contains("auto.evolve"),
+        "{trace}"
+    );
+    let status = terminate(&mut ferry, LIMIT);
+    assert!(status.success(), "{}", ws.log("run"));
+}

@@ -1,0 +1,146 @@
+//! Helpers of the Postgres end-to-end tests: the database named by `DATABASE_URL`, unique
+//! names per test, `psql`, and the REST API of a running worker.
+#![allow(dead_code, unreachable_pub)]
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::common::*;
+
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+/// The test database (`DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A name no other test (or earlier run) uses: `prefix_<pid>_<n>_<nanos>`.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        nanos % 100_000
+    )
+}
+
+/// Runs SQL with `psql` (stopping at the first error); returns the unaligned output.
+pub fn psql(sql: &str) -> String {
+    let out = Command::new("psql")
+        .arg(database_url())
+        .args(["-v", "ON_ERROR_STOP=1", "-X", "-q", "-At", "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql failed on {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// Like [`psql`], but returns the error text instead of panicking.
+pub fn try_psql(sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .arg(database_url())
+        .args(["-v", "ON_ERROR_STOP=1", "-X", "-q", "-At", "-c", sql])
+        .output()
+        .expect("run psql");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+/// A schema of its own for one test, dropped (with everything in it) at the end.
+pub struct TestSchema(pub String);
+
+impl TestSchema {
+    pub fn new(prefix: &str) -> TestSchema {
+        let name = unique(prefix);
+        psql(&format!("CREATE SCHEMA {name}"));
+        TestSchema(name)
+    }
+    /// `schema.table`.
+    pub fn table(&self, table: &str) -> String {
+        format!("{}.{table}", self.0)
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let _ = try_psql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
+    }
+}
+
+/// The REST URL a worker logged (`listeners: http://127.0.0.1:0`).
+pub fn rest_url(ws: &Workspace, log: &str) -> String {
+    let mut url = String::new();
+    let ok = wait_until(LIMIT, || {
+        match ws
+            .log(log)
+            .lines()
+            .find_map(|l| l.split("REST API listening on ").nth(1))
+        {
+            Some(u) => {
+                url = u.trim().to_string();
+                true
+            }
+            None => false,
+        }
+    });
+    assert!(ok, "no REST address in the log:\n{}", ws.log(log));
+    url
+}
+
+/// GETs a REST path as JSON.
+pub fn get_json(url: &str) -> serde_json::Value {
+    reqwest::blocking::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(20))
+        .send()
+        .and_then(|r| r.json())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// POSTs to a REST path; returns the status code.
+pub fn post(url: &str) -> u16 {
+    reqwest::blocking::Client::new()
+        .post(url)
+        .timeout(Duration::from_secs(20))
+        .send()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+/// The state of task 0 of a connector (`RUNNING`, `FAILED`, ...) and its trace.
+pub fn task_state(rest: &str, connector: &str) -> (String, String) {
+    let status = get_json(&format!("{rest}/connectors/{connector}/status"));
+    let task = &status["tasks"][0];
+    (
+        task["state"].as_str().unwrap_or("").to_string(),
+        task["trace"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// Waits for a query to return `expected`; panics with the last answer and the log.
+pub fn wait_for_sql(ws: &Workspace, log: &str, sql: &str, expected: &str) {
+    let mut last = String::new();
+    let ok = wait_until(LIMIT, || {
+        last = try_psql(sql).unwrap_or_else(|e| e);
+        last == expected
+    });
+    assert!(
+        ok,
+        "{sql}\nexpected: {expected}\n     got: {last}\nlog:\n{}",
+        ws.log(log)
+    );
+}
