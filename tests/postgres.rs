@@ -110,3 +110,109 @@ fn sink_creates_the_table_and_upserts_rows() {
     let status = terminate(&mut ferry, LIMIT);
     assert!(status.success(), "{}", ws.log("run"));
 }
+
+/// `connection.url` of the test database in its JDBC form.
+fn jdbc_url() -> String {
+    let url = database_url();
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .unwrap_or(&url);
+    match rest.split_once('@') {
+        Some((user, hostdb)) => format!("jdbc:postgresql://{hostdb}?user={user}"),
+        None => format!("jdbc:postgresql://{rest}"),
+    }
+}
+
+fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn source_reads_new_rows_resumes_and_discovers_tables() {
+    let schema = TestSchema::new("src_inc");
+    psql(&format!(
+        "CREATE TABLE {0}.a (id serial PRIMARY KEY, name text NOT NULL); \
+         INSERT INTO {0}.a (name) VALUES ('a1'), ('a2'), ('a3')",
+        schema.0
+    ));
+    let ws = Workspace::new();
+    let out = ws.path("out.jsonl");
+    let worker = ws.worker_config("");
+    let source = ws.write(
+        "source.yaml",
+        &format!(
+            "name: pg-src\nconnector.class: io.confluent.connect.jdbc.JdbcSourceConnector\n\
+             connection.url: {}\nmode: incrementing\nincrementing.column.name: id\n\
+             topic.prefix: {}-\nschema.pattern: {}\npoll.interval.ms: 200\ntable.poll.interval.ms: 500\n\
+             value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: false\n",
+            jdbc_url(),
+            schema.0,
+            schema.0
+        ),
+    );
+    let sink = ws.write(
+        "sink.yaml",
+        &format!(
+            "name: out\nconnector.class: FileStreamSink\nfile: {}\ntopics.regex: {}-.*\n",
+            out.display(),
+            schema.0
+        ),
+    );
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run1");
+    assert!(
+        wait_until(LIMIT, || line_count(&out) == 3),
+        "log:\n{}",
+        ws.log("run1")
+    );
+    assert_eq!(lines_of(&out)[0], r#"{"id":1,"name":"a1"}"#);
+    psql(&format!(
+        "INSERT INTO {}.a (name) VALUES ('a4'), ('a5')",
+        schema.0
+    ));
+    assert!(
+        wait_until(LIMIT, || line_count(&out) == 5),
+        "log:\n{}",
+        ws.log("run1")
+    );
+    // Committed on a clean stop; a restart reads only the rows added since.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(terminate(&mut ferry, LIMIT).success());
+    psql(&format!("INSERT INTO {}.a (name) VALUES ('a6')", schema.0));
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run2");
+    assert!(
+        wait_until(LIMIT, || line_count(&out) == 6),
+        "log:\n{}",
+        ws.log("run2")
+    );
+    // A new table is found by the table monitor and the tasks are reconfigured.
+    psql(&format!(
+        "CREATE TABLE {0}.b (id bigint PRIMARY KEY, v text); INSERT INTO {0}.b VALUES (10, 'b10')",
+        schema.0
+    ));
+    assert!(
+        wait_until(LIMIT, || line_count(&out) == 7),
+        "log:\n{}",
+        ws.log("run2")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let lines = lines_of(&out);
+    let mut sorted = lines.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 7, "duplicates: {lines:?}");
+    assert!(
+        lines.contains(&r#"{"id":10,"v":"b10"}"#.to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        ws.log("run2").contains("tasks reconfigured"),
+        "{}",
+        ws.log("run2")
+    );
+    assert!(terminate(&mut ferry, LIMIT).success());
+}

@@ -9,6 +9,7 @@ use crate::converters;
 pub static CONNECTORS: &[ConnectorPlugin] = &[
     ferry_file::FILE_SOURCE,
     ferry_file::FILE_SINK,
+    ferry_postgres::POSTGRES_SOURCE,
     ferry_postgres::POSTGRES_SINK,
 ];
 

@@ -51,11 +51,6 @@ impl CopyReader {
         self.buf.extend_from_slice(chunk);
     }
 
-    /// Whether the trailer was read.
-    pub(crate) fn finished(&self) -> bool {
-        self.finished
-    }
-
     /// The next complete tuple, if the buffered bytes hold one.
     pub(crate) fn next_tuple(&mut self) -> Result<Option<Tuple<'_>>> {
         let bad = |what: &str| Error::Replication(format!("malformed binary COPY data: {what}"));
@@ -206,7 +201,7 @@ mod tests {
                     seen.push((v, t.field(1).map(<[u8]>::to_vec)));
                 }
             }
-            assert!(r.finished(), "chunk {chunk}");
+            assert!(r.finished, "chunk {chunk}");
             assert_eq!(
                 seen,
                 vec![

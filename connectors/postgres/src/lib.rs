@@ -13,7 +13,7 @@
 //! itself ([`cdc`] explains why). Values are decoded from and encoded to Postgres' wire
 //! formats by [`types`], whose mapping to Connect types the README documents.
 
-// Parts of `types`, `copy` and `catalog` serve the sources, which land next.
+// The text decoder and the Debezium mapping serve the CDC source, which lands next.
 #![allow(dead_code)]
 
 mod catalog;
@@ -22,6 +22,7 @@ mod connection;
 mod copy;
 mod error;
 pub mod sink;
+pub mod source;
 mod types;
 
 pub use connection::Endpoint;
@@ -31,6 +32,21 @@ pub use error::{Error, Result};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 use ferry_api::{ConnectorPlugin, PluginInfo};
+
+/// The JDBC-style Postgres source plugin.
+pub const POSTGRES_SOURCE: ConnectorPlugin = ConnectorPlugin::Source {
+    info: PluginInfo {
+        class: "PostgresSource",
+        aliases: &[
+            "io.confluent.connect.jdbc.JdbcSourceConnector",
+            "JdbcSourceConnector",
+            "PostgresSourceConnector",
+        ],
+        version: VERSION,
+    },
+    connector: || Box::new(source::PostgresSourceConnector::default()),
+    task: || Box::new(source::PostgresSourceTask::default()),
+};
 
 /// The Postgres sink plugin.
 pub const POSTGRES_SINK: ConnectorPlugin = ConnectorPlugin::Sink {

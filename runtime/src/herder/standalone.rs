@@ -165,7 +165,9 @@ impl Standalone {
         let (configs, stored) =
             ConfigStore::open(dyn_log.clone(), &worker_config.config_topic()).await?;
         let worker_id = worker_config.worker_id();
-        let worker = Worker::new(worker_config, dyn_log, offsets.clone());
+        let mut worker = Worker::new(worker_config, dyn_log, offsets.clone());
+        let (reconfigure_tx, reconfigure) = mpsc::unbounded_channel();
+        worker.on_reconfigure(reconfigure_tx);
         let mut state = State {
             worker,
             log,
@@ -173,6 +175,7 @@ impl Standalone {
             configs,
             connectors: BTreeMap::new(),
             worker_id,
+            reconfigure,
         };
         for (name, stored) in stored {
             state.connectors.insert(
@@ -265,6 +268,8 @@ struct State {
     configs: ConfigStore,
     connectors: BTreeMap<String, Conn>,
     worker_id: String,
+    /// Connectors that asked for their task configs to be recomputed.
+    reconfigure: mpsc::UnboundedReceiver<String>,
 }
 
 fn not_found(name: &str) -> HerderError {
@@ -283,6 +288,7 @@ impl State {
                     Some(r) => self.handle(r).await,
                     None => break,
                 },
+                Some(name) = self.reconfigure.recv() => self.reconfigure_tasks(&name).await,
                 _ = &mut stop => break,
             }
         }
@@ -491,6 +497,54 @@ impl State {
                 c.failure = Some(e.to_string());
             }
         }
+    }
+
+    /// Asks a running connector for its task configs again; when they changed, stores them
+    /// and restarts the tasks with them (`ConnectorContext::request_task_reconfiguration`).
+    async fn reconfigure_tasks(&mut self, name: &str) {
+        let timeout = self.worker.config().shutdown_timeout();
+        let Some(c) = self.connectors.get_mut(name) else {
+            return;
+        };
+        let Some(instance) = &c.instance else {
+            return;
+        };
+        if c.target == TargetState::Stopped {
+            return;
+        }
+        let task_configs = match self.worker.task_configs(instance) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "connector FAILED to make task configs");
+                c.failure = Some(e.to_string());
+                return;
+            }
+        };
+        if task_configs == c.task_configs {
+            return;
+        }
+        if let Err(e) = self.configs.put_tasks(name, &task_configs).await {
+            tracing::error!(connector = %name, error = %e, "storing task configs failed");
+        }
+        let tasks = std::mem::take(&mut c.tasks);
+        for t in &tasks {
+            t.stop();
+        }
+        for t in tasks {
+            t.join(timeout).await;
+        }
+        c.task_configs = task_configs;
+        match self
+            .worker
+            .start_tasks(&c.config, &c.task_configs, c.target)
+        {
+            Ok(tasks) => c.tasks = tasks,
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "tasks FAILED to start");
+                c.failure = Some(e.to_string());
+            }
+        }
+        tracing::info!(connector = %name, tasks = c.task_configs.len(), "tasks reconfigured");
     }
 
     /// Stops the connector's tasks (waiting for each to flush and commit) and its instance.

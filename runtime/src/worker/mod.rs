@@ -342,11 +342,15 @@ impl std::fmt::Debug for RunningConnector {
 
 struct LoggingContext {
     name: String,
+    reconfigure: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl ConnectorContext for LoggingContext {
     fn request_task_reconfiguration(&self) {
         tracing::info!(connector = %self.name, "connector asked for task reconfiguration");
+        if let Some(tx) = &self.reconfigure {
+            let _ = tx.send(self.name.clone());
+        }
     }
     fn raise_error(&self, error: ConnectError) {
         tracing::error!(connector = %self.name, %error, "connector FAILED");
@@ -360,6 +364,8 @@ pub struct Worker {
     log: Arc<dyn Log>,
     offsets: Arc<OffsetStore>,
     topics: ActiveTopics,
+    /// Where connectors' reconfiguration requests go (the herder), by connector name.
+    reconfigure: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl std::fmt::Debug for dyn Log {
@@ -376,7 +382,13 @@ impl Worker {
             log,
             offsets,
             topics: ActiveTopics::default(),
+            reconfigure: None,
         }
+    }
+
+    /// Sends the names of connectors that ask for task reconfiguration to `tx`.
+    pub fn on_reconfigure(&mut self, tx: tokio::sync::mpsc::UnboundedSender<String>) {
+        self.reconfigure = Some(tx);
     }
 
     /// The topics each connector uses.
@@ -402,7 +414,10 @@ impl Worker {
         let plugin = plugins::connector(class)
             .ok_or_else(|| ConnectError::Config(format!("unknown connector class \"{class}\"")))?;
         let mut connector = plugin.new_connector();
-        let context = Arc::new(LoggingContext { name: name.clone() });
+        let context = Arc::new(LoggingContext {
+            name: name.clone(),
+            reconfigure: self.reconfigure.clone(),
+        });
         connector.start(context, config).await?;
         tracing::info!(connector = %name, class = plugin.info().class, "connector started");
         Ok(RunningConnector {

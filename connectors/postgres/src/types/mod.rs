@@ -149,16 +149,6 @@ pub(crate) fn array_element(array_oid: u32) -> Option<u32> {
     })
 }
 
-/// The array OID of a built-in element type.
-pub(crate) fn array_of(element_oid: u32) -> Option<u32> {
-    [
-        1000u32, 1001, 1002, 1003, 1016, 1005, 1007, 1009, 1028, 199, 143, 1021, 1022, 1014, 1015,
-        1182, 1183, 1115, 1185, 1270, 1231, 2951, 3807,
-    ]
-    .into_iter()
-    .find(|a| array_element(*a) == Some(element_oid))
-}
-
 /// A column type: OID, modifier and name as the catalog gives them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PgType {
@@ -318,7 +308,6 @@ mod tests {
             3
         );
         assert_eq!(Kind::of_oid(1007), Kind::Array(Box::new(Kind::Int4)));
-        assert_eq!(array_of(oid::INT4), Some(1007));
         assert!(!Kind::of_oid(869).is_native());
     }
 

@@ -114,20 +114,6 @@ pub(crate) fn encode(value: &Decimal, out: &mut BytesMut) {
     }
 }
 
-/// Encodes a special value (`NaN`, `Infinity`, `-Infinity`).
-pub(crate) fn encode_special(value: &Numeric, out: &mut BytesMut) {
-    let sign = match value {
-        Numeric::NaN => NAN,
-        Numeric::Infinity => PINF,
-        Numeric::NegativeInfinity => NINF,
-        Numeric::Value(d) => return encode(d, out),
-    };
-    out.put_u16(0);
-    out.put_i16(0);
-    out.put_u16(sign);
-    out.put_u16(0);
-}
-
 fn encode_i128(unscaled: i128, scale: i32, out: &mut BytesMut) -> Option<()> {
     let negative = unscaled < 0;
     let (mut magnitude, dscale) = if scale < 0 {
