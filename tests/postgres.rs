@@ -216,3 +216,117 @@ fn source_reads_new_rows_resumes_and_discovers_tables() {
     );
     assert!(terminate(&mut ferry, LIMIT).success());
 }
+
+/// A CDC connector config for one test's schema, slot and publication.
+fn cdc_config(ws: &Workspace, slot: &TestSlot, schema: &TestSchema, extra: &str) -> PathBuf {
+    let url = database_url();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let (user, hostdb) = rest.split_once('@').unwrap_or(("postgres", rest));
+    let (hostport, db) = hostdb.split_once('/').unwrap_or((hostdb, "test"));
+    let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
+    ws.write(
+        "cdc.yaml",
+        &format!(
+            "name: cdc\nconnector.class: io.debezium.connector.postgresql.PostgresConnector\n\
+             database.hostname: {host}\ndatabase.port: {port}\ndatabase.user: {user}\ndatabase.dbname: {db}\n\
+             topic.prefix: {schema}\nslot.name: {}\npublication.name: {}\npublication.autocreate.mode: filtered\n\
+             schema.include.list: {schema}\nstatus.update.interval.ms: 500\nretriable.restart.connector.wait.ms: 300\n\
+             key.converter: org.apache.kafka.connect.json.JsonConverter\nkey.converter.schemas.enable: false\n\
+             value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: false\n{extra}",
+            slot.slot,
+            slot.publication,
+            schema = schema.0
+        ),
+    )
+}
+
+/// The file sink of a test's change topics (raw JSON per line; `null` for tombstones).
+fn changes_sink(ws: &Workspace, schema: &TestSchema, out: &Path) -> PathBuf {
+    ws.write(
+        "changes.yaml",
+        &format!(
+            "name: changes\nconnector.class: FileStreamSink\nfile: {}\ntopics.regex: {}\\..*\n",
+            out.display(),
+            regex_escape(&schema.0)
+        ),
+    )
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                vec![c]
+            } else {
+                vec!['\\', c]
+            }
+        })
+        .collect()
+}
+
+/// The `op` of each change line (`-` for a tombstone).
+fn ops(path: &Path) -> Vec<String> {
+    lines_of(path)
+        .iter()
+        .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(serde_json::Value::Null) | Err(_) => "-".to_string(),
+            Ok(v) => v["op"].as_str().unwrap_or("?").to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn cdc_snapshots_then_streams_changes_with_debezium_envelopes() {
+    let slot = TestSlot::new("cdc_basic");
+    let schema = TestSchema::new("cdc_basic");
+    psql(&format!(
+        "CREATE TABLE {0}.orders (id int PRIMARY KEY, note text, amount numeric(10,2), at timestamptz); \
+         INSERT INTO {0}.orders VALUES (1, 'one', 1.50, '2024-01-02 03:04:05.123456+00'), (2, 'two', NULL, NULL)",
+        schema.0
+    ));
+    let ws = Workspace::new();
+    let out = ws.path("changes.jsonl");
+    let worker = ws.worker_config("");
+    let cdc = cdc_config(&ws, &slot, &schema, "");
+    let sink = changes_sink(&ws, &schema, &out);
+    let mut ferry = ws.standalone(&[&worker, &cdc, &sink], "run");
+    assert!(
+        wait_until(LIMIT, || line_count(&out) == 2),
+        "snapshot; log:\n{}",
+        ws.log("run")
+    );
+    assert_eq!(ops(&out), ["r", "r"]);
+    let first: serde_json::Value = serde_json::from_str(&lines_of(&out)[0]).unwrap();
+    assert_eq!(first["after"]["id"], 1);
+    assert_eq!(first["after"]["at"], "2024-01-02T03:04:05.123456Z");
+    assert_eq!(first["source"]["table"], "orders");
+    assert_eq!(first["source"]["snapshot"], "true");
+    psql(&format!(
+        "INSERT INTO {0}.orders VALUES (3, 'three', 3.00, now()); \
+         UPDATE {0}.orders SET note = 'uno' WHERE id = 1; \
+         DELETE FROM {0}.orders WHERE id = 2",
+        schema.0
+    ));
+    assert!(
+        wait_until(LIMIT, || line_count(&out) == 6),
+        "changes; got {:?}; log:\n{}",
+        ops(&out),
+        ws.log("run")
+    );
+    assert_eq!(ops(&out), ["r", "r", "c", "u", "d", "-"]);
+    let update: serde_json::Value = serde_json::from_str(&lines_of(&out)[3]).unwrap();
+    assert_eq!(update["after"]["note"], "uno");
+    assert_eq!(update["source"]["schema"], schema.0.as_str());
+    assert!(update["source"]["lsn"].as_i64().unwrap() > 0);
+    assert!(update["source"]["txId"].as_i64().unwrap() > 0);
+    let delete: serde_json::Value = serde_json::from_str(&lines_of(&out)[4]).unwrap();
+    assert_eq!(delete["before"]["id"], 2);
+    assert!(delete["after"].is_null());
+    assert!(terminate(&mut ferry, LIMIT).success(), "{}", ws.log("run"));
+    // The slot's confirmed position moved past the changes once they were committed.
+    let confirmed = psql(&format!(
+        "SELECT confirmed_flush_lsn > '0/0' FROM pg_replication_slots WHERE slot_name = '{}'",
+        slot.slot
+    ));
+    assert_eq!(confirmed, "t");
+}

@@ -10,6 +10,7 @@ pub static CONNECTORS: &[ConnectorPlugin] = &[
     ferry_file::FILE_SOURCE,
     ferry_file::FILE_SINK,
     ferry_postgres::POSTGRES_SOURCE,
+    ferry_postgres::POSTGRES_CDC_SOURCE,
     ferry_postgres::POSTGRES_SINK,
 ];
 

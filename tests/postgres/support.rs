@@ -144,3 +144,43 @@ pub fn wait_for_sql(ws: &Workspace, log: &str, sql: &str, expected: &str) {
         ws.log(log)
     );
 }
+
+/// A replication slot and publication of one test, dropped at the end (a leaked slot
+/// keeps WAL forever). Declare it before the worker process, so the worker is gone first.
+pub struct TestSlot {
+    pub slot: String,
+    pub publication: String,
+}
+
+impl TestSlot {
+    pub fn new(prefix: &str) -> TestSlot {
+        TestSlot {
+            slot: unique(&format!("{prefix}_slot")),
+            publication: unique(&format!("{prefix}_pub")),
+        }
+    }
+
+    /// Whether the slot exists now.
+    pub fn exists(&self) -> bool {
+        psql(&format!(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{}'",
+            self.slot
+        )) == "1"
+    }
+
+    /// Drops the slot (waiting for a walsender that still holds it to let go).
+    pub fn drop_slot(&self) {
+        let sql = format!(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{}'",
+            self.slot
+        );
+        let _ = wait_until(Duration::from_secs(10), || try_psql(&sql).is_ok());
+    }
+}
+
+impl Drop for TestSlot {
+    fn drop(&mut self) {
+        self.drop_slot();
+        let _ = try_psql(&format!("DROP PUBLICATION IF EXISTS {}", self.publication));
+    }
+}

@@ -13,10 +13,8 @@
 //! itself ([`cdc`] explains why). Values are decoded from and encoded to Postgres' wire
 //! formats by [`types`], whose mapping to Connect types the README documents.
 
-// The text decoder and the Debezium mapping serve the CDC source, which lands next.
-#![allow(dead_code)]
-
 mod catalog;
+pub mod cdc;
 mod config;
 mod connection;
 mod copy;
@@ -46,6 +44,21 @@ pub const POSTGRES_SOURCE: ConnectorPlugin = ConnectorPlugin::Source {
     },
     connector: || Box::new(source::PostgresSourceConnector::default()),
     task: || Box::new(source::PostgresSourceTask::default()),
+};
+
+/// The CDC source plugin (Debezium-style).
+pub const POSTGRES_CDC_SOURCE: ConnectorPlugin = ConnectorPlugin::Source {
+    info: PluginInfo {
+        class: "PostgresCdcSource",
+        aliases: &[
+            "io.debezium.connector.postgresql.PostgresConnector",
+            "PostgresConnector",
+            "PostgresCdcSourceConnector",
+        ],
+        version: VERSION,
+    },
+    connector: || Box::new(cdc::PostgresCdcConnector::default()),
+    task: || Box::new(cdc::PostgresCdcTask::default()),
 };
 
 /// The Postgres sink plugin.

@@ -46,7 +46,6 @@ pub(crate) mod oid {
     pub(crate) const NUMERIC: u32 = 1700;
     pub(crate) const UUID: u32 = 2950;
     pub(crate) const JSONB: u32 = 3802;
-    pub(crate) const TEXT_ARRAY: u32 = 1009;
 }
 
 /// What a type is, as far as decoding and mapping care.
