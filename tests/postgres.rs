@@ -219,8 +219,26 @@ fn source_reads_new_rows_resumes_and_discovers_tables() {
 
 /// A CDC connector config for one test's schema, slot and publication.
 fn cdc_config(ws: &Workspace, slot: &TestSlot, schema: &TestSchema, extra: &str) -> PathBuf {
-    let url = database_url();
-    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    cdc_config_at(
+        ws,
+        &database_url(),
+        &slot.slot,
+        &slot.publication,
+        &schema.0,
+        extra,
+    )
+}
+
+/// A CDC connector config against the server at `url`.
+fn cdc_config_at(
+    ws: &Workspace,
+    url: &str,
+    slot: &str,
+    publication: &str,
+    schema: &str,
+    extra: &str,
+) -> PathBuf {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let (user, hostdb) = rest.split_once('@').unwrap_or(("postgres", rest));
     let (hostport, db) = hostdb.split_once('/').unwrap_or((hostdb, "test"));
     let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
@@ -229,25 +247,22 @@ fn cdc_config(ws: &Workspace, slot: &TestSlot, schema: &TestSchema, extra: &str)
         &format!(
             "name: cdc\nconnector.class: io.debezium.connector.postgresql.PostgresConnector\n\
              database.hostname: {host}\ndatabase.port: {port}\ndatabase.user: {user}\ndatabase.dbname: {db}\n\
-             topic.prefix: {schema}\nslot.name: {}\npublication.name: {}\npublication.autocreate.mode: filtered\n\
+             topic.prefix: {schema}\nslot.name: {slot}\npublication.name: {publication}\npublication.autocreate.mode: filtered\n\
              schema.include.list: {schema}\nstatus.update.interval.ms: 500\nretriable.restart.connector.wait.ms: 300\n\
              key.converter: org.apache.kafka.connect.json.JsonConverter\nkey.converter.schemas.enable: false\n\
-             value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: false\n{extra}",
-            slot.slot,
-            slot.publication,
-            schema = schema.0
+             value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: false\n{extra}"
         ),
     )
 }
 
 /// The file sink of a test's change topics (raw JSON per line; `null` for tombstones).
-fn changes_sink(ws: &Workspace, schema: &TestSchema, out: &Path) -> PathBuf {
+fn changes_sink(ws: &Workspace, schema: &str, out: &Path) -> PathBuf {
     ws.write(
         "changes.yaml",
         &format!(
             "name: changes\nconnector.class: FileStreamSink\nfile: {}\ntopics.regex: {}\\..*\n",
             out.display(),
-            regex_escape(&schema.0)
+            regex_escape(schema)
         ),
     )
 }
@@ -288,7 +303,7 @@ fn cdc_snapshots_then_streams_changes_with_debezium_envelopes() {
     let out = ws.path("changes.jsonl");
     let worker = ws.worker_config("");
     let cdc = cdc_config(&ws, &slot, &schema, "");
-    let sink = changes_sink(&ws, &schema, &out);
+    let sink = changes_sink(&ws, &schema.0, &out);
     let mut ferry = ws.standalone(&[&worker, &cdc, &sink], "run");
     assert!(
         wait_until(LIMIT, || line_count(&out) == 2),
@@ -329,4 +344,132 @@ fn cdc_snapshots_then_streams_changes_with_debezium_envelopes() {
         slot.slot
     ));
     assert_eq!(confirmed, "t");
+}
+
+/// The ids of the `c` (insert) events in a change file.
+fn created_ids(path: &Path) -> std::collections::BTreeSet<i64> {
+    lines_of(path)
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["op"] == "c")
+        .filter_map(|v| v["after"]["id"].as_i64())
+        .collect()
+}
+
+#[test]
+fn cdc_loses_no_change_across_kill_9_and_a_postgres_crash() {
+    const ROWS: i64 = 300;
+    let pg = PrivatePostgres::start();
+    pg.psql("CREATE SCHEMA crash; CREATE TABLE crash.t (id bigint PRIMARY KEY, v text)")
+        .unwrap();
+    let ws = Workspace::new();
+    let out = ws.path("changes.jsonl");
+    let worker = ws.worker_config("");
+    let cdc = cdc_config_at(&ws, &pg.url(), "crash_slot", "crash_pub", "crash", "");
+    let sink = changes_sink(&ws, "crash", &out);
+    let mut ferry = ws.standalone(&[&worker, &cdc, &sink], "run1");
+    assert!(
+        wait_until(LIMIT, || ws.log("run1").contains("streaming changes")),
+        "log:\n{}",
+        ws.log("run1")
+    );
+    // One transaction per row, retried until it is in (the server goes away for a while).
+    let url = pg.url();
+    let writer = std::thread::spawn(move || {
+        for id in 1..=ROWS {
+            let sql = format!("INSERT INTO crash.t VALUES ({id}, 'v{id}') ON CONFLICT DO NOTHING");
+            let ok = wait_until(std::time::Duration::from_secs(60), || {
+                std::process::Command::new("psql")
+                    .arg(&url)
+                    .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", &sql])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            });
+            assert!(ok, "insert {id} never went through");
+        }
+    });
+    assert!(
+        wait_until(LIMIT, || created_ids(&out).len() >= 60),
+        "{}",
+        ws.log("run1")
+    );
+    // kill -9 of the worker mid-stream, and a restart.
+    ferry.kill().unwrap();
+    ferry.wait().unwrap();
+    let mut ferry = ws.standalone(&[&worker, &cdc, &sink], "run2");
+    assert!(
+        wait_until(LIMIT, || created_ids(&out).len() >= 150),
+        "{}",
+        ws.log("run2")
+    );
+    // Postgres crashes (immediate shutdown) and comes back: the task reconnects.
+    pg.stop("immediate");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    pg.restart_after_stop();
+    writer.join().unwrap();
+    let all: std::collections::BTreeSet<i64> = (1..=ROWS).collect();
+    assert!(
+        wait_until(LIMIT, || created_ids(&out) == all),
+        "missing {:?}; log:\n{}",
+        all.difference(&created_ids(&out)).collect::<Vec<_>>(),
+        ws.log("run2")
+    );
+    assert!(
+        ws.log("run2").contains("reconnecting"),
+        "{}",
+        ws.log("run2")
+    );
+    // The slot follows: once committed, the confirmed position reaches the last change.
+    assert!(
+        wait_until(LIMIT, || {
+            pg
+            .psql("SELECT confirmed_flush_lsn >= (SELECT max(lsn) FROM (SELECT pg_current_wal_lsn() - 100000 AS lsn) x) FROM pg_replication_slots WHERE slot_name = 'crash_slot'")
+            .is_ok_and(|v| v == "t")
+        }),
+        "confirmed flush did not advance"
+    );
+    assert!(terminate(&mut ferry, LIMIT).success(), "{}", ws.log("run2"));
+}
+
+#[test]
+fn cdc_fails_clearly_when_its_slot_is_lost() {
+    let slot = TestSlot::new("cdc_lost");
+    let schema = TestSchema::new("cdc_lost");
+    psql(&format!(
+        "CREATE TABLE {0}.t (id int PRIMARY KEY); INSERT INTO {0}.t VALUES (1)",
+        schema.0
+    ));
+    let ws = Workspace::new();
+    let out = ws.path("changes.jsonl");
+    let worker = ws.worker_config("");
+    let cdc = cdc_config(&ws, &slot, &schema, "");
+    let sink = changes_sink(&ws, &schema.0, &out);
+    let mut ferry = ws.standalone(&[&worker, &cdc, &sink], "run1");
+    assert!(
+        wait_until(LIMIT, || line_count(&out) == 1),
+        "{}",
+        ws.log("run1")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(terminate(&mut ferry, LIMIT).success());
+    slot.drop_slot();
+    assert!(!slot.exists());
+    let mut ferry = ws.standalone(&[&worker, &cdc, &sink], "run2");
+    let rest = rest_url(&ws, "run2");
+    assert!(
+        wait_until(LIMIT, || task_state(&rest, "cdc").0 == "FAILED"),
+        "{}",
+        ws.log("run2")
+    );
+    let trace = task_state(&rest, "cdc").1;
+    assert!(
+        trace.contains(&format!(
+            "replication slot \"{}\" does not exist",
+            slot.slot
+        )) && trace.contains("reset its offsets"),
+        "{trace}"
+    );
+    // The connector did not quietly make a new slot and skip the changes.
+    assert!(!slot.exists());
+    assert!(terminate(&mut ferry, LIMIT).success());
 }

@@ -184,3 +184,141 @@ impl Drop for TestSlot {
         let _ = try_psql(&format!("DROP PUBLICATION IF EXISTS {}", self.publication));
     }
 }
+
+/// A PostgreSQL server of one test's own (initdb into a temporary directory, a free
+/// loopback port, `wal_level=logical`), for tests that stop, crash or restart the server
+/// without disturbing the shared one. Runs as the `postgres` user when the tests run as
+/// root (initdb refuses root). Stopped and removed when dropped.
+pub struct PrivatePostgres {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    bin: std::path::PathBuf,
+}
+
+fn pg_bin() -> std::path::PathBuf {
+    let root = std::path::Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<u32> = std::fs::read_dir(root)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    root.join(versions.last().map_or("15".to_string(), u32::to_string))
+        .join("bin")
+}
+
+fn as_postgres(program: &std::path::Path) -> Command {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+impl PrivatePostgres {
+    pub fn start() -> PrivatePostgres {
+        let dir = tempfile::Builder::new()
+            .prefix("ferry-pg-")
+            .tempdir()
+            .expect("temp dir");
+        let _ = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(dir.path())
+            .status();
+        let bin = pg_bin();
+        let data = dir.path().join("data");
+        let out = as_postgres(&bin.join("initdb"))
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "-D"])
+            .arg(&data)
+            .output()
+            .expect("initdb");
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        std::fs::write(
+            data.join("postgresql.auto.conf"),
+            format!(
+                "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+                 wal_level = logical\nmax_replication_slots = 8\nmax_wal_senders = 8\nfsync = on\n",
+                dir.path().display()
+            ),
+        )
+        .expect("write config");
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir.path())
+            .status();
+        let pg = PrivatePostgres { dir, port, bin };
+        pg.ctl(&["start", "-w", "-t", "30"]);
+        pg
+    }
+
+    fn ctl(&self, args: &[&str]) {
+        let data = self.dir.path().join("data");
+        let out = as_postgres(&self.bin.join("pg_ctl"))
+            .args(["-D"])
+            .arg(&data)
+            .args(["-l"])
+            .arg(self.dir.path().join("server.log"))
+            .args(args)
+            .output()
+            .expect("pg_ctl");
+        assert!(
+            out.status.success(),
+            "pg_ctl {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Runs SQL on this server.
+    pub fn psql(&self, sql: &str) -> Result<String, String> {
+        let out = Command::new("psql")
+            .arg(self.url())
+            .args(["-v", "ON_ERROR_STOP=1", "-X", "-q", "-At", "-c", sql])
+            .output()
+            .expect("run psql");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).to_string())
+        }
+    }
+
+    /// Stops the server: `fast` (a clean shutdown) or `immediate` (as after a crash).
+    pub fn stop(&self, mode: &str) {
+        self.ctl(&["stop", "-w", "-m", mode]);
+    }
+
+    /// Starts the server again.
+    pub fn restart_after_stop(&self) {
+        self.ctl(&["start", "-w", "-t", "30"]);
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = as_postgres(&self.bin.join("pg_ctl"))
+            .args(["-D"])
+            .arg(&data)
+            .args(["stop", "-m", "immediate"])
+            .output();
+    }
+}
