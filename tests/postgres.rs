@@ -473,3 +473,331 @@ fn cdc_fails_clearly_when_its_slot_is_lost() {
     assert!(!slot.exists());
     assert!(terminate(&mut ferry, LIMIT).success());
 }
+
+const CHECKED_FIELDS: &str = r#"{"field":"id","type":"int64","optional":false},{"field":"name","type":"string","optional":true},{"field":"qty","type":"int32","optional":true}"#;
+
+fn checked_table(schema: &TestSchema) -> String {
+    let table = schema.table("t");
+    psql(&format!(
+        "CREATE TABLE {table} (id bigint PRIMARY KEY, name varchar(10) NOT NULL, qty int CHECK (qty >= 0))"
+    ));
+    table
+}
+
+fn pg_sink(topic: &str, table: &str, extra: &str) -> String {
+    format!(
+        "name: pg-sink\nconnector.class: PostgresSink\nconnection.url: {}\ntopics: {topic}\n\
+         table.name.format: {table}\ninsert.mode: upsert\npk.mode: record_value\npk.fields: id\n\
+         value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: true\n{extra}",
+        jdbc_url()
+    )
+}
+
+#[test]
+fn sink_sends_records_that_do_not_fit_to_the_dead_letter_queue() {
+    let schema = TestSchema::new("sink_dlq");
+    let table = checked_table(&schema);
+    let ws = Workspace::new();
+    let broker = FerryBroker::start(&ws);
+    let worker = broker_worker(&ws, &broker.addr);
+    let sink = ws.write(
+        "sink.yaml",
+        &pg_sink(
+            "rows",
+            &table,
+            "errors.tolerance: all\nerrors.log.enable: true\nerrors.deadletterqueue.topic.name: dlq\n\
+             errors.deadletterqueue.context.headers.enable: true\n",
+        ),
+    );
+    let lines = vec![
+        envelope(CHECKED_FIELDS, r#"{"id":1,"name":"ok","qty":1}"#),
+        envelope(
+            CHECKED_FIELDS,
+            r#"{"id":2,"name":"far too long a name","qty":1}"#,
+        ),
+        envelope(CHECKED_FIELDS, r#"{"id":3,"name":null,"qty":1}"#),
+        envelope(CHECKED_FIELDS, r#"{"id":4,"name":"neg","qty":-1}"#),
+        "this is not JSON".to_string(),
+        envelope(CHECKED_FIELDS, r#"{"id":6,"name":"six","qty":6}"#),
+    ];
+    kcat_produce(&broker.addr, "rows", &lines);
+    let mut ferry = ws.standalone(&[&worker, &sink], "run");
+    wait_for_sql(
+        &ws,
+        "run",
+        &format!("SELECT string_agg(id::text, ',' ORDER BY id) FROM {table}"),
+        "1,6",
+    );
+    let dlq = kcat_consume(&broker.addr, "dlq", 4, "%o|%h|%s\\n");
+    // Converter failures are dead-lettered as records are fetched, put failures as they are
+    // written: order them by the offset they were consumed at.
+    let mut records: Vec<&str> = dlq.lines().collect();
+    let offset_of = |r: &str| {
+        r.split("__connect.errors.offset=")
+            .nth(1)
+            .and_then(|t| t.split(',').next())
+            .and_then(|o| o.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    records.sort_by_key(|r| offset_of(r));
+    assert_eq!(records.len(), 4, "{dlq}\nlog:\n{}", ws.log("run"));
+    assert_eq!(
+        records.iter().map(|r| offset_of(r)).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    // Each keeps the bytes it was consumed with, and says where and why it failed.
+    assert!(
+        records[0].contains("__connect.errors.topic=rows"),
+        "{}",
+        records[0]
+    );
+    assert!(
+        records[0].contains("__connect.errors.offset=1"),
+        "{}",
+        records[0]
+    );
+    assert!(
+        records[0].contains("__connect.errors.stage=TASK_PUT"),
+        "{}",
+        records[0]
+    );
+    assert!(records[0].contains("column \"name\""), "{}", records[0]);
+    assert!(records[0].ends_with(&lines[1]), "{}", records[0]);
+    assert!(
+        records[1].contains("column \"name\"") && records[1].contains("NOT NULL"),
+        "{}",
+        records[1]
+    );
+    assert!(
+        records[2].contains("column \"qty\"") || records[2].contains("check constraint"),
+        "{}",
+        records[2]
+    );
+    assert!(
+        records[3].contains("__connect.errors.stage=VALUE_CONVERTER"),
+        "{}",
+        records[3]
+    );
+    assert!(
+        records[3].contains(
+            "__connect.errors.exception.class.name=org.apache.kafka.connect.errors.DataException"
+        ),
+        "{}",
+        records[3]
+    );
+    assert!(records[3].ends_with("this is not JSON"), "{}", records[3]);
+    assert!(
+        ws.log("run")
+            .contains("Error encountered in task pg-sink-0"),
+        "{}",
+        ws.log("run")
+    );
+    assert!(terminate(&mut ferry, LIMIT).success());
+}
+
+#[test]
+fn sink_fails_naming_the_column_without_tolerance() {
+    let schema = TestSchema::new("sink_strict");
+    let table = checked_table(&schema);
+    let ws = Workspace::new();
+    let input = ws.path("rows.jsonl");
+    append(
+        &input,
+        &format!(
+            "{}\n{}\n",
+            envelope(CHECKED_FIELDS, r#"{"id":1,"name":"ok","qty":1}"#),
+            envelope(
+                CHECKED_FIELDS,
+                r#"{"id":2,"name":"far too long a name","qty":1}"#
+            )
+        ),
+    );
+    let worker = ws.worker_config("");
+    let (source, _) = file_to_sink(&ws, &input, "rows", "");
+    let sink = ws.write("pg.yaml", &pg_sink("rows", &table, ""));
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run");
+    let rest = rest_url(&ws, "run");
+    assert!(
+        wait_until(LIMIT, || task_state(&rest, "pg-sink").0 == "FAILED"),
+        "{}",
+        ws.log("run")
+    );
+    let trace = task_state(&rest, "pg-sink").1;
+    assert!(
+        trace.contains("record rows-0@1")
+            && trace.contains("column \"name\" (character varying(10))"),
+        "{trace}"
+    );
+    // The batch is one transaction: the good record of it was not written either.
+    assert_eq!(psql(&format!("SELECT count(*) FROM {table}")), "0");
+    assert!(terminate(&mut ferry, LIMIT).success());
+}
+
+#[test]
+fn sink_writes_each_record_exactly_once_across_kill_9() {
+    const N: usize = 50_000;
+    let schema = TestSchema::new("sink_eos");
+    let table = schema.table("t");
+    // No key: a record written twice would be a second row.
+    psql(&format!(
+        "CREATE TABLE {table} (id bigint NOT NULL, name text)"
+    ));
+    let ws = Workspace::new();
+    let broker = FerryBroker::start(&ws);
+    let worker = broker_worker(&ws, &broker.addr);
+    // Small fetches: many small transactions, so the kills land between and within them.
+    common::append(&worker, "consumer.max.partition.fetch.bytes: 8192\n");
+    let fields = r#"{"field":"id","type":"int64","optional":false},{"field":"name","type":"string","optional":true}"#;
+    let lines: Vec<String> = (0..N)
+        .map(|i| envelope(fields, &format!(r#"{{"id":{i},"name":"n{i}"}}"#)))
+        .collect();
+    kcat_produce(&broker.addr, "eos", &lines);
+    let sink = ws.write(
+        "sink.yaml",
+        &format!(
+            "name: eos\nconnector.class: PostgresSink\nconnection.url: {}\ntopics: eos\ntable.name.format: {table}\n\
+             exactly.once: true\nexactly.once.offsets.table: {}\nbatch.size: 500\n\
+             value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: true\n",
+            jdbc_url(),
+            schema.table("offsets")
+        ),
+    );
+    let count = || {
+        psql(&format!("SELECT count(*) FROM {table}"))
+            .parse::<usize>()
+            .unwrap_or(0)
+    };
+    let mut killed_midway = 0;
+    for round in 0..4 {
+        let log = format!("run{round}");
+        let mut ferry = ws.standalone(&[&worker, &sink], &log);
+        let before = count();
+        assert!(
+            wait_until(LIMIT, || count() > before || before == N),
+            "no progress; log:\n{}",
+            ws.log(&log)
+        );
+        ferry.kill().unwrap();
+        ferry.wait().unwrap();
+        let at_kill = count();
+        if at_kill < N {
+            killed_midway += 1;
+        }
+    }
+    assert!(
+        killed_midway >= 2,
+        "the kills came too late to test anything"
+    );
+    let mut ferry = ws.standalone(&[&worker, &sink], "last");
+    wait_for_sql(
+        &ws,
+        "last",
+        &format!("SELECT count(*) || '/' || count(DISTINCT id) FROM {table}"),
+        &format!("{N}/{N}"),
+    );
+    assert_eq!(
+        psql(&format!(
+            "SELECT next_offset FROM {} WHERE connector = 'eos'",
+            schema.table("offsets")
+        )),
+        N.to_string()
+    );
+    assert!(terminate(&mut ferry, LIMIT).success());
+}
+
+#[test]
+fn sink_retries_an_unreachable_database_then_fails_and_resumes_on_restart() {
+    let pg = PrivatePostgres::start();
+    pg.psql("CREATE TABLE t (id bigint PRIMARY KEY, name text)")
+        .unwrap();
+    pg.stop("fast");
+    let ws = Workspace::new();
+    let input = ws.path("rows.jsonl");
+    let fields = r#"{"field":"id","type":"int64","optional":false},{"field":"name","type":"string","optional":true}"#;
+    append(
+        &input,
+        &format!("{}\n", envelope(fields, r#"{"id":1,"name":"one"}"#)),
+    );
+    let worker = ws.worker_config("");
+    let (source, _) = file_to_sink(&ws, &input, "rows", "");
+    let sink = ws.write(
+        "pg.yaml",
+        &format!(
+            "name: pg-sink\nconnector.class: PostgresSink\nconnection.url: jdbc:postgresql://127.0.0.1:{}/postgres?user=postgres\n\
+             topics: rows\ntable.name.format: t\nmax.retries: 2\nretry.backoff.ms: 200\n\
+             value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: true\n",
+            pg.port
+        ),
+    );
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run");
+    let rest = rest_url(&ws, "run");
+    assert!(
+        wait_until(LIMIT, || task_state(&rest, "pg-sink").0 == "FAILED"),
+        "{}",
+        ws.log("run")
+    );
+    let trace = task_state(&rest, "pg-sink").1;
+    assert!(
+        trace.contains(&format!("127.0.0.1:{}", pg.port))
+            && trace.contains("refused")
+            && trace.contains("gave up after 2 retries"),
+        "{trace}"
+    );
+    assert_eq!(
+        ws.log("run")
+            .matches("writing to postgres failed; retrying")
+            .count(),
+        2
+    );
+    // Back up, a restart of the task writes the record.
+    pg.restart_after_stop();
+    assert_eq!(
+        post(&format!("{rest}/connectors/pg-sink/tasks/0/restart")),
+        204
+    );
+    let ok = wait_until(LIMIT, || {
+        pg.psql("SELECT name FROM t").is_ok_and(|v| v == "one")
+    });
+    assert!(ok, "{}", ws.log("run"));
+    assert!(terminate(&mut ferry, LIMIT).success());
+}
+
+#[test]
+fn sink_fails_clearly_when_its_table_is_dropped() {
+    let schema = TestSchema::new("sink_drop");
+    let table = schema.table("t");
+    psql(&format!(
+        "CREATE TABLE {table} (id bigint PRIMARY KEY, name text)"
+    ));
+    let ws = Workspace::new();
+    let input = ws.path("rows.jsonl");
+    let fields = r#"{"field":"id","type":"int64","optional":false},{"field":"name","type":"string","optional":true}"#;
+    append(
+        &input,
+        &format!("{}\n", envelope(fields, r#"{"id":1,"name":"one"}"#)),
+    );
+    let worker = ws.worker_config("");
+    let (source, _) = file_to_sink(&ws, &input, "rows", "");
+    let sink = ws.write("pg.yaml", &pg_sink("rows", &table, ""));
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run");
+    wait_for_sql(&ws, "run", &format!("SELECT count(*) FROM {table}"), "1");
+    psql(&format!("DROP TABLE {table}"));
+    append(
+        &input,
+        &format!("{}\n", envelope(fields, r#"{"id":2,"name":"two"}"#)),
+    );
+    let rest = rest_url(&ws, "run");
+    assert!(
+        wait_until(LIMIT, || task_state(&rest, "pg-sink").0 == "FAILED"),
+        "{}",
+        ws.log("run")
+    );
+    let trace = task_state(&rest, "pg-sink").1;
+    assert!(
+        trace.contains(&format!(
+            "table {table} does not exist (dropped?) and auto.create is false"
+        )),
+        "{trace}"
+    );
+    assert!(terminate(&mut ferry, LIMIT).success());
+}

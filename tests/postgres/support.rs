@@ -322,3 +322,51 @@ impl Drop for PrivatePostgres {
             .output();
     }
 }
+
+/// Produces `lines` (values, no keys) to `topic` with kcat.
+pub fn kcat_produce(broker: &str, topic: &str, lines: &[String]) {
+    use std::io::Write;
+    let mut child = Command::new("kcat")
+        .args(["-b", broker, "-t", topic, "-P", "-z", "none"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("kcat (tests/setup.sh installs it)");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for l in lines {
+        writeln!(stdin, "{l}").expect("write to kcat");
+    }
+    drop(stdin);
+    assert!(child.wait().expect("kcat").success(), "kcat produce failed");
+}
+
+/// Consumes `count` records of `topic` with kcat, formatted by `format` (kcat's `-f`).
+pub fn kcat_consume(broker: &str, topic: &str, count: usize, format: &str) -> String {
+    let out = Command::new("kcat")
+        .args([
+            "-b",
+            broker,
+            "-C",
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ])
+        .args(["-c", &count.to_string(), "-f", format])
+        .output()
+        .expect("kcat");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A worker config against `ferry broker` at `addr`.
+pub fn broker_worker(ws: &Workspace, addr: &str) -> std::path::PathBuf {
+    ws.write(
+        "worker.yaml",
+        &format!(
+            "bootstrap.servers: {addr}\nkey.converter: org.apache.kafka.connect.storage.StringConverter\n\
+             value.converter: org.apache.kafka.connect.storage.StringConverter\n\
+             offset.flush.interval.ms: 200\nlisteners: http://127.0.0.1:0\n"
+        ),
+    )
+}

@@ -430,18 +430,59 @@ impl ErrorHandler {
     }
 }
 
-/// A sink task's errant record reporter: records it reports are serialized back with the
-/// connector's converters and handled by its [`ErrorHandler`].
+/// A sink task's errant record reporter: a reported record goes to its task's
+/// [`ErrorHandler`] with the bytes it was consumed with (found in the batches of the fetch
+/// being written), or, if those are gone, serialized again with the connector's converters.
 pub(crate) struct ErrantReporter {
     pub(crate) handler: Arc<ErrorHandler>,
     pub(crate) key: Box<dyn Converter>,
     pub(crate) value: Box<dyn Converter>,
     pub(crate) class: String,
+    /// The raw batches of the fetch whose records are being written.
+    pub(crate) fetched: std::sync::Mutex<Vec<(TopicPartition, Bytes)>>,
+}
+
+impl ErrantReporter {
+    /// The batches the next reports refer to.
+    pub(crate) fn set_fetched(&self, batches: Vec<(TopicPartition, Bytes)>) {
+        *self.fetched.lock().unwrap_or_else(|e| e.into_inner()) = batches;
+    }
+
+    fn original(&self, record: &SinkRecord) -> Option<Consumed> {
+        let fetched = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
+        let (tp, data) = fetched
+            .iter()
+            .find(|(tp, _)| tp.partition == record.kafka_partition && tp.topic == record.topic)?;
+        for batch in ferry_broker::record::batches(data.clone()) {
+            let batch = batch.ok()?;
+            if batch.next_offset() <= record.kafka_offset {
+                continue;
+            }
+            for r in batch.records() {
+                let r = r.ok()?;
+                if r.offset == record.kafka_offset {
+                    return Some(crate::worker::sink_consumed(tp, &r));
+                }
+            }
+        }
+        None
+    }
 }
 
 #[async_trait]
 impl ErrantRecordReporter for ErrantReporter {
     async fn report(&self, record: &SinkRecord, error: &ConnectError) -> ferry_api::Result<()> {
+        if let Some(consumed) = self.original(record) {
+            return self
+                .handler
+                .handle(Failure {
+                    stage: Stage::TaskPut,
+                    class: &self.class,
+                    error,
+                    record: Some(&consumed),
+                })
+                .await;
+        }
         let topic = record.topic.as_ref();
         let consumed = Consumed {
             topic: record.topic.clone(),

@@ -7,6 +7,8 @@
 pub mod config;
 mod sink;
 mod source;
+
+pub(crate) use sink::consumed as sink_consumed;
 pub mod topic_regex;
 
 use std::sync::Arc;

@@ -98,6 +98,8 @@ struct Consumer<'a> {
     errors: Arc<ErrorHandler>,
     key_class: String,
     value_class: String,
+    /// The raw batches of the last fetch.
+    last_fetched: Option<Vec<(TopicPartition, bytes::Bytes)>>,
 }
 
 async fn execute(
@@ -121,7 +123,7 @@ async fn execute(
         Subscription::Topics(topics)
     };
     let errors = Arc::new(setup.error_handler(ConnectorType::Sink)?);
-    let reporter = ErrantReporter {
+    let reporter = Arc::new(ErrantReporter {
         handler: errors.clone(),
         key: setup.converter(true)?,
         value: setup.converter(false)?,
@@ -130,9 +132,10 @@ async fn execute(
             .get("connector.class")
             .cloned()
             .unwrap_or_default(),
-    };
+        fetched: Mutex::default(),
+    });
     let context = Arc::new(Context {
-        reporter: Some(Arc::new(reporter)),
+        reporter: Some(reporter.clone()),
         ..Context::default()
     });
     let mut consumer = Consumer {
@@ -150,6 +153,7 @@ async fn execute(
         errors,
         key_class: setup.converter_class(true),
         value_class: setup.converter_class(false),
+        last_fetched: None,
     };
     task.start(consumer.context.clone(), &setup.task_config)
         .await?;
@@ -193,6 +197,8 @@ async fn execute(
                 .saturating_duration_since(Instant::now())
                 .min(MAX_FETCH_WAIT);
             let (records, advanced) = consumer.fetch(fetch_bytes, wait).await?;
+            // Reports of errant records find their consumed bytes in these batches.
+            reporter.set_fetched(consumer.last_fetched.take().unwrap_or_default());
             if records.is_empty() {
                 consumer.positions.extend(advanced);
                 continue;
@@ -350,10 +356,12 @@ impl Consumer<'_> {
         };
         let mut records = Vec::new();
         let mut advanced = Vec::new();
+        let mut raw = Vec::with_capacity(fetched.len());
         for f in fetched {
             if f.batches.is_empty() {
                 continue;
             }
+            raw.push((f.partition.clone(), f.batches.clone()));
             let mut position = self.positions.get(&f.partition).copied().unwrap_or(0);
             for batch in batches(f.batches) {
                 let batch = batch
@@ -393,6 +401,7 @@ impl Consumer<'_> {
             }
             advanced.push((f.partition, position));
         }
+        self.last_fetched = Some(raw);
         Ok((records, advanced))
     }
 
@@ -472,7 +481,7 @@ impl Consumer<'_> {
 }
 
 /// A fetched record as the error handler keeps it (for the dead letter queue).
-fn consumed(tp: &TopicPartition, record: &ferry_broker::record::Record) -> Consumed {
+pub(crate) fn consumed(tp: &TopicPartition, record: &ferry_broker::record::Record) -> Consumed {
     Consumed {
         topic: tp.topic.clone(),
         partition: tp.partition,

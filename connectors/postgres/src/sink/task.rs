@@ -157,6 +157,15 @@ impl PostgresSinkTask {
             encoded.push((group.table.clone(), e));
         }
         let rows: usize = encoded.iter().map(|(_, e)| e.rows()).sum();
+        // Reported before anything commits: without tolerance this fails the task and the
+        // whole batch stays unwritten.
+        self.report(std::mem::take(&mut rejected))
+            .await
+            .map_err(Failure::Report)?;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| Error::Schema("no connection".into()))?;
         let outcome = async {
             let mut tx = conn
                 .begin()
@@ -180,12 +189,10 @@ impl PostgresSinkTask {
             Err(e) if writer::is_record_error(&e) => {
                 tracing::info!(connector = %config.connector, error = %writer::describe_db_error(&e),
                     "a batch failed on its data; writing its records one by one to find the bad ones");
-                let bad = self.write_one_by_one(config, &groups, &offsets).await?;
-                rejected.extend(bad);
+                self.write_one_by_one(config, &groups, &offsets).await?;
             }
             Err(e) => return Err(Failure::Db(e)),
         }
-        self.report(rejected).await.map_err(Failure::Report)?;
         if config.exactly_once {
             self.next_offsets.extend(offsets);
         }
@@ -193,13 +200,13 @@ impl PostgresSinkTask {
     }
 
     /// The slow path after a batch failed on its data: each record in a savepoint of one
-    /// transaction; the ones the database refuses are returned.
-    async fn write_one_by_one<'r>(
+    /// transaction; the ones the database refuses are reported and left out.
+    async fn write_one_by_one(
         &mut self,
         config: &SinkConfig,
-        groups: &[Group<'r>],
+        groups: &[Group<'_>],
         offsets: &HashMap<TopicPartition, i64>,
-    ) -> Result<Vec<Rejected<'r>>> {
+    ) -> Result<(), Failure> {
         let conn = self
             .conn
             .as_mut()
@@ -245,8 +252,20 @@ impl PostgresSinkTask {
                             )),
                         ));
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
+            }
+        }
+        // Reported before the commit, as in the batch path.
+        let reporter = self
+            .context
+            .as_ref()
+            .and_then(|c| c.errant_record_reporter());
+        for (record, error) in rejected {
+            let error = ConnectError::Data(error.to_string());
+            match &reporter {
+                Some(r) => r.report(record, &error).await.map_err(Failure::Report)?,
+                None => return Err(Failure::Report(error)),
             }
         }
         if config.exactly_once {
@@ -255,7 +274,7 @@ impl PostgresSinkTask {
         tx.commit()
             .await
             .map_err(|e| Error::db("committing a transaction", e))?;
-        Ok(rejected)
+        Ok(())
     }
 }
 
