@@ -801,3 +801,181 @@ fn sink_fails_clearly_when_its_table_is_dropped() {
     );
     assert!(terminate(&mut ferry, LIMIT).success());
 }
+
+#[test]
+fn source_types_round_trip_through_the_sink() {
+    let src = TestSchema::new("types_src");
+    let dst = TestSchema::new("types_dst");
+    psql(&format!(
+        "CREATE TYPE {0}.mood AS ENUM ('happy', 'sad'); \
+         CREATE TABLE {0}.t (id int PRIMARY KEY, i2 int2, i8 int8, f4 float4, f8 float8, n numeric(12,3), \
+           s varchar(20), b bool, raw bytea, d date, tm time, ts timestamp, tz timestamptz, u uuid, j jsonb, \
+           ints int4[], texts text[], m {0}.mood); \
+         INSERT INTO {0}.t VALUES \
+           (1, -7, 9007199254740993, 1.5, -2.25e300, 123456789.125, 'héllo', true, '\\x00ff', '1999-12-31', \
+            '23:59:58.123', '2024-02-29 12:34:56.789', '2024-02-29 12:34:56.789+00', \
+            'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{{\"a\": [1, 2]}}', '{{1,NULL,3}}', '{{x,\"y z\"}}', 'sad'), \
+           (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+        src.0
+    ));
+    let ws = Workspace::new();
+    let worker = ws.worker_config("");
+    let source = ws.write(
+        "source.yaml",
+        &format!(
+            "name: pg-src\nconnector.class: PostgresSource\nconnection.url: {}\nmode: incrementing\n\
+             incrementing.column.name: id\ntopic.prefix: {}_\ntable.whitelist: {}.t\npoll.interval.ms: 200\n\
+             value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: true\n",
+            jdbc_url(),
+            src.0,
+            src.0
+        ),
+    );
+    let sink = ws.write(
+        "sink.yaml",
+        &format!(
+            "name: pg-sink\nconnector.class: PostgresSink\nconnection.url: {}\ntopics: {}_t\n\
+             table.name.format: {}.t\nauto.create: true\ninsert.mode: upsert\npk.mode: record_value\npk.fields: id\n\
+             value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: true\n",
+            jdbc_url(),
+            src.0,
+            dst.0
+        ),
+    );
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run");
+    wait_for_sql(
+        &ws,
+        "run",
+        &format!("SELECT count(*) FROM {}.t", dst.0),
+        "2",
+    );
+    let columns = "id, i2, i8, f4, f8, n, s, b, raw, d, tm, ts, tz::timestamptz AT TIME ZONE 'UTC', u::text, j::text, ints, texts, m::text";
+    let original = psql(&format!("SELECT {columns} FROM {}.t ORDER BY id", src.0));
+    let copied = psql(&format!("SELECT {columns} FROM {}.t ORDER BY id", dst.0));
+    assert_eq!(copied, original);
+    assert!(terminate(&mut ferry, LIMIT).success());
+}
+
+#[test]
+fn source_retries_an_unreachable_database_then_fails_and_resumes_on_restart() {
+    let pg = PrivatePostgres::start();
+    pg.psql("CREATE TABLE t (id serial PRIMARY KEY, v text NOT NULL); INSERT INTO t (v) VALUES ('a'), ('b')")
+        .unwrap();
+    let ws = Workspace::new();
+    let out = ws.path("out.jsonl");
+    let worker = ws.worker_config("");
+    let source = ws.write(
+        "source.yaml",
+        &format!(
+            "name: pg-src\nconnector.class: PostgresSource\n\
+             connection.url: jdbc:postgresql://127.0.0.1:{}/postgres?user=postgres\nmode: incrementing\n\
+             incrementing.column.name: id\ntopic.prefix: p_\ntable.whitelist: t\npoll.interval.ms: 200\n\
+             connection.attempts: 3\nconnection.backoff.ms: 200\n\
+             value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: false\n",
+            pg.port
+        ),
+    );
+    let sink = ws.write(
+        "sink.yaml",
+        &format!(
+            "name: out\nconnector.class: FileStreamSink\nfile: {}\ntopics: p_t\n",
+            out.display()
+        ),
+    );
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run");
+    assert!(
+        wait_until(LIMIT, || line_count(&out) == 2),
+        "{}",
+        ws.log("run")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    pg.stop("fast");
+    let rest = rest_url(&ws, "run");
+    assert!(
+        wait_until(LIMIT, || task_state(&rest, "pg-src").0 == "FAILED"),
+        "{}",
+        ws.log("run")
+    );
+    let trace = task_state(&rest, "pg-src").1;
+    assert!(
+        trace.contains(&format!("127.0.0.1:{}", pg.port)) && trace.contains("after 3 attempt(s)"),
+        "{trace}"
+    );
+    assert!(
+        ws.log("run")
+            .contains("connecting to postgres failed; retrying")
+    );
+    pg.restart_after_stop();
+    pg.psql("INSERT INTO t (v) VALUES ('c')").unwrap();
+    assert_eq!(
+        post(&format!("{rest}/connectors/pg-src/tasks/0/restart")),
+        204
+    );
+    assert!(
+        wait_until(LIMIT, || line_count(&out) == 3),
+        "{}",
+        ws.log("run")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        lines_of(&out),
+        [
+            r#"{"id":1,"v":"a"}"#,
+            r#"{"id":2,"v":"b"}"#,
+            r#"{"id":3,"v":"c"}"#
+        ]
+    );
+    assert!(terminate(&mut ferry, LIMIT).success());
+}
+
+#[test]
+fn source_fails_clearly_when_a_listed_table_is_dropped() {
+    let schema = TestSchema::new("src_drop");
+    psql(&format!(
+        "CREATE TABLE {0}.t (id int PRIMARY KEY); INSERT INTO {0}.t VALUES (1)",
+        schema.0
+    ));
+    let ws = Workspace::new();
+    let out = ws.path("out.jsonl");
+    let worker = ws.worker_config("");
+    let source = ws.write(
+        "source.yaml",
+        &format!(
+            "name: pg-src\nconnector.class: PostgresSource\nconnection.url: {}\nmode: bulk\n\
+             topic.prefix: {}_\ntable.whitelist: {}.t\npoll.interval.ms: 200\ntable.poll.interval.ms: 3600000\n",
+            jdbc_url(),
+            schema.0,
+            schema.0
+        ),
+    );
+    let sink = ws.write(
+        "sink.yaml",
+        &format!(
+            "name: out\nconnector.class: FileStreamSink\nfile: {}\ntopics: {}_t\n",
+            out.display(),
+            schema.0
+        ),
+    );
+    let mut ferry = ws.standalone(&[&worker, &source, &sink], "run");
+    assert!(
+        wait_until(LIMIT, || line_count(&out) >= 1),
+        "{}",
+        ws.log("run")
+    );
+    psql(&format!("DROP TABLE {}.t", schema.0));
+    let rest = rest_url(&ws, "run");
+    assert!(
+        wait_until(LIMIT, || task_state(&rest, "pg-src").0 == "FAILED"),
+        "{}",
+        ws.log("run")
+    );
+    let trace = task_state(&rest, "pg-src").1;
+    assert!(
+        trace.contains(&format!(
+            "table {}.t is listed in table.whitelist but is gone",
+            schema.0
+        )),
+        "{trace}"
+    );
+    assert!(terminate(&mut ferry, LIMIT).success());
+}

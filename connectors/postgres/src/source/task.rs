@@ -124,7 +124,8 @@ async fn read(config: SourceConfig, mut queriers: Vec<Querier>, tx: mpsc::Sender
             match connect(&config).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
-                    let _ = tx.send(Err(e.into())).await;
+                    // The retry budget is spent: the task fails with the cause.
+                    let _ = tx.send(Err(ConnectError::Other(e.to_string()))).await;
                     return;
                 }
             }
@@ -173,7 +174,11 @@ async fn read(config: SourceConfig, mut queriers: Vec<Querier>, tx: mpsc::Sender
                 }
             }
             Err(e) => {
-                let _ = tx.send(Err(e.into())).await;
+                let error = match ConnectError::from(e) {
+                    ConnectError::Retriable(m) => ConnectError::Other(m),
+                    other => other,
+                };
+                let _ = tx.send(Err(error)).await;
                 if let Some(c) = conn.take() {
                     let _ = c.close().await;
                 }
