@@ -285,6 +285,11 @@ fn ops(path: &Path) -> Vec<String> {
         .iter()
         .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
             Ok(serde_json::Value::Null) | Err(_) => "-".to_string(),
+            // With schemas.enable (the JsonConverter default) the event is the payload.
+            Ok(v) if v.get("payload").is_some() => match &v["payload"] {
+                serde_json::Value::Null => "-".to_string(),
+                p => p["op"].as_str().unwrap_or("?").to_string(),
+            },
             Ok(v) => v["op"].as_str().unwrap_or("?").to_string(),
         })
         .collect()
@@ -978,4 +983,85 @@ fn source_fails_clearly_when_a_listed_table_is_dropped() {
         "{trace}"
     );
     assert!(terminate(&mut ferry, LIMIT).success());
+}
+
+/// An example of configs/ with its demo names (schema `ferry_demo`, slot, publication, topic
+/// prefix) replaced by this test's, so that it runs beside other tests.
+fn example(ws: &Workspace, file: &str, schema: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let text = std::fs::read_to_string(root.join(file)).expect("example config");
+    let text = text
+        .replace("ferry_demo_slot", &format!("{schema}_slot"))
+        .replace("ferry_demo_publication", &format!("{schema}_pub"))
+        .replace("ferry_demo", schema)
+        .replace("topic.prefix: demo", &format!("topic.prefix: {schema}"))
+        .replace("pg-orders", &format!("{schema}-orders"))
+        .replace("topic.prefix: pg-", &format!("topic.prefix: {schema}-"))
+        .replace(
+            "jdbc:postgresql://127.0.0.1:5432/test?user=postgres",
+            "@@URL@@",
+        )
+        .replace("url: jdbc:postgresql://127.0.0.1:5432/test", "url: @@URL@@")
+        .replace("@@URL@@", &jdbc_url());
+    ws.write(file, &text)
+}
+
+#[test]
+fn example_configs_run() {
+    let schema = TestSchema::new("demo");
+    let slot = TestSlot {
+        slot: format!("{}_slot", schema.0),
+        publication: format!("{}_pub", schema.0),
+    };
+    psql(&format!(
+        "CREATE TABLE {0}.orders (id serial PRIMARY KEY, item text NOT NULL, price numeric(10,2), \
+           updated timestamptz NOT NULL DEFAULT now()); \
+         INSERT INTO {0}.orders (item, price) VALUES ('tea', 3.50), ('cake', 4.25)",
+        schema.0
+    ));
+    let ws = Workspace::new();
+    let worker = ws.worker_config("");
+    let source = example(&ws, "postgres-source.yaml", &schema.0);
+    let sink = example(&ws, "postgres-sink.yaml", &schema.0);
+    let cdc = example(&ws, "postgres-cdc.yaml", &schema.0);
+    let out = ws.path("changes.jsonl");
+    let changes = changes_sink(&ws, &schema.0, &out);
+    let mut ferry = ws.standalone(&[&worker, &source, &sink, &cdc, &changes], "run");
+    wait_for_sql(
+        &ws,
+        "run",
+        &format!(
+            "SELECT string_agg(item || '=' || price, ',' ORDER BY id) FROM {}.orders_copy",
+            schema.0
+        ),
+        "tea=3.50,cake=4.25",
+    );
+    // The CDC example sees the snapshot of orders and the sink's own table being filled.
+    assert!(
+        wait_until(LIMIT, || ops(&out).iter().filter(|o| *o == "r").count()
+            >= 2),
+        "{:?}\n{}",
+        ops(&out),
+        ws.log("run")
+    );
+    psql(&format!(
+        "UPDATE {}.orders SET price = 5, updated = now() WHERE item = 'tea'",
+        schema.0
+    ));
+    wait_for_sql(
+        &ws,
+        "run",
+        &format!(
+            "SELECT price FROM {}.orders_copy WHERE item = 'tea'",
+            schema.0
+        ),
+        "5.00",
+    );
+    assert!(
+        wait_until(LIMIT, || ops(&out).contains(&"u".to_string())),
+        "{:?}",
+        ops(&out)
+    );
+    assert!(terminate(&mut ferry, LIMIT).success(), "{}", ws.log("run"));
+    drop(slot);
 }
