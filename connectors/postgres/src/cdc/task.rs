@@ -18,7 +18,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -62,7 +61,6 @@ pub struct PostgresCdcTask {
     rx: Option<mpsc::Receiver<Batch>>,
     reader: Option<tokio::task::JoinHandle<()>>,
     shared: Arc<Shared>,
-    stopping: Arc<AtomicBool>,
     /// With `slot.drop.on.stop`: where the slot to drop is.
     drop_slot: Option<(crate::connection::Endpoint, String)>,
 }
@@ -123,7 +121,6 @@ impl SourceTask for PostgresCdcTask {
     }
 
     async fn stop(&mut self) -> ferry_api::Result<()> {
-        self.stopping.store(true, Ordering::Release);
         self.rx = None;
         if let Some(reader) = self.reader.take() {
             reader.abort();
