@@ -10,7 +10,7 @@
 #   cdc:    PostgresCdcSource catching up on CDC_CHANGES inserts made while it was stopped
 #           (changes/s until the committed offset reaches the last one), then the lag from
 #           commit (source.ts_ms) to the record's timestamp in the log (set as it is appended)
-#           at RATE changes/s (pgbench, 10 rows per transaction), p50/p99/max.
+#           at RATE changes/s (pgbench, 20 rows per transaction), p50/p99/max.
 #
 #   tests/bench/postgres.sh [ROWS] [CDC_CHANGES] [RATE] [SECONDS]   (defaults 1000000 500000 10000 20)
 #
@@ -115,6 +115,9 @@ kill -TERM "$pid"; wait "$pid" || true
 
 echo "== cdc: catching up on $cdc_changes changes"
 q "CREATE TABLE $schema.events (id bigserial PRIMARY KEY, payload text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+# One row for the snapshot, so that the first run commits an offset (without one, a restart
+# takes a new snapshot instead of streaming).
+q "INSERT INTO $schema.events (payload) VALUES ('seed')"
 broker_port=$(free_port)
 "$ferry" broker --listen "127.0.0.1:$broker_port" --data-dir "$work/broker" 2> "$work/broker.log" & bpid=$!; pids+=("$bpid")
 until (echo > "/dev/tcp/127.0.0.1/$broker_port") 2>/dev/null; do sleep 0.1; done
@@ -145,7 +148,7 @@ status.update.interval.ms: 1000
 YAML
 # First start: slot, publication and (empty) snapshot; then stop and make changes.
 FERRY_LOG=info "$ferry" standalone "$work/cdc-worker.yaml" "$work/cdc.yaml" 2> "$work/cdc1.log" & pid=$!; pids+=("$pid")
-until grep -q "streaming changes" "$work/cdc1.log"; do sleep 0.1; done
+until grep -q "streaming changes" "$work/cdc1.log" && curl -sf "http://127.0.0.1:$cport/connectors/bench-cdc/offsets" | grep -q last_snapshot_record; do sleep 0.1; done
 kill -TERM "$pid"; wait "$pid" || true
 q "INSERT INTO $schema.events (payload) SELECT rpad('p' || i, 40, 'x') FROM generate_series(1, $cdc_changes) i"
 t0=$(now)
@@ -158,12 +161,14 @@ done
 t1=$(now)
 ferry_cdc=$(echo "$t1 - $t0" | bc -l)
 
-echo "== cdc: lag at $rate changes/s for ${seconds}s (pgbench, 10 inserts per transaction)"
+per_tx=20
+echo "== cdc: lag at $rate changes/s for ${seconds}s (pgbench, $per_tx inserts per transaction)"
 cat > "$work/load.sql" <<SQL
-INSERT INTO $schema.events (payload) SELECT 'load' FROM generate_series(1, 10);
+INSERT INTO $schema.events (payload) SELECT 'load' FROM generate_series(1, $per_tx);
 SQL
 before=$(q "SELECT max(id) FROM $schema.events")
-"$pgbench" "$db" -n -q -f "$work/load.sql" -c 4 -j 2 -R $(( rate / 10 )) -T "$seconds" > "$work/pgbench.log" 2>&1
+"$pgbench" "$db" -n -f "$work/load.sql" -c 4 -j 2 -R $(( rate / per_tx )) -T "$seconds" > "$work/pgbench.log" 2>&1 \
+  || { cat "$work/pgbench.log"; exit 1; }
 after=$(q "SELECT max(id) FROM $schema.events")
 made=$(( after - before ))
 sleep 3
@@ -186,7 +191,7 @@ def pct(p):
     return lags[min(len(lags) - 1, int(len(lags) * p))]
 print(f"lag_records={len(lags)} lag_p50_ms={pct(0.5)} lag_p99_ms={pct(0.99)} lag_max_ms={lags[-1]}")
 PY
-achieved=$(grep -o 'tps = [0-9.]*' "$work/pgbench.log" | head -1 | awk '{printf "%.0f", $3 * 10}')
+achieved=$(grep -o 'tps = [0-9.]*' "$work/pgbench.log" | head -1 | awk -v n="$per_tx" '{printf "%.0f", $3 * n}')
 
 echo
 echo "== results ($rows rows; CDC $cdc_changes changes, then ${seconds}s at $rate changes/s)"

@@ -320,21 +320,22 @@ fn build_groups<'r>(
     records: &'r [SinkRecord],
 ) -> (Vec<Group<'r>>, Vec<Rejected<'r>>) {
     let mut rejected = Vec::new();
-    let mut planned: Vec<(TableId, Shape, &'r SinkRecord, bool)> =
-        Vec::with_capacity(records.len());
-    let mut last_shape: Option<Shape> = None;
+    // Shapes and tables are few: records refer to them by index.
+    let mut shapes: Vec<Shape> = Vec::new();
+    let mut tables: Vec<(std::sync::Arc<str>, TableId)> = Vec::new();
+    let mut planned: Vec<(usize, usize, &'r SinkRecord, bool)> = Vec::with_capacity(records.len());
     for record in records {
         let delete = record.value.is_null();
         if delete && !config.delete_enabled {
             tracing::debug!(topic = %record.topic, offset = record.kafka_offset, "skipping a tombstone (delete.enabled=false)");
             continue;
         }
-        let shape = match &last_shape {
-            Some(s) if s.fits(record) => s.clone(),
-            _ => match shape_of(config, record) {
+        let shape = match shapes.iter().rposition(|s| s.fits(record)) {
+            Some(i) => i,
+            None => match shape_of(config, record) {
                 Ok(s) => {
-                    last_shape = Some(s.clone());
-                    s
+                    shapes.push(s);
+                    shapes.len() - 1
                 }
                 Err(e) => {
                     rejected.push((record, e));
@@ -342,40 +343,50 @@ fn build_groups<'r>(
                 }
             },
         };
-        planned.push((table_for(config, &record.topic), shape, record, delete));
+        let table = match tables.iter().position(|(topic, _)| *topic == record.topic) {
+            Some(i) => i,
+            None => {
+                tables.push((record.topic.clone(), table_for(config, &record.topic)));
+                tables.len() - 1
+            }
+        };
+        planned.push((table, shape, record, delete));
     }
     if config.insert_mode != InsertMode::Insert || config.delete_enabled {
         // Keep the last record per table and key.
-        let mut seen: HashSet<(TableId, String)> = HashSet::new();
+        let mut seen: HashSet<(usize, String)> = HashSet::new();
         let mut kept = Vec::with_capacity(planned.len());
         for item in planned.into_iter().rev() {
-            let key: String = item
-                .1
+            let shape = &shapes[item.1];
+            let key: String = shape
                 .key_fields()
                 .map(|f| crate::types::json::to_json(&Shape::value(f, item.2)))
                 .collect::<Vec<_>>()
                 .join("\u{1}");
-            if item.1.key_fields().next().is_none() || seen.insert((item.0.clone(), key)) {
+            if shape.key_fields().next().is_none() || seen.insert((item.0, key)) {
                 kept.push(item);
             }
         }
         kept.reverse();
         planned = kept;
     }
-    let mut groups: Vec<Group<'r>> = Vec::new();
+    let mut groups: Vec<(usize, usize, bool, Vec<&'r SinkRecord>)> = Vec::new();
     for (table, shape, record, delete) in planned {
         // Join the latest group of this table if it has the same operation and shape.
-        let latest = groups.iter_mut().rev().find(|g| g.table == table);
-        match latest {
-            Some(g) if g.delete == delete && (delete || g.shape == shape) => g.records.push(record),
-            _ => groups.push(Group {
-                table,
-                shape,
-                records: vec![record],
-                delete,
-            }),
+        match groups.iter_mut().rev().find(|g| g.0 == table) {
+            Some(g) if g.2 == delete && (delete || g.1 == shape) => g.3.push(record),
+            _ => groups.push((table, shape, delete, vec![record])),
         }
     }
+    let groups = groups
+        .into_iter()
+        .map(|(table, shape, delete, records)| Group {
+            table: tables[table].1.clone(),
+            shape: shapes[shape].clone(),
+            records,
+            delete,
+        })
+        .collect();
     (groups, rejected)
 }
 

@@ -155,6 +155,13 @@ impl Tables {
         }
         let all_native = columns.iter().all(|(_, c)| c.pg.kind.is_native());
         let direct = !group.delete && config.insert_mode == InsertMode::Insert && all_native;
+        // The type each column's values are encoded as: its own, or text for the server to
+        // cast.
+        let text = PgType::new(crate::types::oid::TEXT, -1, "text");
+        let targets: Vec<&PgType> = columns
+            .iter()
+            .map(|(_, c)| if c.pg.kind.is_native() { &c.pg } else { &text })
+            .collect();
         let mut rejected = Vec::new();
         let mut writer = CopyWriter::new(group.records.len() * 64);
         let mut rows = 0;
@@ -162,7 +169,7 @@ impl Tables {
             let start = writer.len();
             writer.row(columns.len());
             let mut failure = None;
-            for (field, column) in &columns {
+            for ((field, column), target) in columns.iter().zip(&targets) {
                 let value = Shape::value(field, record);
                 if value.is_null() {
                     if column.not_null && !group.delete {
@@ -175,13 +182,8 @@ impl Tables {
                     writer.null();
                     continue;
                 }
-                let target = if column.pg.kind.is_native() {
-                    column.pg.clone()
-                } else {
-                    PgType::new(crate::types::oid::TEXT, -1, "text")
-                };
                 let out = writer.begin_field();
-                if let Err(e) = encode(&value, field.schema.as_ref(), &target, out) {
+                if let Err(e) = encode(&value, field.schema.as_ref(), target, out) {
                     writer.cancel_field();
                     failure = Some(format!(
                         "column \"{}\" ({}): {e}",
