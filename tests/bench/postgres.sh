@@ -14,6 +14,9 @@
 #
 #   tests/bench/postgres.sh [ROWS] [CDC_CHANGES] [RATE] [SECONDS]   (defaults 1000000 500000 10000 20)
 #
+# With PERF=DIR, the source and sink runs are profiled (perf record -g, attached to the
+# worker) into DIR/source.perf.data and DIR/sink.perf.data.
+#
 # Needs PostgreSQL with wal_level=logical (tests/setup.sh), kcat, python3, and a release
 # build (built if missing). DATABASE_URL as for the tests.
 set -euo pipefail
@@ -41,6 +44,9 @@ cleanup() {
 trap cleanup EXIT
 q() { psql "$db" -X -qAt -v ON_ERROR_STOP=1 -c "$1"; }
 now() { date +%s.%N; }
+# profile PID NAME: perf record attached to PID while it runs (PERF=DIR).
+profile() { [ -n "${PERF:-}" ] || return 0; mkdir -p "$PERF"; perf record -F 499 -g -p "$1" -o "$PERF/$2.perf.data" 2>/dev/null & perf_pid=$!; pids+=("$perf_pid"); }
+unprofile() { [ -n "${PERF:-}" ] || return 0; kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 jdbc="jdbc:postgresql://$(echo "$db" | sed -E 's#^postgres(ql)?://([^@]+@)?##')"
 user=$(echo "$db" | sed -nE 's#^postgres(ql)?://([^@:]+).*@.*#\2#p'); user=${user:-postgres}
@@ -80,12 +86,14 @@ YAML
 echo "== source: ferry PostgresSource → embedded log (JsonConverter with schemas)"
 t0=$(now)
 FERRY_LOG=warn "$ferry" standalone "$work/worker.yaml" "$work/source.yaml" 2> "$work/source.log" & pid=$!; pids+=("$pid")
+profile "$pid" source
 until curl -sf "http://127.0.0.1:$port/connectors/bench-src/offsets" | grep -q "\"incrementing\":$rows"; do
   kill -0 "$pid" 2>/dev/null || { cat "$work/source.log"; exit 1; }
   sleep 0.05
 done
 t1=$(now)
 ferry_src=$(echo "$t1 - $t0" | bc -l)
+unprofile
 kill -TERM "$pid"; wait "$pid" || true
 
 echo "== sink: psql \\copy t FROM file"
@@ -104,12 +112,14 @@ YAML
 echo "== sink: ferry PostgresSink from the embedded log"
 t0=$(now)
 FERRY_LOG=warn "$ferry" standalone "$work/worker.yaml" "$work/sink.yaml" 2> "$work/sink.log" & pid=$!; pids+=("$pid")
+profile "$pid" sink
 until [ "$(q "SELECT count(*) FROM $schema.sink")" = "$rows" ]; do
   kill -0 "$pid" 2>/dev/null || { cat "$work/sink.log"; exit 1; }
   sleep 0.1
 done
 t1=$(now)
 ferry_sink=$(echo "$t1 - $t0" | bc -l)
+unprofile
 kill -TERM "$pid"; wait "$pid" || true
 [ "$(q "SELECT count(*) FROM (SELECT * FROM $schema.src EXCEPT SELECT * FROM $schema.sink) x")" = 0 ] || { echo "sink table differs"; exit 1; }
 
