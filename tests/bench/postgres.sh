@@ -96,6 +96,19 @@ ferry_src=$(echo "$t1 - $t0" | bc -l)
 unprofile
 kill -TERM "$pid"; wait "$pid" || true
 
+echo "== source: ferry PostgresSource → embedded log (JsonConverter without schemas)"
+sed -e 's/^name: bench-src/name: bench-src-plain/' -e 's/^topic.prefix: bench-/topic.prefix: plain-/' "$work/source.yaml" > "$work/source-plain.yaml"
+printf 'value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: false\n' >> "$work/source-plain.yaml"
+t0=$(now)
+FERRY_LOG=warn "$ferry" standalone "$work/worker.yaml" "$work/source-plain.yaml" 2> "$work/source-plain.log" & pid=$!; pids+=("$pid")
+until curl -sf "http://127.0.0.1:$port/connectors/bench-src-plain/offsets" | grep -q "\"incrementing\":$rows"; do
+  kill -0 "$pid" 2>/dev/null || { cat "$work/source-plain.log"; exit 1; }
+  sleep 0.05
+done
+t1=$(now)
+ferry_src_plain=$(echo "$t1 - $t0" | bc -l)
+kill -TERM "$pid"; wait "$pid" || true
+
 echo "== sink: psql \\copy t FROM file"
 t0=$(now); psql "$db" -qc "\\copy $schema.copy_in FROM '$work/rows.txt'"; t1=$(now)
 copy_in=$(echo "$t1 - $t0" | bc -l)
@@ -206,6 +219,7 @@ achieved=$(grep -o 'tps = [0-9.]*' "$work/pgbench.log" | head -1 | awk -v n="$pe
 echo
 echo "== results ($rows rows; CDC $cdc_changes changes, then ${seconds}s at $rate changes/s)"
 awk -v r="$rows" -v a="$copy_out" -v b="$ferry_src" 'BEGIN { printf "source: psql \\copy TO %.2fs (%.0f rows/s), ferry %.2fs (%.0f rows/s), ratio %.0f%%\n", a, r/a, b, r/b, 100*a/b }'
+awk -v r="$rows" -v a="$copy_out" -v b="$ferry_src_plain" 'BEGIN { printf "source (JSON without schemas): ferry %.2fs (%.0f rows/s), ratio %.0f%%\n", b, r/b, 100*a/b }'
 awk -v r="$rows" -v a="$copy_in" -v b="$ferry_sink" 'BEGIN { printf "sink:   psql \\copy FROM %.2fs (%.0f rows/s), ferry %.2fs (%.0f rows/s), ratio %.0f%%\n", a, r/a, b, r/b, 100*a/b }'
 awk -v r="$cdc_changes" -v b="$ferry_cdc" 'BEGIN { printf "cdc:    caught up on %d changes in %.2fs: %.0f changes/s\n", r, b, r/b }'
 echo "cdc:    load made $made changes in ${seconds}s (pgbench: ${achieved:-?} changes/s)"
