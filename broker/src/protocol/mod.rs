@@ -173,6 +173,7 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::AlterConfigs,
     ApiKey::CreatePartitions,
     ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
 ];
 
 /// The versions of `api` this server answers, `None` if it does not implement `api`: those
@@ -207,6 +208,7 @@ pub fn supported_versions(api: ApiKey) -> Option<VersionRange> {
         ApiKey::AlterConfigs => both!(AlterConfigsRequest, AlterConfigsResponse),
         ApiKey::CreatePartitions => both!(CreatePartitionsRequest, CreatePartitionsResponse),
         ApiKey::DeleteGroups => both!(DeleteGroupsRequest, DeleteGroupsResponse),
+        ApiKey::OffsetDelete => both!(OffsetDeleteRequest, OffsetDeleteResponse),
         _ => return None,
     })
 }

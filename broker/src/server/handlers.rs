@@ -96,6 +96,7 @@ pub(super) async fn handle(
         RequestKind::ListGroups(r) => list_groups(sh, r).into(),
         RequestKind::DescribeGroups(r) => describe_groups(sh, r).into(),
         RequestKind::DeleteGroups(r) => delete_groups(sh, r).into(),
+        RequestKind::OffsetDelete(r) => offset_delete(sh, r).into(),
         other => {
             // decode_request only lets SUPPORTED_APIS through; this is a bug if reached.
             tracing::error!(request = ?other, "no handler for a supported API");
@@ -1420,6 +1421,43 @@ fn delete_groups(sh: &Shared, req: DeleteGroupsRequest) -> DeleteGroupsResponse 
         r.error_code = sh.groups.delete(&gid);
         r.group_id = gid;
         resp.results.push(r);
+    }
+    resp
+}
+
+fn offset_delete(sh: &Shared, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+    let mut resp = OffsetDeleteResponse::default();
+    let partitions: Vec<(String, i32)> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.name.to_string(), p.partition_index))
+        })
+        .collect();
+    let codes = match sh.groups.delete_offsets(&req.group_id, &partitions) {
+        Ok(codes) => codes,
+        Err(code) => {
+            resp.error_code = code;
+            return resp;
+        }
+    };
+    let mut codes = codes.into_iter();
+    for t in req.topics {
+        let mut rt = offset_delete_response::OffsetDeleteResponseTopic::default();
+        rt.partitions = t
+            .partitions
+            .iter()
+            .map(|p| {
+                let mut rp = offset_delete_response::OffsetDeleteResponsePartition::default();
+                rp.partition_index = p.partition_index;
+                rp.error_code = codes.next().unwrap_or(0);
+                rp
+            })
+            .collect();
+        rt.name = t.name;
+        resp.topics.push(rt);
     }
     resp
 }

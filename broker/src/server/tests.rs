@@ -158,6 +158,7 @@ fn default_request(api: ApiKey) -> RequestKind {
         ApiKey::AlterConfigs => AlterConfigsRequest::default().into(),
         ApiKey::CreatePartitions => CreatePartitionsRequest::default().into(),
         ApiKey::DeleteGroups => DeleteGroupsRequest::default().into(),
+        ApiKey::OffsetDelete => OffsetDeleteRequest::default().into(),
         other => panic!("no default request for {other:?}"),
     }
 }
@@ -787,5 +788,70 @@ async fn a_retry_after_a_restart_is_still_a_duplicate() {
     );
     let _ = tx.send(());
     task.await.unwrap();
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn offset_delete_over_the_wire() {
+    let b = TestBroker::start(1 << 20).await;
+    let mut c = b.client().await;
+    let mut commit = OffsetCommitRequest::default();
+    commit.group_id = GroupId(s("connect-sink"));
+    commit.generation_id_or_member_epoch = -1;
+    let mut t = offset_commit_request::OffsetCommitRequestTopic::default();
+    t.name = TopicName(s("t"));
+    for (partition, offset) in [(0, 4), (1, 8)] {
+        let mut p = offset_commit_request::OffsetCommitRequestPartition::default();
+        p.partition_index = partition;
+        p.committed_offset = offset;
+        t.partitions.push(p);
+    }
+    commit.topics.push(t);
+    let ResponseKind::OffsetCommit(r) = c.call(ApiKey::OffsetCommit, 8, commit).await else {
+        panic!()
+    };
+    assert_eq!(r.topics[0].partitions[1].error_code, 0);
+    let delete = |group: &str| {
+        let mut d = OffsetDeleteRequest::default();
+        d.group_id = GroupId(s(group));
+        let mut t = offset_delete_request::OffsetDeleteRequestTopic::default();
+        t.name = TopicName(s("t"));
+        let mut p = offset_delete_request::OffsetDeleteRequestPartition::default();
+        p.partition_index = 0;
+        t.partitions.push(p);
+        d.topics.push(t);
+        d
+    };
+    let ResponseKind::OffsetDelete(r) = c
+        .call(ApiKey::OffsetDelete, 0, delete("connect-sink"))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+    assert_eq!(
+        (
+            r.topics[0].name.0.as_str(),
+            r.topics[0].partitions[0].error_code
+        ),
+        ("t", 0)
+    );
+    let mut f = OffsetFetchRequest::default();
+    f.group_id = GroupId(s("connect-sink"));
+    f.topics = None;
+    let ResponseKind::OffsetFetch(r) = c.call(ApiKey::OffsetFetch, 7, f).await else {
+        panic!()
+    };
+    let left: Vec<(i32, i64)> = r.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.committed_offset))
+        .collect();
+    assert_eq!(left, vec![(1, 8)]);
+    let ResponseKind::OffsetDelete(r) = c.call(ApiKey::OffsetDelete, 0, delete("nobody")).await
+    else {
+        panic!()
+    };
+    assert_eq!(r.error_code, E::GroupIdNotFound.code());
     b.shutdown().await;
 }

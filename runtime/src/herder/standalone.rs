@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferry_api::{ConfigIssue, ConfigMap, ConnectorType};
 use ferry_broker::log::LogConfig;
@@ -16,14 +17,15 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     AlterRequest, ConnectorInfo, ConnectorOffsets, ConnectorStatus, Herder, HerderError, Request,
-    RestartRequest, StateInfo,
+    RestartRequest, StateInfo, offsets,
 };
 use crate::config;
-use crate::log::{EmbeddedLog, KafkaLog, Log};
-use crate::plugins;
+use crate::log::{EmbeddedLog, KafkaLog, Log, RetryingLog};
+use crate::storage::statuses::{StatusStore, StatusStoreError};
 use crate::storage::{ConfigStore, ConfigStoreError, OffsetStore};
 use crate::worker::{
-    self, RunningConnector, TargetState, TaskHandle, TaskId, TaskState, Worker, WorkerConfig,
+    self, ActiveTopics, RunningConnector, TargetState, TaskHandle, TaskId, TaskState, Worker,
+    WorkerConfig,
 };
 
 /// Why standalone mode could not start or run.
@@ -50,6 +52,9 @@ pub enum StandaloneError {
     /// The config store could not be read or written.
     #[error(transparent)]
     Configs(#[from] ConfigStoreError),
+    /// The status store could not be read.
+    #[error(transparent)]
+    Statuses(#[from] StatusStoreError),
     /// A connector failed to start.
     #[error("connector '{name}' failed to start: {source}")]
     Connector {
@@ -148,7 +153,8 @@ impl Standalone {
                         source,
                     })?;
             tracing::info!(bootstrap = %bootstrap.join(","), "using the Kafka cluster named by bootstrap.servers");
-            Arc::new(log)
+            // Ride out a broker that restarts, as a Kafka producer and consumer would.
+            Arc::new(RetryingLog::new(Arc::new(log), Duration::from_secs(120)))
         };
         let log = dyn_log.clone();
         let offsets = Arc::new(match worker_config.offset_file() {
@@ -164,8 +170,17 @@ impl Standalone {
         });
         let (configs, stored) =
             ConfigStore::open(dyn_log.clone(), &worker_config.config_topic()).await?;
+        // Active topics (KIP-558) are kept in the status topic, so they survive a restart.
+        let (statuses, snapshot) = StatusStore::open(
+            dyn_log.clone(),
+            &worker_config.status_topic(),
+            worker_config.status_partitions(),
+        )
+        .await?;
+        let topics = ActiveTopics::stored_in(Arc::new(statuses), snapshot.topics.into_keys());
         let worker_id = worker_config.worker_id();
-        let worker = Worker::new(worker_config, dyn_log, offsets.clone());
+        let worker =
+            Worker::new(worker_config, dyn_log, offsets.clone()).with_active_topics(topics);
         let mut state = State {
             worker,
             log,
@@ -242,10 +257,7 @@ struct Conn {
 
 impl Conn {
     fn new(config: ConfigMap, target: TargetState, task_configs: Vec<ConfigMap>) -> Conn {
-        let kind = config
-            .get("connector.class")
-            .and_then(|c| plugins::connector(c.trim()))
-            .map(|p| p.connector_type());
+        let kind = super::kind_of(&config);
         Conn {
             config,
             target,
@@ -317,9 +329,15 @@ impl State {
                 name,
                 config,
                 allow_replace,
+                initial,
                 reply,
             } => {
-                let _ = reply.send(self.put_config(&name, config, allow_replace).await);
+                let _ = reply.send(self.put_config(&name, config, allow_replace, initial).await);
+            }
+            Request::PutTaskConfigs(_, _, reply) => {
+                let _ = reply.send(Err(HerderError::BadRequest(
+                    "a standalone worker does not accept task configs from elsewhere".into(),
+                )));
             }
             Request::Delete(name, reply) => {
                 let _ = reply.send(self.delete(&name).await);
@@ -362,14 +380,16 @@ impl State {
                 let _ = reply.send(self.offsets(&name).await);
             }
             Request::Topics(name, reset, reply) => {
-                let result = if self.connectors.contains_key(&name) {
-                    let topics = self.worker.active_topics().topics(&name);
-                    if reset {
-                        self.worker.active_topics().reset(&name);
-                    }
-                    Ok(topics)
-                } else {
+                let result = if !self.connectors.contains_key(&name) {
                     Err(not_found(&name))
+                } else if reset {
+                    self.worker
+                        .active_topics()
+                        .reset(&name)
+                        .await
+                        .map_err(internal)
+                } else {
+                    Ok(self.worker.active_topics().topics(&name))
                 };
                 let _ = reply.send(result);
             }
@@ -514,20 +534,11 @@ impl State {
     async fn put_config(
         &mut self,
         name: &str,
-        mut config: ConfigMap,
+        config: ConfigMap,
         allow_replace: bool,
+        initial: Option<TargetState>,
     ) -> Result<(bool, ConnectorInfo), HerderError> {
-        match config.get("name") {
-            Some(n) if n != name => {
-                return Err(HerderError::BadRequest(format!(
-                    "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
-                )));
-            }
-            Some(_) => {}
-            None => {
-                config.insert("name".into(), name.to_string());
-            }
-        }
+        let config = super::named_config(name, config)?;
         let exists = self.connectors.contains_key(name);
         if exists && !allow_replace {
             return Err(HerderError::AlreadyExists(name.to_string()));
@@ -536,8 +547,9 @@ impl State {
         if !issues.is_empty() {
             return Err(HerderError::InvalidConfig(issues));
         }
+        let initial = initial.filter(|_| !exists);
         self.configs
-            .put_connector(name, &config)
+            .put_connector_with(name, &config, initial)
             .await
             .map_err(internal)?;
         if exists {
@@ -550,7 +562,7 @@ impl State {
         } else {
             self.connectors.insert(
                 name.to_string(),
-                Conn::new(config, TargetState::Started, Vec::new()),
+                Conn::new(config, initial.unwrap_or_default(), Vec::new()),
             );
         }
         tracing::info!(connector = %name, created = !exists, "connector config stored");
@@ -568,7 +580,9 @@ impl State {
             .await
             .map_err(internal)?;
         self.connectors.remove(name);
-        self.worker.active_topics().reset(name);
+        if let Err(e) = self.worker.active_topics().reset(name).await {
+            tracing::warn!(connector = %name, error = %e, "cannot reset the active topics of a deleted connector");
+        }
         tracing::info!(connector = %name, "connector deleted");
         Ok(())
     }
@@ -694,97 +708,14 @@ impl State {
     ) -> Result<(), HerderError> {
         let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
         if c.target != TargetState::Stopped || c.instance.is_some() || !c.tasks.is_empty() {
-            return Err(HerderError::BadRequest(format!(
-                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
-            )));
+            return Err(offsets::not_stopped(name));
         }
-        let is_sink = c.kind == Some(ConnectorType::Sink);
-        let request = match request {
-            Some(r) => r,
-            None => match self.offsets(name).await? {
-                ConnectorOffsets::Source(entries) => {
-                    AlterRequest::Source(entries.into_iter().map(|(p, _)| (p, None)).collect())
-                }
-                ConnectorOffsets::Sink(entries) => {
-                    AlterRequest::Sink(entries.into_iter().map(|(t, p, _)| (t, p, None)).collect())
-                }
-            },
-        };
-        match request {
-            AlterRequest::Source(entries) if !is_sink => {
-                let puts: Vec<(&str, &ferry_api::SourceMap, Option<&ferry_api::SourceMap>)> =
-                    entries.iter().map(|(p, o)| (name, p, o.as_ref())).collect();
-                self.offsets.put(&puts).await.map_err(internal)?;
-            }
-            AlterRequest::Sink(entries) if is_sink => {
-                // A reset partition goes back to the log start, where a sink without a
-                // committed offset begins (Kafka Connect's `auto.offset.reset=earliest`).
-                let log: &dyn Log = self.log.as_ref();
-                let mut commits = Vec::with_capacity(entries.len());
-                for (topic, partition, offset) in entries {
-                    let tp = ferry_api::TopicPartition::new(topic.as_str(), partition);
-                    let offset = match offset {
-                        Some(o) => o,
-                        None => log.offset_range(&tp).await.map_err(internal)?.0,
-                    };
-                    commits.push((tp, offset));
-                }
-                log.commit_offsets(&format!("connect-{name}"), &commits)
-                    .await
-                    .map_err(internal)?;
-            }
-            _ => {
-                return Err(HerderError::BadRequest(format!(
-                    "The offsets given do not fit connector {name}, a {} connector",
-                    if is_sink { "sink" } else { "source" }
-                )));
-            }
-        }
-        tracing::info!(connector = %name, "connector offsets altered");
-        Ok(())
+        offsets::alter(self.log.as_ref(), &self.offsets, name, c.kind, request).await
     }
 
     async fn offsets(&mut self, name: &str) -> Result<ConnectorOffsets, HerderError> {
         let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
-        let (kind, config) = (c.kind, c.config.clone());
-        match kind {
-            Some(ConnectorType::Source) | None => Ok(ConnectorOffsets::Source(
-                self.offsets.connector_offsets(name),
-            )),
-            Some(ConnectorType::Sink) => {
-                let log: &dyn Log = self.log.as_ref();
-                let mut partitions = Vec::new();
-                let mut topics = worker::config::sink_topics(&config);
-                if topics.is_empty()
-                    && let Some(Ok(regex)) = config
-                        .get("topics.regex")
-                        .map(|r| worker::topic_regex::TopicRegex::new(r.trim()))
-                {
-                    topics = log.topics().await.map_err(internal)?;
-                    topics.retain(|t| regex.matches(t) && !t.starts_with("__"));
-                }
-                for topic in topics {
-                    let n = log
-                        .partition_count(&topic)
-                        .await
-                        .map_err(internal)?
-                        .unwrap_or(0);
-                    for p in 0..n as i32 {
-                        partitions.push(ferry_api::TopicPartition::new(topic.as_str(), p));
-                    }
-                }
-                let committed = log
-                    .committed_offsets(&format!("connect-{name}"), &partitions)
-                    .await
-                    .map_err(internal)?;
-                let mut offsets: Vec<(String, i32, i64)> = committed
-                    .into_iter()
-                    .map(|(tp, o)| (tp.topic.to_string(), tp.partition, o))
-                    .collect();
-                offsets.sort();
-                Ok(ConnectorOffsets::Sink(offsets))
-            }
-        }
+        offsets::read(self.log.as_ref(), &self.offsets, name, c.kind).await
     }
 }
 

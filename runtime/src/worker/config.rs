@@ -9,6 +9,10 @@ use ferry_api::{ConfigDef, ConfigMap, ConfigType, ConfigValue, Importance, Parse
 
 /// Default converter class when neither the worker nor the connector names one.
 pub const DEFAULT_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+/// Default of `status.storage.topic`.
+pub const DEFAULT_STATUS_TOPIC: &str = "connect-status";
+/// Default of `status.storage.partitions`.
+pub const DEFAULT_STATUS_PARTITIONS: i32 = 5;
 
 /// The worker config (`connect-standalone.properties` and friends).
 pub fn worker_config_def() -> ConfigDef {
@@ -65,6 +69,30 @@ pub fn worker_config_def() -> ConfigDef {
             "Compacted one-partition topic that keeps connector configs, task configs and target states.",
         )
         .with_validator(Validator::NonEmptyString)
+        .define(
+            "status.storage.topic",
+            ConfigType::String,
+            Default::Value(ConfigValue::String(DEFAULT_STATUS_TOPIC.into())),
+            Importance::High,
+            "Compacted topic that keeps connector and task statuses (distributed) and the topics each connector uses (KIP-558, every mode).",
+        )
+        .with_validator(Validator::NonEmptyString)
+        .define(
+            "status.storage.partitions",
+            ConfigType::Int,
+            Default::Value(ConfigValue::Int(DEFAULT_STATUS_PARTITIONS)),
+            Importance::Low,
+            "Partitions of the status topic when the worker creates it.",
+        )
+        .with_validator(Validator::at_least(1.0))
+        .define(
+            "rest.advertised.listener",
+            ConfigType::String,
+            Default::Null,
+            Importance::Low,
+            "Scheme other workers and clients use for this worker's REST API (only http is served).",
+        )
+        .with_validator(Validator::OneOfIgnoreCase(&["http"]))
         .define(
             "rest.advertised.host.name",
             ConfigType::String,
@@ -232,24 +260,49 @@ impl WorkerConfig {
     }
     /// This worker's id, `host:port` of its advertised REST address, as Kafka Connect's.
     pub fn worker_id(&self) -> String {
-        let first = self.listeners().into_iter().next().unwrap_or_default();
-        let hostport = first
-            .split_once("://")
-            .map_or(first.as_str(), |(_, rest)| rest)
+        let url = self.advertised_url();
+        url.split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
             .trim_end_matches('/')
-            .to_string();
+            .to_string()
+    }
+    /// `status.storage.topic`.
+    pub fn status_topic(&self) -> String {
+        self.string("status.storage.topic")
+            .unwrap_or_else(|| DEFAULT_STATUS_TOPIC.into())
+    }
+    /// `status.storage.partitions`.
+    pub fn status_partitions(&self) -> u32 {
+        self.long("status.storage.partitions").max(1) as u32
+    }
+    /// The URL other workers and clients use for this worker's REST API, as Kafka
+    /// Connect's `RestServer.advertisedUrl`: `rest.advertised.listener`,
+    /// `rest.advertised.host.name` and `rest.advertised.port` where set, the first listener
+    /// otherwise (a listener on all interfaces advertises the machine's host name).
+    pub fn advertised_url(&self) -> String {
+        let first = self.listeners().into_iter().next().unwrap_or_default();
+        let (scheme, rest) = first
+            .split_once("://")
+            .map_or(("http", first.as_str()), |(s, r)| (s, r));
+        let hostport = rest.trim_end_matches('/');
         let (host, port) = hostport
             .rsplit_once(':')
-            .map(|(h, p)| (h.to_string(), p.to_string()))
-            .unwrap_or((hostport.clone(), "8083".into()));
-        let host = self.string("rest.advertised.host.name").unwrap_or(host);
+            .map_or((hostport, "8083"), |(h, p)| (h, p));
+        let scheme = self
+            .string("rest.advertised.listener")
+            .map_or_else(|| scheme.to_ascii_lowercase(), |s| s.to_ascii_lowercase());
+        let host = match self.string("rest.advertised.host.name") {
+            Some(h) if !h.trim().is_empty() => h.trim().to_string(),
+            _ if host.is_empty() || host == "0.0.0.0" || host == "[::]" => local_host_name(),
+            _ => host.to_string(),
+        };
         let port = self
             .parsed
             .int("rest.advertised.port")
             .ok()
             .flatten()
-            .map_or(port, |p| p.to_string());
-        format!("{host}:{port}")
+            .map_or_else(|| port.to_string(), |p| p.to_string());
+        format!("{scheme}://{host}:{port}/")
     }
     /// `offset.storage.partitions`.
     pub fn offset_partitions(&self) -> u32 {
@@ -275,6 +328,16 @@ impl WorkerConfig {
     pub fn default_partitions(&self) -> u32 {
         self.long("num.partitions").max(1) as u32
     }
+}
+
+/// This machine's host name (`/etc/hostname`, `HOSTNAME`), `localhost` when unknown.
+fn local_host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The keys every connector config has (Kafka's `ConnectorConfig`, `SinkConnectorConfig`).

@@ -8,6 +8,7 @@
 
 mod connection;
 mod group;
+mod offsets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -146,7 +147,13 @@ pub struct KafkaLog {
 
 impl From<KafkaError> for LogError {
     fn from(e: KafkaError) -> Self {
-        LogError::Remote(e.to_string())
+        match e {
+            // Worth retrying: the broker may be restarting.
+            KafkaError::Connect { .. }
+            | KafkaError::Disconnected(_)
+            | KafkaError::Unavailable(_) => LogError::Unavailable(e.to_string()),
+            e => LogError::Remote(e.to_string()),
+        }
     }
 }
 
@@ -379,6 +386,14 @@ fn complete_batches(data: Bytes) -> Bytes {
 #[async_trait]
 impl Log for KafkaLog {
     async fn create_topic(&self, topic: NewTopic) -> Result<()> {
+        self.create_topic_replicated(topic, -1).await
+    }
+
+    async fn create_topic_replicated(
+        &self,
+        topic: NewTopic,
+        replication_factor: i16,
+    ) -> Result<()> {
         let controller = self.cluster().controller;
         let conn = match controller {
             Some(id) => self.broker(id).await?,
@@ -399,7 +414,7 @@ impl Log for KafkaLog {
                 CreatableTopic::default()
                     .with_name(name(&topic.name))
                     .with_num_partitions(topic.partitions as i32)
-                    .with_replication_factor(-1)
+                    .with_replication_factor(replication_factor)
                     .with_configs(configs),
             ]);
         let (response, _) = conn.send(request, cap::CREATE_TOPICS).await?;
@@ -708,6 +723,14 @@ impl Log for KafkaLog {
             }
         }
         Ok(out)
+    }
+
+    async fn delete_offsets(&self, group: &str, partitions: &[TopicPartition]) -> Result<()> {
+        self.offset_delete(group, partitions).await
+    }
+
+    async fn group_offsets(&self, group: &str) -> Result<HashMap<TopicPartition, i64>> {
+        self.offset_fetch_all(group).await
     }
 
     async fn join_group(
