@@ -473,3 +473,44 @@ pub fn validate_sink_topics(config: &ConfigMap) -> Vec<ConfigIssue> {
         (Some(_), None) => vec![],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> WorkerConfig {
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        WorkerConfig::parse(&map).unwrap()
+    }
+
+    /// Kafka Connect's `RestServer.advertisedUrl`: the advertised keys win over the
+    /// listener; the worker id is the advertised `host:port`.
+    #[test]
+    fn the_advertised_url_honours_the_rest_advertised_keys() {
+        let w = parse(&[("listeners", "http://127.0.0.1:18083")]);
+        assert_eq!(w.advertised_url(), "http://127.0.0.1:18083/");
+        assert_eq!(w.worker_id(), "127.0.0.1:18083");
+        let w = parse(&[
+            ("listeners", "http://0.0.0.0:8083"),
+            ("rest.advertised.host.name", "worker-1.example.com"),
+            ("rest.advertised.port", "9083"),
+            ("rest.advertised.listener", "HTTP"),
+        ]);
+        assert_eq!(w.advertised_url(), "http://worker-1.example.com:9083/");
+        assert_eq!(w.worker_id(), "worker-1.example.com:9083");
+        // All interfaces: the machine's name, never 0.0.0.0.
+        let w = parse(&[("listeners", "http://0.0.0.0:8083")]);
+        assert!(
+            !w.advertised_url().contains("0.0.0.0"),
+            "{}",
+            w.advertised_url()
+        );
+        let bad = WorkerConfig::parse(
+            &[("rest.advertised.listener".to_string(), "https".to_string())].into(),
+        );
+        assert!(bad.is_err(), "only http is served");
+    }
+}

@@ -399,7 +399,7 @@ impl State {
             request.fail(HerderError::ShuttingDown);
         }
         self.group.rebalancing = true;
-        self.stop_everything().await;
+        self.stop_everything(work::Stopped::Unassigned).await;
         if let Some(m) = self.membership.take() {
             m.leave().await;
         }
@@ -459,7 +459,9 @@ impl State {
                     out_of_group_for = ?since.elapsed(),
                     "this worker could not rejoin its group for longer than session.timeout.ms + scheduled.rebalance.max.delay.ms: stopping its work, which other workers may run now"
                 );
-                self.stop_everything().await;
+                // Reported nothing: the status topic is out of reach, and a late UNASSIGNED
+                // would hide the status of the worker that runs the task by then.
+                self.stop_everything(work::Stopped::Quiet).await;
             }
         }
     }
@@ -479,7 +481,7 @@ impl State {
             Event::Joining { eager, reply } => {
                 self.group.rebalancing = true;
                 if eager {
-                    self.stop_everything().await;
+                    self.stop_everything(work::Stopped::Unassigned).await;
                 }
                 let _ = reply.send(JoinView {
                     config_offset: self.view.offset(),
@@ -651,6 +653,44 @@ impl State {
             {
                 topics.observe(connector, topic, r.value.is_some());
             }
+        }
+        // A late UNASSIGNED from a worker that ran something before this one (its write
+        // was held up, e.g. while the broker was away) must not hide that it runs here.
+        let stale = |s: Option<&crate::storage::statuses::Status>| {
+            s.is_some_and(|s| s.state == StatusState::Unassigned && s.worker_id != self.worker_id)
+        };
+        let connectors: Vec<(String, StatusState)> = self
+            .connectors
+            .iter()
+            .filter(|(name, c)| {
+                c.instance.is_some() && c.failure.is_none() && stale(view.connectors.get(*name))
+            })
+            .map(|(name, _)| {
+                let state = match self.view.target(name) {
+                    TargetState::Paused => StatusState::Paused,
+                    _ => StatusState::Running,
+                };
+                (name.clone(), state)
+            })
+            .collect();
+        let tasks: Vec<(TaskId, StatusState)> = self
+            .tasks
+            .iter()
+            .filter(|(id, _)| stale(view.tasks.get(*id)))
+            .filter_map(|(id, t)| match t.handle.state() {
+                worker::TaskState::Running => Some((id.clone(), StatusState::Running)),
+                worker::TaskState::Paused => Some((id.clone(), StatusState::Paused)),
+                _ => None,
+            })
+            .collect();
+        drop(view);
+        for (name, state) in connectors {
+            tracing::info!(connector = %name, "another worker reported this connector UNASSIGNED: reporting it again");
+            self.put_connector_status(&name, state, None);
+        }
+        for (id, state) in tasks {
+            tracing::info!(task = %id, "another worker reported this task UNASSIGNED: reporting it again");
+            self.put_task_status(&id, state, None);
         }
     }
 
@@ -1066,5 +1106,36 @@ impl std::fmt::Debug for State {
         f.debug_struct("State")
             .field("worker", &self.worker_id)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// configs/distributed.yaml loads and validates (the end-to-end tests run it too, with
+    /// their addresses and timeouts).
+    #[test]
+    fn the_example_config_is_valid() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/distributed.yaml");
+        let config = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.group_id(), "ferry-cluster");
+        assert_eq!(config.worker().config_topic(), "ferry-configs");
+        assert_eq!(config.replication_factor("status"), -1);
+        assert_eq!(config.worker().advertised_url(), "http://127.0.0.1:8083/");
+    }
+
+    #[test]
+    fn a_bad_file_names_itself_and_every_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.yaml");
+        std::fs::write(&path, "session.timeout.ms: nope\n").unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("w.yaml"), "{err}");
+        assert!(
+            err.contains("group.id") && err.contains("session.timeout.ms"),
+            "{err}"
+        );
     }
 }

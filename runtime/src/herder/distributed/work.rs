@@ -382,13 +382,13 @@ impl State {
         }
     }
 
-    /// Stops everything this worker runs (reported UNASSIGNED).
-    pub(super) async fn stop_everything(&mut self) {
+    /// Stops everything this worker runs, reporting `how`.
+    pub(super) async fn stop_everything(&mut self, how: Stopped) {
         let tasks: Vec<TaskId> = self.tasks.keys().cloned().collect();
-        self.stop_tasks(&tasks, Stopped::Unassigned).await;
+        self.stop_tasks(&tasks, how).await;
         let names: Vec<String> = self.connectors.keys().cloned().collect();
         for name in names {
-            self.stop_connector(&name, Stopped::Unassigned).await;
+            self.stop_connector(&name, how).await;
         }
     }
 
