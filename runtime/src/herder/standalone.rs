@@ -24,8 +24,8 @@ use crate::log::{EmbeddedLog, KafkaLog, Log, RetryingLog};
 use crate::storage::statuses::{StatusStore, StatusStoreError};
 use crate::storage::{ConfigStore, ConfigStoreError, OffsetStore};
 use crate::worker::{
-    self, ActiveTopics, RunningConnector, TargetState, TaskHandle, TaskId, TaskState, Worker,
-    WorkerConfig,
+    self, ActiveTopics, ConnectorEvent, RunningConnector, TargetState, TaskHandle, TaskId,
+    TaskState, Worker, WorkerConfig,
 };
 
 /// Why standalone mode could not start or run.
@@ -179,8 +179,10 @@ impl Standalone {
         .await?;
         let topics = ActiveTopics::stored_in(Arc::new(statuses), snapshot.topics.into_keys());
         let worker_id = worker_config.worker_id();
-        let worker =
-            Worker::new(worker_config, dyn_log, offsets.clone()).with_active_topics(topics);
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let worker = Worker::new(worker_config, dyn_log, offsets.clone())
+            .with_active_topics(topics)
+            .with_connector_events(events_tx);
         let mut state = State {
             worker,
             log,
@@ -219,7 +221,7 @@ impl Standalone {
         }
         let (tx, rx) = mpsc::channel(64);
         let (stop, stop_rx) = oneshot::channel();
-        let join = tokio::spawn(state.run(rx, stop_rx));
+        let join = tokio::spawn(state.run(rx, stop_rx, events));
         Ok(Standalone {
             herder: Herder::new(tx),
             stop,
@@ -288,13 +290,19 @@ fn internal(e: impl std::fmt::Display) -> HerderError {
 }
 
 impl State {
-    async fn run(mut self, mut rx: mpsc::Receiver<Request>, mut stop: oneshot::Receiver<()>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Request>,
+        mut stop: oneshot::Receiver<()>,
+        mut events: mpsc::UnboundedReceiver<ConnectorEvent>,
+    ) {
         loop {
             tokio::select! {
                 request = rx.recv() => match request {
                     Some(r) => self.handle(r).await,
                     None => break,
                 },
+                Some(event) = events.recv() => self.on_connector_event(event).await,
                 _ = &mut stop => break,
             }
         }
@@ -315,6 +323,71 @@ impl State {
         if let Err(e) = self.log.close().await {
             tracing::error!(error = %e, "closing the log failed");
         }
+    }
+
+    /// What a running connector asked for: new task configs (`request_task_reconfiguration`,
+    /// e.g. a source that found new tables), or to be reported failed.
+    async fn on_connector_event(&mut self, event: ConnectorEvent) {
+        match event {
+            ConnectorEvent::Failed(name, cause) => {
+                if let Some(c) = self.connectors.get_mut(&name) {
+                    c.failure = Some(cause);
+                }
+            }
+            ConnectorEvent::Reconfigure(name) => self.reconfigure(&name).await,
+        }
+    }
+
+    /// Generates the task configs again; when they changed, stores them and restarts the
+    /// tasks with them.
+    async fn reconfigure(&mut self, name: &str) {
+        let Some(c) = self.connectors.get(name) else {
+            return;
+        };
+        if c.target == TargetState::Stopped {
+            return;
+        }
+        let generated = match &c.instance {
+            Some(instance) => self.worker.task_configs(instance),
+            None => return,
+        };
+        let tasks = match generated {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "connector FAILED to make task configs");
+                if let Some(c) = self.connectors.get_mut(name) {
+                    c.failure = Some(e.to_string());
+                }
+                return;
+            }
+        };
+        if c.task_configs == tasks {
+            return;
+        }
+        if let Err(e) = self.configs.put_tasks(name, &tasks).await {
+            tracing::error!(connector = %name, error = %e, "storing task configs failed");
+            return;
+        }
+        let timeout = self.worker.config().shutdown_timeout();
+        let Some(c) = self.connectors.get_mut(name) else {
+            return;
+        };
+        let old = std::mem::take(&mut c.tasks);
+        for t in &old {
+            t.stop();
+        }
+        for t in old {
+            t.join(timeout).await;
+        }
+        c.task_configs = tasks;
+        match self
+            .worker
+            .start_tasks(&c.config, &c.task_configs, c.target)
+        {
+            Ok(started) => c.tasks = started,
+            Err(e) => c.failure = Some(e.to_string()),
+        }
+        tracing::info!(connector = %name, tasks = c.task_configs.len(), "task configs changed: tasks restarted");
     }
 
     async fn handle(&mut self, request: Request) {
@@ -735,6 +808,60 @@ mod tests {
         assert_eq!(worker.data_dir(), PathBuf::from("./ferry-data"));
         assert_eq!(connectors.len(), 2);
         assert_eq!(connectors[0]["connector.class"], "FileStreamSource");
+    }
+
+    /// `request_task_reconfiguration`: the connector's new task configs are stored and the
+    /// tasks restarted with them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connector_asking_for_reconfiguration_gets_its_new_tasks() {
+        use crate::plugins::testing;
+        let dir = tempfile::tempdir().unwrap();
+        let worker = WorkerConfig::parse(&ConfigMap::from([(
+            "data.dir".to_string(),
+            dir.path().display().to_string(),
+        )]))
+        .unwrap();
+        let running = Standalone::start(worker, Vec::new()).await.unwrap();
+        let herder = running.herder();
+        testing::set_tasks("grows", 1, false);
+        let config = ConfigMap::from([
+            ("connector.class".to_string(), testing::CLASS.to_string()),
+            ("tasks.max".to_string(), "5".to_string()),
+        ]);
+        herder
+            .put_connector_config("grows", config, false)
+            .await
+            .unwrap();
+        let running_tasks = |n: usize| {
+            let herder = herder.clone();
+            async move {
+                for _ in 0..200 {
+                    let status = herder.connector_status("grows").await.unwrap();
+                    if status.tasks.len() == n
+                        && status.tasks.iter().all(|(_, s)| s.state == "RUNNING")
+                    {
+                        return true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                false
+            }
+        };
+        assert!(running_tasks(1).await);
+        testing::set_tasks("grows", 3, true);
+        assert!(
+            running_tasks(3).await,
+            "the new task configs were not applied"
+        );
+        assert_eq!(herder.task_configs("grows").await.unwrap().len(), 3);
+        running.shutdown().await;
+        // Stored: a restart comes back with three tasks.
+        let (_, stored) = {
+            let log: Arc<dyn Log> =
+                Arc::new(EmbeddedLog::open(LogConfig::new(dir.path())).unwrap());
+            ConfigStore::open(log, "connect-configs").await.unwrap()
+        };
+        assert_eq!(stored["grows"].tasks.len(), 3);
     }
 
     #[test]

@@ -102,3 +102,42 @@ impl IntoResponse for RestError {
 
 /// `Result` with [`RestError`].
 pub type Result<T, E = RestError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distributed mode's answers: Kafka Connect's 409s while no leader is known or a
+    /// rebalance is under way; a forward carries the other worker's URL to the forwarding
+    /// layer.
+    #[test]
+    fn rebalances_answer_409_and_forwards_carry_the_target() {
+        let e = RestError::from(HerderError::Rebalancing);
+        assert_eq!(e.status, StatusCode::CONFLICT);
+        assert!(
+            e.message.contains("momentarily due to stale configuration"),
+            "{e}"
+        );
+        let e = RestError::from(HerderError::Forward {
+            url: None,
+            message: "not joined".into(),
+        });
+        assert_eq!(
+            (e.status, e.message.as_str()),
+            (StatusCode::CONFLICT, NO_LEADER)
+        );
+        assert!(e.forward.is_none());
+        let e = RestError::from(HerderError::Forward {
+            url: Some("http://leader:8083/".into()),
+            message: "not the leader".into(),
+        });
+        let response = e.into_response();
+        assert_eq!(
+            response
+                .extensions()
+                .get::<ForwardTo>()
+                .map(|f| f.0.as_str()),
+            Some("http://leader:8083/")
+        );
+    }
+}

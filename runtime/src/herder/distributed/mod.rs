@@ -1126,6 +1126,113 @@ mod tests {
         assert_eq!(config.worker().advertised_url(), "http://127.0.0.1:8083/");
     }
 
+    /// Two workers in this process with one broker: a connector whose task count grows
+    /// when it asks for reconfiguration, on the leader and on the follower (whose configs go
+    /// to the leader through `POST /connectors/{name}/tasks`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requested_reconfigurations_reach_the_config_topic_from_any_worker() {
+        use crate::plugins::testing;
+        use crate::rest::{self, Loggers, RestState};
+        use ferry_broker::log::{LogConfig, LogManager};
+        use ferry_broker::server::{Broker, BrokerConfig};
+
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(LogManager::open(LogConfig::new(dir.path())).unwrap());
+        let broker = Broker::bind(BrokerConfig::new("127.0.0.1:0".parse().unwrap()), log)
+            .await
+            .unwrap();
+        let broker_addr = broker.local_addr().unwrap();
+        let (stop_broker, stopped) = oneshot::channel::<()>();
+        let broker = tokio::spawn(broker.run(async move {
+            let _ = stopped.await;
+        }));
+        let mut workers = Vec::new();
+        let mut urls = Vec::new();
+        for _ in 0..2 {
+            let listener = rest::bind("http://127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let map: ConfigMap = [
+                ("bootstrap.servers", broker_addr.to_string()),
+                ("group.id", "g".into()),
+                ("listeners", format!("http://127.0.0.1:{port}")),
+                ("session.timeout.ms", "1500".into()),
+                ("heartbeat.interval.ms", "300".into()),
+                ("scheduled.rebalance.max.delay.ms", "0".into()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            let d = Distributed::start(DistributedConfig::parse(&map).unwrap())
+                .await
+                .unwrap();
+            let state = RestState::new(d.herder(), Loggers::new("info", None), "g");
+            tokio::spawn(rest::serve(listener, state, std::future::pending()));
+            urls.push(format!("http://127.0.0.1:{port}"));
+            workers.push(d);
+        }
+        let http = reqwest::Client::new();
+        // Two connectors: each worker runs one connector instance.
+        for name in ["grow-a", "grow-b"] {
+            testing::set_tasks(name, 1, false);
+            let body = serde_json::json!({
+                "name": name,
+                "config": {"connector.class": testing::CLASS, "tasks.max": "6"},
+            });
+            let mut created = false;
+            for _ in 0..200 {
+                let r = http
+                    .post(format!("{}/connectors", urls[0]))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                if r.status() == 201 {
+                    created = true;
+                    break;
+                }
+                assert_eq!(r.status(), 409, "{}", r.text().await.unwrap_or_default());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(created, "{name} not created");
+        }
+        let tasks_running = |herder: Herder, name: &'static str, n: usize| async move {
+            for _ in 0..400 {
+                if let Ok(s) = herder.connector_status(name).await
+                    && s.connector.state == "RUNNING"
+                    && s.tasks.len() == n
+                    && s.tasks.iter().all(|(_, t)| t.state == "RUNNING")
+                {
+                    return Some(s);
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            None
+        };
+        let a = tasks_running(workers[1].herder(), "grow-a", 1)
+            .await
+            .unwrap();
+        let b = tasks_running(workers[1].herder(), "grow-b", 1)
+            .await
+            .unwrap();
+        assert_ne!(
+            a.connector.worker_id, b.connector.worker_id,
+            "each worker runs one connector"
+        );
+        testing::set_tasks("grow-a", 4, true);
+        testing::set_tasks("grow-b", 3, true);
+        for herder in [workers[0].herder(), workers[1].herder()] {
+            let a = tasks_running(herder.clone(), "grow-a", 4).await;
+            assert!(a.is_some(), "grow-a did not get its 4 tasks");
+            let b = tasks_running(herder.clone(), "grow-b", 3).await;
+            assert!(b.is_some(), "grow-b did not get its 3 tasks");
+        }
+        for w in workers {
+            w.shutdown().await;
+        }
+        let _ = stop_broker.send(());
+        let _ = broker.await;
+    }
+
     #[test]
     fn a_bad_file_names_itself_and_every_problem() {
         let dir = tempfile::tempdir().unwrap();
