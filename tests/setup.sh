@@ -37,3 +37,41 @@ if [ -n "$missing" ]; then
 fi
 python3 -c "import kafka_connect, schemathesis; print('kafka-connect-py and schemathesis', schemathesis.__version__)" 2>/dev/null \
     || python3 -m schemathesis.cli --version
+
+# PostgreSQL for the connectors/postgres tests (issue 8): a running server on 127.0.0.1:5432
+# with trust auth, a database `test`, and wal_level=logical for CDC. Uses the machine's
+# cluster when there is one; on a machine without PostgreSQL installs Debian's and creates a
+# throwaway cluster. Tests read DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
+if [ -z "${DATABASE_URL:-}" ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+        echo "setup.sh: installing postgresql"
+        $SUDO apt-get update
+        $SUDO apt-get install -y postgresql
+    fi
+    PG_VERSION=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
+    if [ -z "$PG_VERSION" ]; then
+        PG_VERSION=$(ls /usr/lib/postgresql | sort -n | tail -1)
+        echo "setup.sh: creating a PostgreSQL $PG_VERSION cluster"
+        $SUDO pg_createcluster "$PG_VERSION" main -- --auth-local=trust --auth-host=trust
+    fi
+    pg_running() { pg_lsclusters -h | awk -v v="$PG_VERSION" '$1 == v && $2 == "main" { print $4 }' | grep -q online; }
+    pg_running || $SUDO pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main start
+    psql_admin() { psql -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 -Atc "$1"; }
+    # CDC needs logical decoding; parallel tests each use a slot of their own.
+    restart=""
+    [ "$(psql_admin 'SHOW wal_level')" = logical ] \
+        || { psql_admin "ALTER SYSTEM SET wal_level = logical" >/dev/null; restart=1; }
+    [ "$(psql_admin 'SHOW max_replication_slots')" -ge 32 ] \
+        || { psql_admin "ALTER SYSTEM SET max_replication_slots = 32" >/dev/null; restart=1; }
+    [ "$(psql_admin 'SHOW max_wal_senders')" -ge 32 ] \
+        || { psql_admin "ALTER SYSTEM SET max_wal_senders = 32" >/dev/null; restart=1; }
+    if [ -n "$restart" ]; then
+        echo "setup.sh: restarting PostgreSQL for logical replication settings"
+        $SUDO pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main restart
+    fi
+    [ "$(psql_admin "SELECT 1 FROM pg_database WHERE datname = 'test'")" = 1 ] \
+        || psql_admin "CREATE DATABASE test" >/dev/null
+    echo "PostgreSQL $PG_VERSION: wal_level=$(psql_admin 'SHOW wal_level'), database test ready"
+fi

@@ -146,6 +146,31 @@ pub trait SinkTaskContext: Send + Sync {
     fn reset_offset(&self, partition: TopicPartition, offset: i64);
     /// Asks for an offset commit (flush) as soon as possible.
     fn request_commit(&self);
+    /// How long the runtime waits before delivering the same records again after `put`
+    /// returned a [`ConnectError::Retriable`] error (Kafka's `SinkTaskContext.timeout`).
+    /// Default: the runtime's own pause.
+    fn timeout(&self, timeout: std::time::Duration) {
+        let _ = timeout;
+    }
+    /// Where to report records the task cannot write, instead of failing (Kafka's
+    /// `errantRecordReporter()`, KIP-610); `None` when the runtime offers none. What a
+    /// report does follows the connector's `errors.*` config, see [`ErrantRecordReporter`].
+    fn errant_record_reporter(&self) -> Option<Arc<dyn ErrantRecordReporter>> {
+        None
+    }
+}
+
+/// Takes the records a sink task could not write (KIP-610).
+///
+/// With `errors.tolerance=all` a report logs the record (with `errors.log.enable`), writes
+/// it to the dead letter queue (with `errors.deadletterqueue.topic.name`) and returns `Ok`:
+/// the task carries on without it. With `errors.tolerance=none` the report returns the
+/// error back, and the task should fail with it. Call it from `put` (or `flush`): offsets
+/// after a reported record are committed only once the report has returned.
+#[async_trait]
+pub trait ErrantRecordReporter: Send + Sync {
+    /// Reports one record and why it failed; returns once the report is durable.
+    async fn report(&self, record: &SinkRecord, error: &ConnectError) -> Result<()>;
 }
 
 /// A sink task: receives records and writes them to an external system.

@@ -612,6 +612,32 @@ impl Struct {
         let values = vec![Value::Null; schema.fields().len()];
         Ok(Struct { schema, values })
     }
+    /// A struct with one value per field, in field order, each checked against its
+    /// field's schema (faster than [`Struct::put`] per field when all values are at hand).
+    pub fn from_values(schema: Schema, values: Vec<Value>) -> Result<Struct> {
+        if schema.schema_type() != SchemaType::Struct {
+            return Err(ConnectError::Data(format!(
+                "a Struct needs a STRUCT schema, not {}",
+                schema.schema_type()
+            )));
+        }
+        if values.len() != schema.fields().len() {
+            return Err(ConnectError::Data(format!(
+                "{} values for a struct of {} fields",
+                values.len(),
+                schema.fields().len()
+            )));
+        }
+        for (field, value) in schema.fields().iter().zip(&values) {
+            field.schema().validate(value).map_err(|e| match e {
+                ConnectError::Data(msg) => {
+                    ConnectError::Data(format!("field \"{}\": {msg}", field.name()))
+                }
+                other => other,
+            })?;
+        }
+        Ok(Struct { schema, values })
+    }
     /// The struct's schema.
     pub fn schema(&self) -> &Schema {
         &self.schema

@@ -23,8 +23,8 @@ pub use config::{
     Importance, ParsedConfig, Type as ConfigType, Validator,
 };
 pub use connector::{
-    Connector, ConnectorContext, ConnectorPlugin, ConnectorType, OffsetReader, PluginInfo,
-    SinkTask, SinkTaskContext, SourceTask, SourceTaskContext,
+    Connector, ConnectorContext, ConnectorPlugin, ConnectorType, ErrantRecordReporter,
+    OffsetReader, PluginInfo, SinkTask, SinkTaskContext, SourceTask, SourceTaskContext,
 };
 pub use converter::Converter;
 pub use data::{ByteStr, Field, Schema, SchemaBuilder, SchemaType, Struct, Value};

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod converters;
 pub mod distributed;
+pub mod errors;
 pub mod herder;
 pub mod log;
 pub mod plugins;

@@ -7,6 +7,8 @@
 pub mod config;
 mod sink;
 mod source;
+
+pub(crate) use sink::consumed as sink_consumed;
 pub mod topic_regex;
 
 use std::sync::Arc;
@@ -328,6 +330,37 @@ impl TaskSetup {
     ) -> Result<Box<dyn ferry_api::Converter>, ConnectError> {
         converter_for(&self.worker, &self.connector_config, is_key)
     }
+
+    /// The class name of the key or value converter, for error reports.
+    pub(crate) fn converter_class(&self, is_key: bool) -> String {
+        let key = if is_key {
+            "key.converter"
+        } else {
+            "value.converter"
+        };
+        match self
+            .connector_config
+            .get(key)
+            .filter(|c| !c.trim().is_empty())
+        {
+            Some(class) => class.trim().to_string(),
+            None => self.worker.converter(is_key).0,
+        }
+    }
+
+    /// This task's `errors.*` policy.
+    pub(crate) fn error_handler(
+        &self,
+        kind: ConnectorType,
+    ) -> Result<crate::errors::ErrorHandler, ConnectError> {
+        crate::errors::ErrorHandler::new(
+            kind,
+            &self.connector_config,
+            self.id.to_string(),
+            self.log.clone(),
+            self.worker.default_partitions(),
+        )
+    }
 }
 
 fn converter_for(
@@ -378,6 +411,7 @@ pub fn validate_connector(worker: &WorkerConfig, config: &ConfigMap) -> Vec<Conf
     };
     let connector = plugin.new_connector();
     issues.extend(connector.validate(config));
+    issues.extend(crate::errors::config_def(plugin.connector_type()).validate(config));
     if plugin.connector_type() == ConnectorType::Sink {
         issues.extend(config::sink_config_def().validate(config));
         issues.extend(config::validate_sink_topics(config));

@@ -13,14 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_api::{
-    ByteStr, ConnectError, Converter, Header, SinkRecord, SinkTask, SinkTaskContext,
-    TopicPartition, Value,
+    ByteStr, ConnectError, ConnectorType, Converter, ErrantRecordReporter, Header, SinkRecord,
+    SinkTask, SinkTaskContext, TopicPartition, Value,
 };
 use ferry_broker::record::batches;
 use tokio::time::Instant;
 
 use super::topic_regex::TopicRegex;
 use super::{TaskSetup, TaskState};
+use crate::errors::{Consumed, ErrantReporter, ErrorHandler, Failure, Stage};
 use crate::log::{Log, LogError, NewTopic, ensure_topic};
 
 /// How often subscribed topics are re-checked for new partitions and topics.
@@ -35,6 +36,9 @@ struct Context {
     assignment: Mutex<Vec<TopicPartition>>,
     resets: Mutex<Vec<(TopicPartition, i64)>>,
     commit_requested: AtomicBool,
+    /// The pause the task asked for before its records come again.
+    retry_after: Mutex<Option<Duration>>,
+    reporter: Option<Arc<dyn ErrantRecordReporter>>,
 }
 
 impl SinkTaskContext for Context {
@@ -52,6 +56,12 @@ impl SinkTaskContext for Context {
     }
     fn request_commit(&self) {
         self.commit_requested.store(true, Ordering::Release);
+    }
+    fn timeout(&self, timeout: Duration) {
+        *self.retry_after.lock().unwrap_or_else(|e| e.into_inner()) = Some(timeout);
+    }
+    fn errant_record_reporter(&self) -> Option<Arc<dyn ErrantRecordReporter>> {
+        self.reporter.clone()
     }
 }
 
@@ -85,6 +95,11 @@ struct Consumer<'a> {
     committed: HashMap<TopicPartition, i64>,
     key: Box<dyn Converter>,
     value: Box<dyn Converter>,
+    errors: Arc<ErrorHandler>,
+    key_class: String,
+    value_class: String,
+    /// The raw batches of the last fetch.
+    last_fetched: Option<Vec<(TopicPartition, bytes::Bytes)>>,
 }
 
 async fn execute(
@@ -107,6 +122,22 @@ async fn execute(
     } else {
         Subscription::Topics(topics)
     };
+    let errors = Arc::new(setup.error_handler(ConnectorType::Sink)?);
+    let reporter = Arc::new(ErrantReporter {
+        handler: errors.clone(),
+        key: setup.converter(true)?,
+        value: setup.converter(false)?,
+        class: setup
+            .connector_config
+            .get("connector.class")
+            .cloned()
+            .unwrap_or_default(),
+        fetched: Mutex::default(),
+    });
+    let context = Arc::new(Context {
+        reporter: Some(reporter.clone()),
+        ..Context::default()
+    });
     let mut consumer = Consumer {
         setup,
         log: setup.log.clone(),
@@ -114,11 +145,15 @@ async fn execute(
         subscription,
         index,
         count,
-        context: Arc::default(),
+        context,
         positions: HashMap::new(),
         committed: HashMap::new(),
         key: setup.converter(true)?,
         value: setup.converter(false)?,
+        errors,
+        key_class: setup.converter_class(true),
+        value_class: setup.converter_class(false),
+        last_fetched: None,
     };
     task.start(consumer.context.clone(), &setup.task_config)
         .await?;
@@ -162,6 +197,8 @@ async fn execute(
                 .saturating_duration_since(Instant::now())
                 .min(MAX_FETCH_WAIT);
             let (records, advanced) = consumer.fetch(fetch_bytes, wait).await?;
+            // Reports of errant records find their consumed bytes in these batches.
+            reporter.set_fetched(consumer.last_fetched.take().unwrap_or_default());
             if records.is_empty() {
                 consumer.positions.extend(advanced);
                 continue;
@@ -169,9 +206,17 @@ async fn execute(
             match task.put(records).await {
                 Ok(()) => consumer.positions.extend(advanced),
                 Err(e) if e.is_retriable() => {
-                    // Positions stay: the same records come again after the pause.
+                    // Positions stay: the same records come again after the pause (the
+                    // task's own, when it asked for one with `SinkTaskContext::timeout`).
                     tracing::warn!(task = %setup.id, error = %e, "put failed, redelivering");
-                    tokio::time::sleep(RETRY_BACKOFF).await;
+                    let pause = consumer
+                        .context
+                        .retry_after
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take()
+                        .unwrap_or(RETRY_BACKOFF);
+                    tokio::time::sleep(pause).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -311,10 +356,12 @@ impl Consumer<'_> {
         };
         let mut records = Vec::new();
         let mut advanced = Vec::new();
+        let mut raw = Vec::with_capacity(fetched.len());
         for f in fetched {
             if f.batches.is_empty() {
                 continue;
             }
+            raw.push((f.partition.clone(), f.batches.clone()));
             let mut position = self.positions.get(&f.partition).copied().unwrap_or(0);
             for batch in batches(f.batches) {
                 let batch = batch
@@ -327,21 +374,44 @@ impl Consumer<'_> {
                         continue;
                     }
                     let offset = record.offset;
-                    records.push(self.convert(&f.partition, record)?);
+                    match self.convert(&f.partition, &record).await {
+                        Ok(r) => records.push(r),
+                        Err((stage, e)) => {
+                            // Tolerated (errors.tolerance=all): skipped, logged and
+                            // dead-lettered as configured; otherwise the task fails.
+                            let consumed = consumed(&f.partition, &record);
+                            let class = if stage == Stage::KeyConverter {
+                                &self.key_class
+                            } else {
+                                &self.value_class
+                            };
+                            self.errors
+                                .handle(Failure {
+                                    stage,
+                                    class,
+                                    error: &e,
+                                    record: Some(&consumed),
+                                })
+                                .await?;
+                        }
+                    }
                     position = offset + 1;
                 }
                 position = position.max(batch.next_offset());
             }
             advanced.push((f.partition, position));
         }
+        self.last_fetched = Some(raw);
         Ok((records, advanced))
     }
 
-    fn convert(
+    /// Converts a fetched record, with `errors.retry.timeout` retries; a failure says in
+    /// which stage.
+    async fn convert(
         &self,
         tp: &TopicPartition,
-        record: ferry_broker::record::Record,
-    ) -> Result<SinkRecord, ConnectError> {
+        record: &ferry_broker::record::Record,
+    ) -> Result<SinkRecord, (Stage, ConnectError)> {
         let topic = &tp.topic;
         let at = |what: &str, e: ConnectError| {
             ConnectError::Data(format!(
@@ -350,20 +420,22 @@ impl Consumer<'_> {
             ))
         };
         let (key_schema, key) = self
-            .key
-            .to_connect(topic, record.key.as_ref())
-            .map_err(|e| at("key", e))?;
+            .errors
+            .retry(|| self.key.to_connect(topic, record.key.as_ref()))
+            .await
+            .map_err(|e| (Stage::KeyConverter, at("key", e)))?;
         let (value_schema, value) = self
-            .value
-            .to_connect(topic, record.value.as_ref())
-            .map_err(|e| at("value", e))?;
+            .errors
+            .retry(|| self.value.to_connect(topic, record.value.as_ref()))
+            .await
+            .map_err(|e| (Stage::ValueConverter, at("value", e)))?;
         let headers = record
             .headers
             .iter()
             .map(|h| Header {
                 key: h.key_str().unwrap_or_default().to_string(),
                 schema: None,
-                value: match h.value {
+                value: match h.value.clone() {
                     None => Value::Null,
                     Some(v) => match ByteStr::from_utf8(v) {
                         Ok(s) => Value::String(s),
@@ -405,5 +477,22 @@ impl Consumer<'_> {
         tracing::debug!(task = %self.setup.id, partitions = changed.len(), "sink offsets committed");
         self.committed.extend(changed);
         Ok(())
+    }
+}
+
+/// A fetched record as the error handler keeps it (for the dead letter queue).
+pub(crate) fn consumed(tp: &TopicPartition, record: &ferry_broker::record::Record) -> Consumed {
+    Consumed {
+        topic: tp.topic.clone(),
+        partition: tp.partition,
+        offset: record.offset,
+        timestamp: (record.timestamp >= 0).then_some(record.timestamp),
+        key: record.key.clone(),
+        value: record.value.clone(),
+        headers: record
+            .headers
+            .iter()
+            .map(|h| (h.key_str().unwrap_or_default().to_string(), h.value.clone()))
+            .collect(),
     }
 }

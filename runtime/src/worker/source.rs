@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferry_api::{
-    ConnectError, Converter, Header, OffsetReader, SourceMap, SourceRecord, SourceTask,
-    SourceTaskContext, TopicPartition, Value,
+    ConnectError, ConnectorType, Converter, Header, OffsetReader, SourceMap, SourceRecord,
+    SourceTask, SourceTaskContext, TopicPartition, Value,
 };
 use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
 use tokio::sync::mpsc;
@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use super::{TaskSetup, TaskState};
 use crate::converters::json::to_schemaless_json;
+use crate::errors::{ErrorHandler, Failure, Stage};
 use crate::log::{Log, NewTopic, ensure_topic, now_ms};
 use crate::storage::OffsetStore;
 
@@ -71,6 +72,9 @@ async fn execute(
         task: setup.id.to_string(),
         topics: setup.topics.clone(),
         connector: setup.id.connector.clone(),
+        errors: setup.error_handler(ConnectorType::Source)?,
+        key_class: setup.converter_class(true),
+        value_class: setup.converter_class(false),
     };
     task.start(SourceTaskContext::new(reader), &setup.task_config)
         .await?;
@@ -212,6 +216,10 @@ struct Encoder {
     /// Where a destination topic seen for the first time is recorded.
     topics: super::ActiveTopics,
     connector: String,
+    /// `errors.*`: a record whose conversion fails is skipped when tolerated.
+    errors: ErrorHandler,
+    key_class: String,
+    value_class: String,
 }
 
 struct Pending {
@@ -248,14 +256,27 @@ impl Encoder {
         let mut headers_buf: Vec<(String, Option<Bytes>)> = Vec::new();
         for record in records {
             let topic = &record.topic;
-            let key = self
-                .key
-                .from_connect(topic, record.key_schema.as_ref(), &record.key)
-                .map_err(|e| self.conversion_error("key", topic, e))?;
-            let value = self
-                .value
-                .from_connect(topic, record.value_schema.as_ref(), &record.value)
-                .map_err(|e| self.conversion_error("value", topic, e))?;
+            let (key, value) = match self.convert(&record).await {
+                Ok(kv) => kv,
+                Err((stage, e)) => {
+                    let class = if stage == Stage::KeyConverter {
+                        &self.key_class
+                    } else {
+                        &self.value_class
+                    };
+                    self.errors
+                        .handle(Failure {
+                            stage,
+                            class,
+                            error: &e,
+                            record: None,
+                        })
+                        .await?;
+                    // Skipped, but handled: its offset is committed with the others.
+                    merge_offset(&mut offsets, record.source_partition, record.source_offset);
+                    continue;
+                }
+            };
             let count = self.partition_count(topic).await?;
             let partition = match (record.kafka_partition, &key) {
                 (Some(p), _) => {
@@ -323,6 +344,37 @@ impl Encoder {
             })
             .collect();
         Ok(Produce { batches, offsets })
+    }
+
+    /// The key and value bytes of a record, with `errors.retry.timeout` retries; a failure
+    /// says in which stage.
+    async fn convert(
+        &self,
+        record: &SourceRecord,
+    ) -> Result<(Option<Bytes>, Option<Bytes>), (Stage, ConnectError)> {
+        let topic = &record.topic;
+        let key = self
+            .errors
+            .retry(|| {
+                self.key
+                    .from_connect(topic, record.key_schema.as_ref(), &record.key)
+            })
+            .await
+            .map_err(|e| (Stage::KeyConverter, self.conversion_error("key", topic, e)))?;
+        let value = self
+            .errors
+            .retry(|| {
+                self.value
+                    .from_connect(topic, record.value_schema.as_ref(), &record.value)
+            })
+            .await
+            .map_err(|e| {
+                (
+                    Stage::ValueConverter,
+                    self.conversion_error("value", topic, e),
+                )
+            })?;
+        Ok((key, value))
     }
 
     fn conversion_error(&self, what: &str, topic: &str, e: ConnectError) -> ConnectError {

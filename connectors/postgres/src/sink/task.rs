@@ -1,0 +1,517 @@
+//! The sink task: batches, transactions, retries, errant records, exactly-once offsets.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ferry_api::{ConfigMap, ConnectError, SinkRecord, SinkTask, SinkTaskContext, TopicPartition};
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection, Row};
+
+use super::config::{self, InsertMode, SinkConfig};
+use super::rows::{Shape, shape_of};
+use super::writer::{self, Group, Rejected, Tables};
+use crate::catalog::TableId;
+use crate::connection::Retry;
+use crate::error::{Error, Result};
+
+/// The sink task.
+#[derive(Default)]
+pub struct PostgresSinkTask {
+    config: Option<Arc<SinkConfig>>,
+    context: Option<Arc<dyn SinkTaskContext>>,
+    conn: Option<PgConnection>,
+    tables: Tables,
+    retries_left: u32,
+    /// With `exactly.once`: the next offset to write per partition, as the database has it.
+    next_offsets: HashMap<TopicPartition, i64>,
+}
+
+impl std::fmt::Debug for PostgresSinkTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSinkTask")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn connector_error(e: Error) -> ConnectError {
+    e.into()
+}
+
+impl PostgresSinkTask {
+    fn config(&self) -> Result<Arc<SinkConfig>, ConnectError> {
+        self.config
+            .clone()
+            .ok_or_else(|| ConnectError::Other("the sink task was not started".into()))
+    }
+
+    async fn connection(&mut self, retry: Retry) -> Result<&mut PgConnection> {
+        if self.conn.is_none() {
+            let config = self
+                .config
+                .clone()
+                .ok_or_else(|| Error::Schema("the sink task was not started".into()))?;
+            let conn = config
+                .endpoint
+                .connect(&format!("ferry-sink-{}", config.connector), retry)
+                .await?;
+            self.tables.forget();
+            self.conn = Some(conn);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| Error::Schema("no connection".into()))
+    }
+
+    fn offsets_table(config: &SinkConfig) -> TableId {
+        TableId::parse(&config.offsets_table, "public")
+    }
+
+    /// Reports records that do not fit; an error means the task must fail.
+    async fn report(&self, rejected: Vec<Rejected<'_>>) -> Result<(), ConnectError> {
+        if rejected.is_empty() {
+            return Ok(());
+        }
+        let reporter = self
+            .context
+            .as_ref()
+            .and_then(|c| c.errant_record_reporter());
+        for (record, error) in rejected {
+            let error = ConnectError::Data(error.to_string());
+            match &reporter {
+                Some(r) => r.report(record, &error).await?,
+                None => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `records` (one batch) in one transaction, with retries as configured.
+    async fn write_batch(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
+        let config = self.config()?;
+        let mut schema_retry = true;
+        loop {
+            let result = self.try_write(&config, records).await;
+            match result {
+                Ok(()) => {
+                    self.retries_left = config.max_retries;
+                    return Ok(());
+                }
+                Err(Failure::Report(e)) => return Err(e),
+                Err(Failure::Db(e)) if e.is_transient() => {
+                    self.conn = None;
+                    self.tables.forget();
+                    if self.retries_left == 0 {
+                        return Err(ConnectError::Other(format!(
+                            "{e} (gave up after {} retries, max.retries)",
+                            config.max_retries
+                        )));
+                    }
+                    self.retries_left -= 1;
+                    tracing::warn!(connector = %config.connector, error = %e,
+                        retries_left = self.retries_left, backoff_ms = config.retry_backoff.as_millis() as u64,
+                        "writing to postgres failed; retrying");
+                    if let Some(ctx) = &self.context {
+                        ctx.timeout(config.retry_backoff);
+                    }
+                    return Err(ConnectError::Retriable(e.to_string()));
+                }
+                Err(Failure::Db(e)) if writer::is_schema_gone(&e) && schema_retry => {
+                    // A table or column went away: read the catalog again (auto.create and
+                    // auto.evolve may put it back) and try once more.
+                    tracing::warn!(connector = %config.connector, error = %e, "a table changed under the sink; re-reading it");
+                    self.tables.forget();
+                    schema_retry = false;
+                }
+                Err(Failure::Db(e)) => {
+                    return Err(match e {
+                        Error::Db { .. } => ConnectError::Other(writer::describe_db_error(&e)),
+                        other => connector_error(other),
+                    });
+                }
+            }
+        }
+    }
+
+    async fn try_write(
+        &mut self,
+        config: &SinkConfig,
+        records: &[SinkRecord],
+    ) -> Result<(), Failure> {
+        let (groups, mut rejected) = build_groups(config, records);
+        let offsets = batch_offsets(records);
+        self.connection(Retry {
+            attempts: 1,
+            backoff: config.retry_backoff,
+        })
+        .await?;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| Error::Schema("no connection".into()))?;
+        let mut encoded = Vec::with_capacity(groups.len());
+        for group in &groups {
+            let (e, bad) = self.tables.encode(conn, config, group).await?;
+            rejected.extend(bad);
+            encoded.push((group.table.clone(), e));
+        }
+        let rows: usize = encoded.iter().map(|(_, e)| e.rows()).sum();
+        // Reported before anything commits: without tolerance this fails the task and the
+        // whole batch stays unwritten.
+        self.report(std::mem::take(&mut rejected))
+            .await
+            .map_err(Failure::Report)?;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| Error::Schema("no connection".into()))?;
+        let outcome = async {
+            let mut tx = conn
+                .begin()
+                .await
+                .map_err(|e| Error::db("beginning a transaction", e))?;
+            for (table, e) in encoded {
+                e.execute(&mut tx, &table).await?;
+            }
+            if config.exactly_once {
+                store_offsets(&mut tx, config, &offsets).await?;
+            }
+            tx.commit()
+                .await
+                .map_err(|e| Error::db("committing a transaction", e))
+        }
+        .await;
+        match outcome {
+            Ok(()) => {
+                tracing::debug!(connector = %config.connector, rows, "batch written");
+            }
+            Err(e) if writer::is_record_error(&e) => {
+                tracing::info!(connector = %config.connector, error = %writer::describe_db_error(&e),
+                    "a batch failed on its data; writing its records one by one to find the bad ones");
+                self.write_one_by_one(config, &groups, &offsets).await?;
+            }
+            Err(e) => return Err(Failure::Db(e)),
+        }
+        if config.exactly_once {
+            self.next_offsets.extend(offsets);
+        }
+        Ok(())
+    }
+
+    /// The slow path after a batch failed on its data: each record in a savepoint of one
+    /// transaction; the ones the database refuses are reported and left out.
+    async fn write_one_by_one(
+        &mut self,
+        config: &SinkConfig,
+        groups: &[Group<'_>],
+        offsets: &HashMap<TopicPartition, i64>,
+    ) -> Result<(), Failure> {
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| Error::Schema("no connection".into()))?;
+        let mut rejected = Vec::new();
+        let mut tx = conn
+            .begin()
+            .await
+            .map_err(|e| Error::db("beginning a transaction", e))?;
+        for group in groups {
+            for record in &group.records {
+                let single = Group {
+                    table: group.table.clone(),
+                    shape: group.shape.clone(),
+                    records: vec![*record],
+                    delete: group.delete,
+                };
+                let (encoded, bad) = self.tables.encode(&mut tx, config, &single).await?;
+                if !bad.is_empty() {
+                    // Already reported by the batch's encoding.
+                    continue;
+                }
+                sqlx::query("SAVEPOINT ferry_record")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| Error::db("setting a savepoint", e))?;
+                match encoded.execute(&mut tx, &group.table).await {
+                    Ok(()) => {}
+                    Err(e) if writer::is_record_error(&e) => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT ferry_record")
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| Error::db("rolling back to a savepoint", e))?;
+                        rejected.push((
+                            *record,
+                            Error::Data(format!(
+                                "record {}-{}@{} does not fit table {}: {}",
+                                record.topic,
+                                record.kafka_partition,
+                                record.kafka_offset,
+                                group.table,
+                                writer::describe_db_error(&e)
+                            )),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        // Reported before the commit, as in the batch path.
+        let reporter = self
+            .context
+            .as_ref()
+            .and_then(|c| c.errant_record_reporter());
+        for (record, error) in rejected {
+            let error = ConnectError::Data(error.to_string());
+            match &reporter {
+                Some(r) => r.report(record, &error).await.map_err(Failure::Report)?,
+                None => return Err(Failure::Report(error)),
+            }
+        }
+        if config.exactly_once {
+            store_offsets(&mut tx, config, offsets).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| Error::db("committing a transaction", e))?;
+        Ok(())
+    }
+}
+
+/// Why a write did not happen: the database (maybe retriable), or a report that failed the
+/// task.
+enum Failure {
+    Db(Error),
+    Report(ConnectError),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Db(e)
+    }
+}
+
+/// The next offset per partition after `records`.
+fn batch_offsets(records: &[SinkRecord]) -> HashMap<TopicPartition, i64> {
+    let mut out: HashMap<TopicPartition, i64> = HashMap::new();
+    for r in records {
+        let next = r.kafka_offset + 1;
+        let slot = out
+            .entry(TopicPartition::new(r.topic.clone(), r.kafka_partition))
+            .or_insert(next);
+        *slot = (*slot).max(next);
+    }
+    out
+}
+
+/// The table a record goes to (`table.name.format`).
+fn table_for(config: &SinkConfig, topic: &str) -> TableId {
+    TableId::parse(
+        &config.table_name_format.replace("${topic}", topic),
+        "public",
+    )
+}
+
+/// Groups a batch into runs of one table, shape and operation. Upsert and update keep only
+/// the last record of each key (the final state); insert keeps every record and the order
+/// of inserts and deletes of one table.
+fn build_groups<'r>(
+    config: &SinkConfig,
+    records: &'r [SinkRecord],
+) -> (Vec<Group<'r>>, Vec<Rejected<'r>>) {
+    let mut rejected = Vec::new();
+    let mut planned: Vec<(TableId, Shape, &'r SinkRecord, bool)> =
+        Vec::with_capacity(records.len());
+    let mut last_shape: Option<Shape> = None;
+    for record in records {
+        let delete = record.value.is_null();
+        if delete && !config.delete_enabled {
+            tracing::debug!(topic = %record.topic, offset = record.kafka_offset, "skipping a tombstone (delete.enabled=false)");
+            continue;
+        }
+        let shape = match &last_shape {
+            Some(s) if s.fits(record) => s.clone(),
+            _ => match shape_of(config, record) {
+                Ok(s) => {
+                    last_shape = Some(s.clone());
+                    s
+                }
+                Err(e) => {
+                    rejected.push((record, e));
+                    continue;
+                }
+            },
+        };
+        planned.push((table_for(config, &record.topic), shape, record, delete));
+    }
+    if config.insert_mode != InsertMode::Insert || config.delete_enabled {
+        // Keep the last record per table and key.
+        let mut seen: HashSet<(TableId, String)> = HashSet::new();
+        let mut kept = Vec::with_capacity(planned.len());
+        for item in planned.into_iter().rev() {
+            let key: String = item
+                .1
+                .key_fields()
+                .map(|f| crate::types::json::to_json(&Shape::value(f, item.2)))
+                .collect::<Vec<_>>()
+                .join("\u{1}");
+            if item.1.key_fields().next().is_none() || seen.insert((item.0.clone(), key)) {
+                kept.push(item);
+            }
+        }
+        kept.reverse();
+        planned = kept;
+    }
+    let mut groups: Vec<Group<'r>> = Vec::new();
+    for (table, shape, record, delete) in planned {
+        // Join the latest group of this table if it has the same operation and shape.
+        let latest = groups.iter_mut().rev().find(|g| g.table == table);
+        match latest {
+            Some(g) if g.delete == delete && (delete || g.shape == shape) => g.records.push(record),
+            _ => groups.push(Group {
+                table,
+                shape,
+                records: vec![record],
+                delete,
+            }),
+        }
+    }
+    (groups, rejected)
+}
+
+async fn ensure_offsets_table(conn: &mut PgConnection, config: &SinkConfig) -> Result<()> {
+    let table = PostgresSinkTask::offsets_table(config);
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {} (connector text NOT NULL, topic text NOT NULL, \
+         \"partition\" integer NOT NULL, next_offset bigint NOT NULL, \
+         PRIMARY KEY (connector, topic, \"partition\"))",
+        table.quoted()
+    );
+    sqlx::query(&sql)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| Error::db(format!("creating the offsets table {table}"), e))?;
+    Ok(())
+}
+
+async fn store_offsets(
+    conn: &mut PgConnection,
+    config: &SinkConfig,
+    offsets: &HashMap<TopicPartition, i64>,
+) -> Result<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let table = PostgresSinkTask::offsets_table(config);
+    let topics: Vec<String> = offsets.keys().map(|tp| tp.topic.to_string()).collect();
+    let partitions: Vec<i32> = offsets.keys().map(|tp| tp.partition).collect();
+    let next: Vec<i64> = offsets.values().copied().collect();
+    let sql = format!(
+        "INSERT INTO {} (connector, topic, \"partition\", next_offset) \
+         SELECT $1, * FROM unnest($2::text[], $3::int4[], $4::int8[]) \
+         ON CONFLICT (connector, topic, \"partition\") DO UPDATE SET next_offset = EXCLUDED.next_offset",
+        table.quoted()
+    );
+    sqlx::query(&sql)
+        .bind(&config.connector)
+        .bind(&topics)
+        .bind(&partitions)
+        .bind(&next)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| Error::db(format!("storing offsets in {table}"), e))?;
+    Ok(())
+}
+
+#[async_trait]
+impl SinkTask for PostgresSinkTask {
+    async fn start(
+        &mut self,
+        context: Arc<dyn SinkTaskContext>,
+        config: &ConfigMap,
+    ) -> ferry_api::Result<()> {
+        let parsed = config::parse(config)?;
+        self.retries_left = parsed.max_retries;
+        self.config = Some(Arc::new(parsed));
+        self.context = Some(context);
+        Ok(())
+    }
+
+    async fn open(&mut self, partitions: &[TopicPartition]) -> ferry_api::Result<()> {
+        let config = self.config()?;
+        if !config.exactly_once || partitions.is_empty() {
+            return Ok(());
+        }
+        let conn = self.connection(config.connect_retry).await?;
+        ensure_offsets_table(conn, &config).await?;
+        let table = Self::offsets_table(&config);
+        let rows = sqlx::query(&format!(
+            "SELECT topic, \"partition\", next_offset FROM {} WHERE connector = $1",
+            table.quoted()
+        ))
+        .bind(&config.connector)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Error::db(format!("reading offsets from {table}"), e))?;
+        let mut stored = HashMap::new();
+        for row in rows {
+            let topic: String = row
+                .try_get(0)
+                .map_err(|e| Error::db("reading offsets", e))?;
+            let partition: i32 = row
+                .try_get(1)
+                .map_err(|e| Error::db("reading offsets", e))?;
+            let next: i64 = row
+                .try_get(2)
+                .map_err(|e| Error::db("reading offsets", e))?;
+            stored.insert(TopicPartition::new(topic, partition), next);
+        }
+        for tp in partitions {
+            if let Some(next) = stored.get(tp) {
+                tracing::info!(connector = %config.connector, partition = %tp, offset = next,
+                    table = %table, "resuming from the offset stored with the rows (exactly.once)");
+                if let Some(ctx) = &self.context {
+                    ctx.reset_offset(tp.clone(), *next);
+                }
+                self.next_offsets.insert(tp.clone(), *next);
+            }
+        }
+        Ok(())
+    }
+
+    async fn put(&mut self, records: Vec<SinkRecord>) -> ferry_api::Result<()> {
+        let config = self.config()?;
+        let records: Vec<SinkRecord> = if config.exactly_once {
+            // Records before the stored offset were written by an earlier run.
+            records
+                .into_iter()
+                .filter(|r| {
+                    let tp = TopicPartition::new(r.topic.clone(), r.kafka_partition);
+                    self.next_offsets
+                        .get(&tp)
+                        .is_none_or(|next| r.kafka_offset >= *next)
+                })
+                .collect()
+        } else {
+            records
+        };
+        for batch in records.chunks(config.batch_size) {
+            self.write_batch(batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self, partitions: &[TopicPartition]) -> ferry_api::Result<()> {
+        for tp in partitions {
+            self.next_offsets.remove(tp);
+        }
+        Ok(())
+    }
+
+    async fn stop(&mut self) -> ferry_api::Result<()> {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
+        Ok(())
+    }
+}
