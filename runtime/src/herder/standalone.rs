@@ -387,7 +387,7 @@ impl State {
             Ok(started) => c.tasks = started,
             Err(e) => c.failure = Some(e.to_string()),
         }
-        tracing::info!(connector = %name, tasks = c.task_configs.len(), "task configs changed: tasks restarted");
+        tracing::info!(connector = %name, tasks = c.task_configs.len(), "tasks reconfigured");
     }
 
     async fn handle(&mut self, request: Request) {
