@@ -58,6 +58,9 @@ pub struct BrokerConfig {
     /// Host advertised in Metadata/FindCoordinator (`advertised.listeners`); `None`: the
     /// listen address, or 127.0.0.1 when listening on an unspecified address.
     pub advertised_host: Option<String>,
+    /// Port advertised with it; `None`: the port the listener is bound to (a proxy or NAT in
+    /// front of the broker sets it).
+    pub advertised_port: Option<u16>,
     /// `node.id` / `broker.id`.
     pub node_id: i32,
     /// The cluster id reported in Metadata.
@@ -78,6 +81,7 @@ impl BrokerConfig {
         BrokerConfig {
             listen,
             advertised_host: None,
+            advertised_port: None,
             node_id: 0,
             cluster_id: "ferry-broker".to_string(),
             num_partitions: DEFAULT_NUM_PARTITIONS,
@@ -143,7 +147,10 @@ impl Broker {
         };
         let groups = Arc::new(GroupCoordinator::open(log.clone(), config.group.clone())?);
         let shared = Arc::new(Shared {
-            advertised: (host, i32::from(local.port())),
+            advertised: (
+                host,
+                i32::from(config.advertised_port.unwrap_or(local.port())),
+            ),
             producers: producers::Producers::new(),
             groups,
             log,

@@ -22,7 +22,7 @@ use ferry_api::TopicPartition;
 
 pub use embedded::EmbeddedLog;
 pub(crate) use embedded::now_ms;
-pub use kafka::{KafkaError, KafkaLog};
+pub use kafka::{KafkaError, KafkaLog, ProducerConfig};
 
 /// Errors of [`Log`] calls. Messages name the topic, partition and offset involved.
 #[derive(Debug, thiserror::Error)]
