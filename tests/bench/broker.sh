@@ -4,7 +4,9 @@
 #   (a) produce throughput of 100-byte records to one partition, acks=1 and acks=all:
 #       records/s and MB/s (payload bytes), with the client's delivery latency p50/p99;
 #   (b) consume throughput of the same records from offset 0 (one consumer, no group);
-#   (c) produce latency at 50% of the peak rate (acks=all, linger.ms=LAT_LINGER_MS):
+#   (c) broker CPU seconds per million records in (a) and (b) (from /proc: user + system),
+#       since one client process is the bottleneck here and both brokers keep up with it;
+#   (d) produce latency at 50% of the peak rate (acks=all, linger.ms=LAT_LINGER_MS):
 #       p50/p99/p99.9 of librdkafka's delivery reports, i.e. send call to acknowledgement,
 #       which includes the time a record waits in the client for its batch.
 # Each broker gets a fresh topic per case; rounds alternate the brokers (ferry, tansu,
@@ -68,7 +70,8 @@ tansu_port=$(free_port)
 RUST_LOG=warn "$tansu" broker --listener-url "tcp://127.0.0.1:$tansu_port" \
     --advertised-listener-url "tcp://127.0.0.1:$tansu_port" \
     --storage-engine "$tansu_storage" >"$work/tansu.log" 2>&1 &
-pids+=("$!")
+tansu_pid=$!
+pids+=("$tansu_pid")
 wait_port "$ferry_port"
 wait_port "$tansu_port"
 
@@ -81,25 +84,28 @@ run() {
     [ "$broker" = tansu ] && port=$tansu_port
     "$bench" "$mode" "127.0.0.1:$port" "$topic" "$@"
 }
+# Sets $topic to a fresh topic on broker $1 (not in a subshell: the counter must persist).
 new_topic() {
     local broker=$1
     n=$((n + 1))
-    local topic="bench-$n"
+    topic="bench-$n"
     if [ "$broker" = tansu ]; then
         "$tansu" topic create --broker "tcp://127.0.0.1:$tansu_port" "$topic" --partitions 1 \
             >/dev/null 2>&1 || { echo "tansu topic create $topic failed" >&2; return 1; }
     fi
     # ferry broker auto-creates it (auto.create.topics.enable, num.partitions 1).
-    echo "$topic"
 }
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 best() { sort -g | tail -1; }
 
-declare -A produce_rps produce_mbs produce_p99 consume_rps consume_mbs
+declare -A produce_rps produce_mbs produce_p99 consume_rps consume_mbs produce_cpu consume_cpu
+least() { sort -g | head -1; }
 for round in $(seq "$reps"); do
     for broker in ferry tansu; do
         for acks in 1 all; do
-            topic=$(new_topic "$broker")
+            new_topic "$broker"
             perf_pid=""
             if [ "${PERF:-}" = 1 ] && [ "$broker" = ferry ] && [ "$round" = 1 ] && [ "$acks" = 1 ]; then
                 perf record -F 999 -g -p "$ferry_pid" -o "${TMPDIR:-/tmp}/ferry-broker-produce.perf.data" \
@@ -107,10 +113,16 @@ for round in $(seq "$reps"); do
                 perf_pid=$!
                 sleep 0.5
             fi
-            out=$(run "$broker" produce "$topic" --records "$records" --acks "$acks")
-            [ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
-            echo "round $round $broker acks=$acks: $out"
             key="$broker/$acks"
+            bpid=$ferry_pid
+            [ "$broker" = tansu ] && bpid=$tansu_pid
+            t0=$(cpu_ticks "$bpid")
+            out=$(run "$broker" produce "$topic" --records "$records" --acks "$acks")
+            t1=$(cpu_ticks "$bpid")
+            [ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
+            cpu=$(python3 -c "print(f'{($t1 - $t0) / $(getconf CLK_TCK) / ($records / 1e6):.3f}')")
+            echo "round $round $broker acks=$acks: $out broker_cpu_s_per_M=$cpu"
+            produce_cpu[$key]="${produce_cpu[$key]:-} $cpu"
             produce_rps[$key]="${produce_rps[$key]:-} $(field records_per_s <<<"$out")"
             produce_mbs[$key]="${produce_mbs[$key]:-} $(field mb_per_s <<<"$out")"
             produce_p99[$key]="${produce_p99[$key]:-} $(field p99_ms <<<"$out")"
@@ -121,9 +133,13 @@ for round in $(seq "$reps"); do
                 perf_pid=$!
                 sleep 0.5
             fi
+            t0=$(cpu_ticks "$bpid")
             out=$(run "$broker" consume "$topic" --records "$records")
+            t1=$(cpu_ticks "$bpid")
             [ -n "$perf_pid" ] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
-            echo "round $round $broker acks=$acks: $out"
+            cpu=$(python3 -c "print(f'{($t1 - $t0) / $(getconf CLK_TCK) / ($records / 1e6):.3f}')")
+            echo "round $round $broker acks=$acks: $out broker_cpu_s_per_M=$cpu"
+            consume_cpu[$key]="${consume_cpu[$key]:-} $cpu"
             consume_rps[$key]="${consume_rps[$key]:-} $(field records_per_s <<<"$out")"
             consume_mbs[$key]="${consume_mbs[$key]:-} $(field mb_per_s <<<"$out")"
         done
@@ -151,13 +167,30 @@ for acks in 1 all; do
     done
 done
 
+# Broker CPU seconds per million records: what each broker costs while the one client
+# process (the bottleneck on this machine, see BENCH.md) drives it. Lower is better; the
+# ratio column is tansu / ferry.
+printf '\n%-34s %14s %14s %8s\n' "broker CPU s per M records (least)" "ferry" "tansu" "ratio"
+for acks in 1 all; do
+    for what in produce consume; do
+        if [ $what = produce ]; then
+            fc=$(tr ' ' '\n' <<<"${produce_cpu[ferry/$acks]}" | grep . | least)
+            tc=$(tr ' ' '\n' <<<"${produce_cpu[tansu/$acks]}" | grep . | least)
+        else
+            fc=$(tr ' ' '\n' <<<"${consume_cpu[ferry/$acks]}" | grep . | least)
+            tc=$(tr ' ' '\n' <<<"${consume_cpu[tansu/$acks]}" | grep . | least)
+        fi
+        printf '%-34s %14s %14s %8s\n' "$what, acks=$acks" "$fc" "$tc" "$(ratio "$tc" "$fc")"
+    done
+done
+
 # (c) latency at half of each broker's own best acks=all produce rate.
 echo
 for broker in ferry tansu; do
     peak=$(tr ' ' '\n' <<<"${produce_rps[$broker/all]}" | best)
     rate=$(python3 -c "print(int(float('$peak') / 2))")
     count=$((rate * lat_secs))
-    topic=$(new_topic "$broker")
+    new_topic "$broker"
     out=$(run "$broker" produce "$topic" --records "$count" --acks all --rate "$rate" \
         --linger-ms "$lat_linger")
     echo "latency $broker at 50% of its peak ($rate rec/s, acks=all, linger.ms=$lat_linger): $out"
