@@ -6,7 +6,11 @@ use ferry_api::{ConfigMap, ConnectError, ConnectorPlugin, Converter};
 use crate::converters;
 
 /// Every built-in connector.
-pub static CONNECTORS: &[ConnectorPlugin] = &[ferry_file::FILE_SOURCE, ferry_file::FILE_SINK];
+pub static CONNECTORS: &[ConnectorPlugin] = &[
+    ferry_file::FILE_SOURCE,
+    ferry_file::FILE_SINK,
+    ferry_s3::S3_SINK,
+];
 
 /// The connector plugin of a class name or alias.
 pub fn connector(class: &str) -> Option<&'static ConnectorPlugin> {
