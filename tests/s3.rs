@@ -253,7 +253,8 @@ fn order_schema() -> Json {
 }
 
 fn order(id: i64) -> Json {
-    json!({"id": id, "region": ["eu", "us", "ap"][(id % 3) as usize], "amount": id as f64 * 1.5,
+    let region = ["eu", "us", "ap"][(id % 3) as usize];
+    json!({"id": id, "region": region, "amount": id as f64 * 1.5,
            "note": if id % 2 == 0 { Json::Null } else { Json::String(format!("n{id}")) }})
 }
 
