@@ -441,7 +441,7 @@ fn avro_and_parquet_every_type_and_codec_read_back_by_other_tools() {
     let worker = worker(&ws, &broker, rest, "");
     let mut files = vec![worker];
     let variants = [
-        ("avro-null", "AvroFormat", "avro.codec: null", ".avro"),
+        ("avro-null", "AvroFormat", "avro.codec: \"null\"", ".avro"),
         ("avro-deflate", "AvroFormat", "avro.codec: deflate", ".avro"),
         ("avro-snappy", "AvroFormat", "avro.codec: snappy", ".avro"),
         ("parquet-snappy", "ParquetFormat", "", ".snappy.parquet"),
@@ -717,26 +717,31 @@ fn a_store_answering_503_for_a_while_loses_and_duplicates_nothing() {
     s3.bucket("flaky");
     let proxy = FaultProxy::start(&ws, &s3.url);
     let broker = FerryBroker::start(&ws);
-    let n = 30_000;
+    let n = 200_000;
     let (recs, _) = orders(2, n / 2);
-    produce(&ws, &broker, "flaky", 2, &recs);
+    // The topic exists before the worker subscribes (which would create it with 1 partition).
+    produce(&ws, &broker, "flaky", 2, &[]);
     let rest = free_port();
     let worker = worker(&ws, &broker, rest, "");
-    // ~2.2 MB per 10000 records: objects of 5 MB parts + a rest, so multipart.
+    // About 6 MB per object of 100000 records: one 5 MB part and the rest, so multipart.
     let conn = sink(
         &ws,
         "flaky",
         &proxy.url,
         "flaky",
         "flaky",
-        "format.class: JsonFormat\nflush.size: 6000\ns3.part.size: 5242880\ns3.part.retries: 2\ns3.retry.backoff.ms: 50\nretry.backoff.ms: 500\n",
+        "format.class: JsonFormat\nflush.size: 100000\ns3.part.size: 5242880\ns3.part.retries: 2\ns3.retry.backoff.ms: 50\nretry.backoff.ms: 500\n",
     );
     let mut ferry = ws.standalone(&[&worker, &conn], "run");
-    wait_for_objects(&s3, "flaky", 1, &ws, "run");
+    wait_for_task_state(rest, "flaky", "RUNNING", &ws, "run");
+    // The store fails every request while the records arrive, then recovers.
     proxy.set("503");
-    std::thread::sleep(Duration::from_secs(4));
+    produce(&ws, &broker, "flaky", 2, &recs);
+    std::thread::sleep(Duration::from_secs(3));
     proxy.set("pass");
-    let objects = wait_for_objects(&s3, "flaky", 4, &ws, "run");
+    wait_for_objects(&s3, "flaky", 2, &ws, "run");
+    std::thread::sleep(Duration::from_millis(1000));
+    let objects = s3.dump("flaky");
     let log = ws.log("run");
     assert!(
         log.contains("written again"),

@@ -39,12 +39,12 @@ python3 -c "import kafka_connect, schemathesis; print('kafka-connect-py and sche
     || python3 -m schemathesis.cli --version
 
 # S3 sink tests (tests/s3.rs, issue 9): moto's S3 server, and the readers the objects are
-# checked with (boto3, fastavro, pyarrow, duckdb). awscli is the baseline of
+# checked with (boto3, fastavro with cramjam for snappy, pyarrow, duckdb). awscli is the baseline of
 # tests/bench/s3_sink.sh.
 missing=""
 python3 -c "import moto.server, flask_cors" 2>/dev/null || missing="$missing moto[server]"
 python3 -c "import boto3" 2>/dev/null || missing="$missing boto3"
-python3 -c "import fastavro" 2>/dev/null || missing="$missing fastavro"
+python3 -c "import fastavro, cramjam" 2>/dev/null || missing="$missing fastavro cramjam"
 python3 -c "import pyarrow.parquet" 2>/dev/null || missing="$missing pyarrow"
 python3 -c "import duckdb" 2>/dev/null || missing="$missing duckdb"
 command -v aws >/dev/null 2>&1 || missing="$missing awscli"
