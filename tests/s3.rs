@@ -717,20 +717,26 @@ fn a_store_answering_503_for_a_while_loses_and_duplicates_nothing() {
     s3.bucket("flaky");
     let proxy = FaultProxy::start(&ws, &s3.url);
     let broker = FerryBroker::start(&ws);
-    let n = 200_000;
-    let (recs, _) = orders(2, n / 2);
+    // 20000 records of ~600 bytes: two objects of ~6 MB, each a 5 MB part and the rest.
+    let n = 20_000;
+    let (mut recs, _) = orders(2, n / 2);
+    let pad = "x".repeat(520);
+    for (i, r) in recs.iter_mut().enumerate() {
+        let mut value = order(i as i64);
+        value["note"] = json!(format!("{pad}{i}"));
+        r.value = envelope(&order_schema(), value);
+    }
     // The topic exists before the worker subscribes (which would create it with 1 partition).
     produce(&ws, &broker, "flaky", 2, &[]);
     let rest = free_port();
     let worker = worker(&ws, &broker, rest, "");
-    // About 6 MB per object of 100000 records: one 5 MB part and the rest, so multipart.
     let conn = sink(
         &ws,
         "flaky",
         &proxy.url,
         "flaky",
         "flaky",
-        "format.class: JsonFormat\nflush.size: 100000\ns3.part.size: 5242880\ns3.part.retries: 2\ns3.retry.backoff.ms: 50\nretry.backoff.ms: 500\n",
+        "format.class: JsonFormat\nflush.size: 10000\ns3.part.size: 5242880\ns3.part.retries: 2\ns3.retry.backoff.ms: 50\nretry.backoff.ms: 500\n",
     );
     let mut ferry = ws.standalone(&[&worker, &conn], "run");
     wait_for_task_state(rest, "flaky", "RUNNING", &ws, "run");
@@ -769,7 +775,7 @@ fn kill_9_during_uploads_then_every_record_is_in_the_bucket_exactly_once() {
     let s3 = S3Server::start(&ws);
     s3.bucket("crashy");
     let broker = FerryBroker::start(&ws);
-    let n = 40_000;
+    let n = 200_000;
     let (recs, _) = orders(4, n / 4);
     produce(&ws, &broker, "crashy", 4, &recs);
     let rest = free_port();
@@ -789,16 +795,31 @@ fn kill_9_during_uploads_then_every_record_is_in_the_bucket_exactly_once() {
         seed ^= seed << 17;
         lo + seed % (hi - lo)
     };
+    let mut committed_while_killed = 0;
     for round in 0..5 {
         let log = format!("kill{round}");
         let mut ferry = ws.standalone(&[&worker, &conn], &log);
-        std::thread::sleep(Duration::from_millis(random(600, 2500)));
+        // Kill while objects are being written: after this run's first commit, at a random
+        // moment of the next few hundred milliseconds.
+        assert!(
+            wait_until(START, || ws.log(&log).contains("files committed")),
+            "no commit in round {round}; log:\n{}",
+            ws.log(&log)
+        );
+        std::thread::sleep(Duration::from_millis(random(0, 400)));
         ferry.kill().expect("kill -9");
         let _ = ferry.wait();
+        committed_while_killed += ws.log(&log).matches("files committed").count();
     }
     let mut ferry = ws.standalone(&[&worker, &conn], "final");
-    let objects = wait_for_objects(&s3, "crashy", 16, &ws, "final");
+    let objects = wait_for_objects(&s3, "crashy", (n / 2500) as usize, &ws, "final");
     assert!(terminate(&mut ferry, Duration::from_secs(20)).success());
+    // The kills came while there was work left: the last run committed files too.
+    let final_commits = ws.log("final").matches("files committed").count();
+    eprintln!(
+        "commits in the killed runs: {committed_while_killed}, in the final run: {final_commits}"
+    );
+    assert!(final_commits > 0, "everything was done before the kills");
     let mut ids: Vec<i64> = objects
         .iter()
         .flat_map(|o| o.records.iter().map(|r| r["id"].as_i64().unwrap()))
