@@ -924,3 +924,89 @@ fn bad_configs_are_refused_with_the_key() {
         assert!(stderr.contains(key), "{extra}: {stderr}");
     }
 }
+
+/// Schema changes rotate files as `schema.compatibility` says: NONE on any change; BACKWARD
+/// only for a newer version, an older record being projected onto the file's newer schema.
+#[test]
+fn schema_changes_rotate_files_by_schema_compatibility() {
+    let ws = Workspace::new();
+    let s3 = S3Server::start(&ws);
+    s3.bucket("schemas");
+    let broker = FerryBroker::start(&ws);
+    let v1 = json!({"type": "struct", "name": "com.example.User", "version": 1, "optional": false, "fields": [
+        {"field": "id", "type": "int32", "optional": false}]});
+    let v2 = json!({"type": "struct", "name": "com.example.User", "version": 2, "optional": false, "fields": [
+        {"field": "id", "type": "int32", "optional": false},
+        {"field": "email", "type": "string", "optional": true, "default": "none"}]});
+    let values = [
+        envelope(&v1, json!({"id": 0})),
+        envelope(&v1, json!({"id": 1})),
+        envelope(&v2, json!({"id": 2, "email": "a@b"})),
+        envelope(&v2, json!({"id": 3, "email": "c@d"})),
+        envelope(&v1, json!({"id": 4})),
+    ];
+    let recs: Vec<Rec> = values
+        .into_iter()
+        .map(|value| Rec {
+            partition: 0,
+            timestamp: 0,
+            value,
+        })
+        .collect();
+    produce(&ws, &broker, "users", 1, &recs);
+    let rest = free_port();
+    let worker = worker(&ws, &broker, rest, "");
+    let none = sink(
+        &ws,
+        "none",
+        &s3.url,
+        "schemas",
+        "users",
+        "format.class: AvroFormat\nflush.size: 10\ntopics.dir: none\n",
+    );
+    let backward = sink(
+        &ws,
+        "backward",
+        &s3.url,
+        "schemas",
+        "users",
+        "format.class: AvroFormat\nflush.size: 3\ntopics.dir: backward\nschema.compatibility: BACKWARD\n",
+    );
+    let mut ferry = ws.standalone(&[&worker, &none, &backward], "run");
+    let objects = wait_for_objects(&s3, "schemas", 4, &ws, "run");
+    std::thread::sleep(Duration::from_millis(1000));
+    let objects_later = s3.dump("schemas");
+    assert!(terminate(&mut ferry, Duration::from_secs(20)).success());
+    assert_eq!(keys(&objects), keys(&objects_later));
+    let get = |key: &str| {
+        objects
+            .iter()
+            .find(|o| o.key == key)
+            .unwrap_or_else(|| panic!("{key} missing: {:?}", keys(&objects)))
+            .records
+            .clone()
+    };
+    assert_eq!(
+        get("none/users/partition=0/users+0+0000000000.avro"),
+        [json!({"id": 0}), json!({"id": 1})]
+    );
+    assert_eq!(
+        get("none/users/partition=0/users+0+0000000002.avro"),
+        [
+            json!({"id": 2, "email": "a@b"}),
+            json!({"id": 3, "email": "c@d"})
+        ]
+    );
+    assert_eq!(
+        get("backward/users/partition=0/users+0+0000000000.avro"),
+        [json!({"id": 0}), json!({"id": 1})]
+    );
+    assert_eq!(
+        get("backward/users/partition=0/users+0+0000000002.avro"),
+        [
+            json!({"id": 2, "email": "a@b"}),
+            json!({"id": 3, "email": "c@d"}),
+            json!({"id": 4, "email": "none"})
+        ]
+    );
+}
