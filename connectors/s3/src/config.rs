@@ -231,7 +231,7 @@ pub(crate) fn config_def() -> ConfigDef {
         .define(REGION, Type::String, string("us-west-2"), Medium, "The AWS region to be used the connector.")
         .with_validator(Validator::NonEmptyString)
         .define(PART_SIZE, Type::Int, int(DEFAULT_PART_SIZE), High,
-            "The Part Size in S3 Multi-part Uploads; also what one open file keeps in memory at most (plus, for Parquet, its current row group of about the same size).")
+            "The Part Size in S3 Multi-part Uploads. An open file keeps at most about two parts in memory (one uploading while the next fills), plus, for Parquet, its current row group of about a part's size.")
         .with_validator(Validator::at_least(f64::from(MIN_PART_SIZE)))
         .define(COMPRESSION_TYPE, Type::String, string("none"), Low,
             "Compression type for files written to S3: none or gzip. Applied when using JsonFormat, ByteArrayFormat or StringFormat.")

@@ -1,8 +1,8 @@
 //! The S3 client: one bucket, objects uploaded in parts.
 //!
 //! An object smaller than one part is written with a single `PutObject`; a bigger one as a
-//! multipart upload whose parts are sent as soon as they are full, so memory stays at about
-//! one part per open object. Requests are retried by the SDK's standard retry policy
+//! multipart upload whose parts are sent as soon as they are full (in the background, one at
+//! a time per object), so memory stays at about two parts per open object. Requests are retried by the SDK's standard retry policy
 //! (`s3.part.retries`, exponential backoff from `s3.retry.backoff.ms`) when they fail
 //! transiently: HTTP 500/503, throttling, timeouts, broken connections. What fails after
 //! that is a [`StorageError`] that says whether trying again later may help.

@@ -54,9 +54,36 @@ struct OpenFile {
     records: u64,
 }
 
+/// A multipart upload under way. One part is uploaded in the background while the next one
+/// fills, so encoding and uploading overlap; an open file holds at most two parts.
 struct MultipartState {
     id: String,
     parts: Vec<aws_sdk_s3::types::CompletedPart>,
+    in_flight:
+        Option<tokio::task::JoinHandle<Result<aws_sdk_s3::types::CompletedPart, StorageError>>>,
+    next_number: i32,
+}
+
+impl MultipartState {
+    /// Waits for the part in flight, if any.
+    async fn settle(&mut self) -> Result<(), StorageError> {
+        if let Some(handle) = self.in_flight.take() {
+            let part = handle.await.map_err(|e| StorageError {
+                transient: true,
+                message: format!("part upload task ended: {e}"),
+            })??;
+            self.parts.push(part);
+        }
+        Ok(())
+    }
+
+    /// Abandons the upload: the part in flight is cancelled, the upload aborted.
+    async fn abandon(mut self, storage: &Storage, key: &str) {
+        if let Some(handle) = self.in_flight.take() {
+            handle.abort();
+        }
+        storage.abort_upload(key, &self.id).await;
+    }
 }
 
 /// The writer of one Kafka partition.
@@ -347,7 +374,7 @@ impl PartitionWriter {
             if let Err(e) = commit_file(&mut file, config, storage).await {
                 // Keep the files not yet committed so that `abort` cleans them up.
                 if let Some(state) = file.upload.take() {
-                    storage.abort_upload(&file.key, &state.id).await;
+                    state.abandon(storage, &file.key).await;
                 }
                 self.order = order[i + 1..].to_vec();
                 return Err(e);
@@ -374,7 +401,7 @@ impl PartitionWriter {
             if let Some(mut file) = self.files.remove(&encoded)
                 && let Some(state) = file.upload.take()
             {
-                storage.abort_upload(&file.key, &state.id).await;
+                state.abandon(storage, &file.key).await;
             }
         }
         self.files.clear();
@@ -398,16 +425,20 @@ async fn upload_part(
         file.upload = Some(MultipartState {
             id,
             parts: Vec::new(),
+            in_flight: None,
+            next_number: 1,
         });
     }
     let Some(state) = file.upload.as_mut() else {
         return Ok(());
     };
-    let number = state.parts.len() as i32 + 1;
-    let done = storage
-        .upload_part(&file.key, &state.id, number, part.into())
-        .await?;
-    state.parts.push(done);
+    state.settle().await?;
+    let number = state.next_number;
+    state.next_number += 1;
+    let (storage, key, id) = (storage.clone(), file.key.clone(), state.id.clone());
+    state.in_flight = Some(tokio::spawn(async move {
+        storage.upload_part(&key, &id, number, part.into()).await
+    }));
     Ok(())
 }
 
@@ -425,13 +456,19 @@ async fn commit_file(
             if !rest.is_empty() {
                 upload_part(storage, file, rest).await?;
             }
-            if let Some(state) = file.upload.take()
-                && let Err(e) = storage
-                    .complete_upload(&file.key, &state.id, state.parts.clone())
-                    .await
-            {
-                file.upload = Some(state);
-                return Err(e.into());
+            if let Some(mut state) = file.upload.take() {
+                let done = match state.settle().await {
+                    Ok(()) => {
+                        storage
+                            .complete_upload(&file.key, &state.id, state.parts.clone())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = done {
+                    file.upload = Some(state);
+                    return Err(e.into());
+                }
             }
         }
     }
