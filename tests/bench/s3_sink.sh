@@ -15,14 +15,17 @@
 #    the same server.
 #
 # Figures: MB/s (output bytes / seconds) for each, and the ratio sink / aws s3 cp.
+# PROFILE=1 also records each sink run with perf and prints the top of the profile.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-10000000}
 PARTITIONS=${PARTITIONS:-4}
 PART_SIZE=${PART_SIZE:-26214400}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/ferry-ci-target}
-cargo build --release -q -p ferry-runtime --bin ferry
-FERRY=$CARGO_TARGET_DIR/release/ferry
+if [ -z "${FERRY:-}" ]; then
+  cargo build --release -q -p ferry-runtime --bin ferry
+  FERRY=$CARGO_TARGET_DIR/release/ferry
+fi
 WORK=$(mktemp -d /var/tmp/ferry-s3-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 free_port() { python3 -c "import socket;s=socket.socket();s.bind(('127.0.0.1',0));print(s.getsockname()[1])"; }
@@ -115,6 +118,11 @@ EOF
   start=$(date +%s.%N)
   FERRY_LOG=warn "$FERRY" standalone "$WORK/worker.yaml" "$WORK/$name.yaml" 2>"$WORK/$name.log" &
   pid=$!
+  local perf_pid=""
+  if [ -n "${PROFILE:-}" ]; then
+    perf record -F 499 -g -p $pid -o "$WORK/$name.perf" 2>/dev/null &
+    perf_pid=$!
+  fi
   while true; do
     # Done when the committed offsets (only objects complete in S3 are committed) cover
     # every record of the topic.
@@ -130,6 +138,12 @@ except Exception:
     sleep 0.2
   done
   end=$(date +%s.%N)
+  if [ -n "$perf_pid" ]; then
+    kill -INT $perf_pid; wait $perf_pid || true
+    echo "-- profile of the $name sink (perf, self time, top entries)"
+    perf report -i "$WORK/$name.perf" --no-children --stdio --percent-limit 1.5 2>/dev/null \
+      | grep -E '^ +[0-9]' | head -25
+  fi
   kill -TERM $pid; wait $pid || true
   bytes=$(aws --endpoint-url "$URL" s3 ls "s3://bench/$name/" --recursive | awk '{s+=$3} END {print s}')
   SECS=$(echo "$end - $start" | bc -l)
@@ -152,8 +166,8 @@ report() { # label
   mbs=$(echo "$BYTES / 1000000 / $SECS" | bc -l)
   base=$(echo "$BYTES / 1000000 / $BASE_SECS" | bc -l)
   ratio=$(echo "100 * $mbs / $base" | bc -l)
-  printf "%-8s %8d records  %7.1f MB out  sink %6.2f s %7.1f MB/s (%5.2f M rec/s)  aws s3 cp %6.2f s %7.1f MB/s  ratio %5.1f%%  peak RSS %d MiB\n" \
-    "$1" "$N" "$(echo "$BYTES/1000000" | bc -l)" "$SECS" "$mbs" "$(echo "$N/$SECS/1000000" | bc -l)" "$BASE_SECS" "$base" "$ratio" "$RSS_MB"
+  printf "%-8s %8d records  %7.1f MB out  sink %6.2f s %7.1f MB/s out, %6.1f MB/s of payload (%5.2f M rec/s)  aws s3 cp %6.2f s %7.1f MB/s  ratio %5.1f%%  peak RSS %d MiB\n" \
+    "$1" "$N" "$(echo "$BYTES/1000000" | bc -l)" "$SECS" "$mbs" "$(echo "$N*$PAYLOAD/1000000/$SECS" | bc -l)" "$(echo "$N/$SECS/1000000" | bc -l)" "$BASE_SECS" "$base" "$ratio" "$RSS_MB"
 }
 
 echo "== JSON"
