@@ -80,7 +80,7 @@ FERRY_LOG=warn "$FERRY" standalone "$WORK/worker.yaml" "$WORK/source.yaml" 2>"$W
 SEED=$!
 SIZE=$(stat -c %s "$WORK/in.txt")
 while true; do
-  POS=$(curl -s "http://127.0.0.1:$REST/connectors/seed/offsets" | python3 -c "import json,sys
+  POS=$( (curl -s "http://127.0.0.1:$REST/connectors/seed/offsets" || true) | python3 -c "import json,sys
 try:
     print(json.load(sys.stdin)['offsets'][0]['offset']['position'])
 except Exception:
@@ -127,7 +127,7 @@ EOF
     # Done when the committed offsets (only objects complete in S3 are committed) cover
     # every record of the topic.
     local done
-    done=$(curl -s "http://127.0.0.1:$REST/connectors/$name/offsets" | python3 -c "import json,sys
+    done=$( (curl -s "http://127.0.0.1:$REST/connectors/$name/offsets" || true) | python3 -c "import json,sys
 try:
     print(sum(o['offset']['kafka_offset'] for o in json.load(sys.stdin)['offsets']))
 except Exception:
