@@ -26,6 +26,7 @@ fn protocols(worker: &str) -> Vec<(String, Bytes)> {
         url: format!("http://{worker}:8083/"),
         config_offset: 3,
         allocation: None,
+        topics: None,
     })
 }
 

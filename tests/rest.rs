@@ -459,6 +459,32 @@ fn every_endpoint_answers_with_kafka_connect_bodies_and_codes() {
         "rest-topic"
     );
     assert!(sink_offsets["offsets"][0]["offset"]["kafka_offset"].is_number());
+    // Resetting a stopped sink's offsets deletes the group's committed offsets (KIP-875):
+    // none are listed, and the sink starts over from the log start when resumed.
+    let lines_before = common::line_count(&out);
+    assert_eq!(
+        call("PUT", &format!("{u}/connectors/sink/stop"), None).0,
+        204
+    );
+    wait_state(&u, "sink", "STOPPED", None);
+    let (code, body) = call("DELETE", &format!("{u}/connectors/sink/offsets"), None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        call("GET", &format!("{u}/connectors/sink/offsets"), None).1,
+        json!({"offsets": []})
+    );
+    assert_eq!(
+        call("PUT", &format!("{u}/connectors/sink/resume"), None).0,
+        202
+    );
+    assert!(
+        wait_until(LIMIT, || common::line_count(&out) >= 2 * lines_before),
+        "the reset sink did not deliver again from the start"
+    );
+    assert!(wait_until(LIMIT, || {
+        call("GET", &format!("{u}/connectors/sink/offsets"), None).1["offsets"][0]["offset"]["kafka_offset"]
+            .is_number()
+    }));
 
     assert_eq!(
         call("PUT", &format!("{u}/connectors/src/stop"), None).0,
@@ -626,7 +652,22 @@ fn connectors_created_over_rest_survive_a_restart_with_their_state() {
         ),
     );
     assert_eq!(code, 201, "{body}");
-    wait_state(&w.url, "paused", "PAUSED", None);
+    let (code, body) = call(
+        "POST",
+        &format!("{}/connectors", w.url),
+        Some(
+            json!({"name": "stopped", "config": source_config(&ws, &input), "initial_state": "STOPPED"}),
+        ),
+    );
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["tasks"], json!([]), "{body}");
+    wait_state(&w.url, "paused", "PAUSED", Some("PAUSED"));
+    wait_state(&w.url, "stopped", "STOPPED", None);
+    wait_state(&w.url, "kept", "RUNNING", Some("RUNNING"));
+    // Created in their initial state (KIP-980): never running in between.
+    let log = ws.log("first");
+    assert!(!log.contains("task=paused-0 state=Running"), "{log}");
+    assert!(!log.contains("task=stopped-0"), "{log}");
     let (code, _) = call("PUT", &format!("{}/connectors/kept/stop", w.url), None);
     assert_eq!(code, 204);
     w.stop();
@@ -634,9 +675,16 @@ fn connectors_created_over_rest_survive_a_restart_with_their_state() {
     let w = Worker::start(&ws, "second");
     assert_eq!(
         call("GET", &format!("{}/connectors", w.url), None).1,
-        json!(["kept", "paused"])
+        json!(["kept", "paused", "stopped"])
     );
     wait_state(&w.url, "kept", "STOPPED", None);
+    wait_state(&w.url, "stopped", "STOPPED", None);
+    // Active topics are kept in the status topic: still known after the restart, before
+    // the stopped connector ran again.
+    assert_eq!(
+        call("GET", &format!("{}/connectors/kept/topics", w.url), None).1,
+        json!({"kept": {"topics": ["rest-topic"]}})
+    );
     wait_state(&w.url, "paused", "PAUSED", None);
     let (_, config) = call("GET", &format!("{}/connectors/kept/config", w.url), None);
     assert_eq!(config["file"], input.display().to_string());

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use ferry_runtime::distributed::DistributedConfig;
+use ferry_runtime::herder::distributed::{self, Distributed};
 use ferry_runtime::herder::standalone::{self, Standalone};
 use ferry_runtime::rest::{self, Loggers, RestState};
 use ferry_runtime::worker::WorkerConfig;
@@ -23,6 +25,16 @@ Examples:
 
 Config files may be YAML (.yaml/.yml), Java properties (.properties) or JSON (.json);
 nested YAML keys flatten to Kafka Connect's dotted keys. Docs: README.md and DESIGN.md.";
+
+const DISTRIBUTED_EXAMPLES: &str = "\
+Examples:
+  # Three workers of one group against one broker (each in its own terminal)
+  ferry broker --listen 127.0.0.1:9092 --data-dir /tmp/ferry-broker
+  ferry distributed configs/distributed.yaml
+  # ... the same file with another `listeners` port for the second and third worker
+
+  # Create a connector through any worker; writes are forwarded to the leader
+  ferry connectors create -f configs/file-source.yaml --url http://127.0.0.1:8083";
 
 const CONNECTORS_EXAMPLES: &str = "\
 Examples:
@@ -50,6 +62,15 @@ enum Command {
         worker: PathBuf,
         /// Connector configs, one per file (more can be created through the REST API).
         connectors: Vec<PathBuf>,
+    },
+    /// Run a worker of a distributed group: connectors, configs, offsets and statuses are
+    /// shared with the other workers of `group.id` through the brokers of
+    /// `bootstrap.servers`.
+    #[command(after_help = DISTRIBUTED_EXAMPLES)]
+    Distributed {
+        /// Worker config (bootstrap.servers, group.id, the *.storage.topic keys, listeners,
+        /// ...; Kafka's connect-distributed.properties works as it is).
+        worker: PathBuf,
     },
     /// Manage the connectors of a running worker through its REST API.
     #[command(after_help = CONNECTORS_EXAMPLES)]
@@ -118,6 +139,7 @@ fn main() -> ExitCode {
             Command::Standalone { worker, connectors } => {
                 run_standalone(worker, connectors, loggers).await
             }
+            Command::Distributed { worker } => run_distributed(worker, loggers).await,
             Command::Connectors(args) => ferry_runtime::cli::run(args).await.map_err(Into::into),
             Command::Broker {
                 listen,
@@ -187,6 +209,71 @@ async fn run_standalone(
     Ok(())
 }
 
+async fn run_distributed(worker: PathBuf, loggers: Loggers) -> anyhow::Result<()> {
+    let config = distributed::load(&worker)?;
+    let mut listeners = Vec::new();
+    for url in config.worker().listeners() {
+        let listener = rest::bind(&url)
+            .await
+            .with_context(|| format!("REST listener {url}"))?;
+        listeners.push(listener);
+    }
+    let bound = bound_listeners(config.worker(), &listeners)?;
+    let config = match bound {
+        Some(bound) => {
+            let mut originals = config.worker().originals().clone();
+            originals.insert("listeners".into(), bound);
+            DistributedConfig::parse(&originals).map_err(|issues| {
+                anyhow::anyhow!(
+                    "{}",
+                    issues
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            })?
+        }
+        None => config,
+    };
+    let group = config.group_id();
+    let mut running = Distributed::start(config).await?;
+    let state = RestState::new(running.herder(), loggers, &group);
+    let (stop_rest, rest_stopped) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    for listener in listeners {
+        let addr = listener.local_addr()?;
+        tracing::info!("REST API listening on http://{addr}");
+        let mut stopped = rest_stopped.clone();
+        servers.push(tokio::spawn(rest::serve(
+            listener,
+            state.clone(),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        )));
+    }
+    tracing::info!(%group, "distributed worker running; stop with Ctrl-C or SIGTERM");
+    let refused = tokio::select! {
+        _ = wait_for_signal() => None,
+        reason = running.failed() => Some(reason),
+    };
+    tracing::info!("stopping: flushing and committing");
+    let _ = stop_rest.send(true);
+    for server in servers {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), server).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "REST server failed"),
+            Err(_) => tracing::warn!("REST server did not stop within 5 s"),
+            _ => {}
+        }
+    }
+    running.shutdown().await;
+    match refused {
+        Some(reason) => Err(anyhow::anyhow!("{reason}")),
+        None => Ok(()),
+    }
+}
+
 async fn run_broker(
     listen: std::net::SocketAddr,
     data_dir: PathBuf,
@@ -208,18 +295,18 @@ async fn run_broker(
     Ok(())
 }
 
-/// A worker config whose `listeners` name the ports actually bound, when port 0 asked for
-/// any free one (the worker id is `host:port` of the first listener).
-fn with_bound_ports(
-    config: WorkerConfig,
+/// The `listeners` value naming the ports actually bound, when port 0 asked for any free
+/// one (the worker id and advertised URL come from the first listener); `None` otherwise.
+fn bound_listeners(
+    config: &WorkerConfig,
     listeners: &[tokio::net::TcpListener],
-) -> anyhow::Result<WorkerConfig> {
+) -> anyhow::Result<Option<String>> {
     let configured = config.listeners();
     if !configured
         .iter()
         .any(|l| l.trim_end_matches('/').ends_with(":0"))
     {
-        return Ok(config);
+        return Ok(None);
     }
     let mut bound = Vec::with_capacity(listeners.len());
     for (url, listener) in configured.iter().zip(listeners) {
@@ -230,8 +317,20 @@ fn with_bound_ports(
             None => url.to_string(),
         });
     }
+    Ok(Some(bound.join(",")))
+}
+
+/// A worker config whose `listeners` name the ports actually bound (see
+/// [`bound_listeners`]).
+fn with_bound_ports(
+    config: WorkerConfig,
+    listeners: &[tokio::net::TcpListener],
+) -> anyhow::Result<WorkerConfig> {
+    let Some(bound) = bound_listeners(&config, listeners)? else {
+        return Ok(config);
+    };
     let mut originals = config.originals().clone();
-    originals.insert("listeners".into(), bound.join(","));
+    originals.insert("listeners".into(), bound);
     WorkerConfig::parse(&originals).map_err(|issues| {
         anyhow::anyhow!(
             "{}",

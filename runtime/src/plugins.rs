@@ -12,11 +12,29 @@ pub static CONNECTORS: &[ConnectorPlugin] = &[
     ferry_postgres::POSTGRES_SOURCE,
     ferry_postgres::POSTGRES_CDC_SOURCE,
     ferry_postgres::POSTGRES_SINK,
+    ferry_s3::S3_SINK,
 ];
 
 /// The connector plugin of a class name or alias.
 pub fn connector(class: &str) -> Option<&'static ConnectorPlugin> {
-    CONNECTORS.iter().find(|p| p.info().is_named(class))
+    CONNECTORS
+        .iter()
+        .find(|p| p.info().is_named(class))
+        .or_else(|| test_connector(class))
+}
+
+/// Connectors of the runtime's unit tests ([`testing`]); none in a real build.
+#[cfg(test)]
+pub(crate) mod testing;
+
+#[cfg(test)]
+fn test_connector(class: &str) -> Option<&'static ConnectorPlugin> {
+    testing::PLUGINS.iter().find(|p| p.info().is_named(class))
+}
+
+#[cfg(not(test))]
+fn test_connector(_class: &str) -> Option<&'static ConnectorPlugin> {
+    None
 }
 
 /// A configured converter of a class name or alias.

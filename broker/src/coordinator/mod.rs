@@ -949,6 +949,63 @@ impl GroupCoordinator {
         }
     }
 
+    /// OffsetDelete: forgets the committed offsets of `partitions` (tombstones in the
+    /// offsets topic); one error code per partition, in order, or one for the whole request.
+    /// Allowed for a group without members; a group with members answers `NON_EMPTY_GROUP`,
+    /// or, for a consumer group, `GROUP_SUBSCRIBED_TO_TOPIC` for every partition (Kafka
+    /// refuses only the topics the members subscribe to; this coordinator does not read
+    /// subscriptions, so it refuses them all). Partitions without an offset succeed.
+    pub fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<Vec<i16>, i16> {
+        let mut state = self.lock();
+        let members = state.groups.get(group_id).map(|g| {
+            (
+                !g.members.is_empty(),
+                g.protocol_type.as_deref() == Some("consumer"),
+            )
+        });
+        match members {
+            None if !state.offsets.contains_key(group_id) => {
+                return Err(E::GroupIdNotFound.code());
+            }
+            Some((true, true)) => {
+                return Ok(vec![E::GroupSubscribedToTopic.code(); partitions.len()]);
+            }
+            Some((true, false)) => return Err(E::NonEmptyGroup.code()),
+            _ => {}
+        }
+        let Some(committed) = state.offsets.get(group_id) else {
+            return Ok(vec![0; partitions.len()]);
+        };
+        let present: Vec<&(String, i32)> = partitions
+            .iter()
+            .filter(|tp| committed.contains_key(*tp))
+            .collect();
+        if !present.is_empty() {
+            let ts = now_ms();
+            let mut builder = RecordBatchBuilder::new(ts);
+            for (t, p) in &present {
+                builder.append(ts, Some(&encode_key(group_id, t, *p)), None, &[]);
+            }
+            if let Err(e) = self.append(group_id, builder) {
+                tracing::warn!(group = group_id, error = %e, "cannot delete committed offsets");
+                return Err(E::CoordinatorNotAvailable.code());
+            }
+            if let Some(committed) = state.offsets.get_mut(group_id) {
+                for tp in partitions {
+                    committed.remove(tp);
+                }
+                if committed.is_empty() {
+                    state.offsets.remove(group_id);
+                }
+            }
+        }
+        Ok(vec![0; partitions.len()])
+    }
+
     /// ListGroups: groups with members, and groups known only by their offsets (Empty).
     pub fn list(&self) -> Vec<ListedGroup> {
         let state = self.lock();

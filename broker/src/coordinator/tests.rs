@@ -297,3 +297,47 @@ async fn a_restarted_static_member_replaces_its_old_incarnation() {
         E::UnknownMemberId.code()
     );
 }
+
+#[tokio::test]
+async fn offset_delete_forgets_offsets_of_groups_without_members() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (log, c) = open(dir.path());
+        let commit = |p: i32, o: i64| CommitOffset {
+            topic: "t".into(),
+            partition: p,
+            offset: o,
+            leader_epoch: -1,
+            metadata: String::new(),
+        };
+        assert_eq!(
+            c.commit_offsets("connect-sink", -1, "", &[commit(0, 5), commit(1, 7)]),
+            vec![0, 0]
+        );
+        let parts = |ps: &[i32]| ps.iter().map(|&p| ("t".to_string(), p)).collect::<Vec<_>>();
+        assert_eq!(
+            c.delete_offsets("connect-sink", &parts(&[0, 3])),
+            Ok(vec![0, 0]),
+            "a partition without an offset is fine"
+        );
+        let left = c.fetch_offsets("connect-sink", Some(vec![("t".into(), vec![0, 1])]));
+        assert_eq!((left[0].1[0].offset, left[0].1[1].offset), (-1, 7));
+        assert_eq!(
+            c.delete_offsets("nobody", &parts(&[0])),
+            Err(E::GroupIdNotFound.code())
+        );
+        // A group with members keeps its offsets.
+        assert_eq!(c.commit_offsets("busy", -1, "", &[commit(0, 1)]), vec![0]);
+        let j = c.join(join_args("busy", "", 10_000, 5000)).await;
+        assert_eq!(j.error_code, 0);
+        assert_eq!(
+            c.delete_offsets("busy", &parts(&[0])),
+            Err(E::NonEmptyGroup.code())
+        );
+        assert_eq!(c.delete_offsets("connect-sink", &parts(&[1])), Ok(vec![0]));
+        log.close().unwrap();
+    }
+    // The tombstones survive a restart.
+    let (_log, c) = open(dir.path());
+    assert!(c.fetch_offsets("connect-sink", None).is_empty());
+}

@@ -171,8 +171,10 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::InitProducerId,
     ApiKey::DescribeConfigs,
     ApiKey::AlterConfigs,
+    ApiKey::IncrementalAlterConfigs,
     ApiKey::CreatePartitions,
     ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
 ];
 
 /// The versions of `api` this server answers, `None` if it does not implement `api`: those
@@ -205,8 +207,15 @@ pub fn supported_versions(api: ApiKey) -> Option<VersionRange> {
         ApiKey::InitProducerId => both!(InitProducerIdRequest, InitProducerIdResponse),
         ApiKey::DescribeConfigs => both!(DescribeConfigsRequest, DescribeConfigsResponse),
         ApiKey::AlterConfigs => both!(AlterConfigsRequest, AlterConfigsResponse),
+        ApiKey::IncrementalAlterConfigs => {
+            both!(
+                IncrementalAlterConfigsRequest,
+                IncrementalAlterConfigsResponse
+            )
+        }
         ApiKey::CreatePartitions => both!(CreatePartitionsRequest, CreatePartitionsResponse),
         ApiKey::DeleteGroups => both!(DeleteGroupsRequest, DeleteGroupsResponse),
+        ApiKey::OffsetDelete => both!(OffsetDeleteRequest, OffsetDeleteResponse),
         _ => return None,
     })
 }

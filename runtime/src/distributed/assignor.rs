@@ -157,6 +157,7 @@ impl AssignorOutput {
             revoked_connectors: a.revoked.connectors.into_iter().collect(),
             revoked_tasks: a.revoked.tasks.into_iter().collect(),
             delay_ms: i32::try_from(self.delay.as_millis()).unwrap_or(i32::MAX),
+            topics: None,
         }
     }
 }

@@ -16,10 +16,7 @@ use super::coordinator::GroupSettings;
 use super::protocol::ConnectProtocol;
 use crate::worker::config::{WorkerConfig, worker_config_def};
 
-/// Default of `status.storage.topic`.
-pub const DEFAULT_STATUS_TOPIC: &str = "connect-status";
-/// Default of `status.storage.partitions`.
-pub const DEFAULT_STATUS_PARTITIONS: i32 = 5;
+pub use crate::worker::config::{DEFAULT_STATUS_PARTITIONS, DEFAULT_STATUS_TOPIC};
 /// Default of the `*.replication.factor` keys: the broker's default.
 pub const DEFAULT_REPLICATION_FACTOR: i16 = -1;
 /// Default of `session.timeout.ms`.
@@ -50,22 +47,6 @@ pub fn distributed_config_def() -> ConfigDef {
             "The group of workers this worker belongs to; workers with the same group.id share connectors and tasks.",
         )
         .with_validator(Validator::NonEmptyString)
-        .define(
-            "status.storage.topic",
-            ConfigType::String,
-            Default::Value(ConfigValue::String(DEFAULT_STATUS_TOPIC.into())),
-            Importance::High,
-            "Compacted topic that keeps connector and task statuses.",
-        )
-        .with_validator(Validator::NonEmptyString)
-        .define(
-            "status.storage.partitions",
-            ConfigType::Int,
-            Default::Value(ConfigValue::Int(DEFAULT_STATUS_PARTITIONS)),
-            Importance::Low,
-            "Partitions of the status topic when the worker creates it.",
-        )
-        .with_validator(Validator::at_least(1.0))
         .define(
             "session.timeout.ms",
             ConfigType::Int,

@@ -21,8 +21,8 @@ use bytes::Bytes;
 
 use super::assignor::{AssignorInput, Member, MemberAssignment, Work, assign};
 use super::protocol::{
-    Assignment, CONFIG_MISMATCH, ConnectProtocol, NO_ERROR, PROTOCOL_TYPE, ProtocolError,
-    WorkerMetadata,
+    Assignment, CONFIG_MISMATCH, ConnectProtocol, InternalTopics, NO_ERROR, PROTOCOL_TYPE,
+    ProtocolError, TOPICS_MISMATCH, WorkerMetadata,
 };
 use crate::log::{GroupError, Log, LogError};
 
@@ -130,6 +130,14 @@ impl Rebalanced {
         !self.assignment.revoked_connectors.is_empty() || !self.assignment.revoked_tasks.is_empty()
     }
 
+    /// The group's internal topics, when the leader refused this worker because its own
+    /// differ ([`TOPICS_MISMATCH`]): the worker must not run in this group.
+    pub fn refused_for(&self) -> Option<&InternalTopics> {
+        (self.assignment.error == TOPICS_MISMATCH)
+            .then_some(self.assignment.topics.as_ref())
+            .flatten()
+    }
+
     /// Rebalance again after this long (lost work is being held back), if set.
     pub fn rejoin_after(&self) -> Option<Duration> {
         u64::try_from(self.assignment.delay_ms)
@@ -172,6 +180,8 @@ impl Drop for Heartbeats {
 struct LeaderState {
     previous: BTreeMap<String, Work>,
     lost_since: Option<Instant>,
+    /// Each member's REST URL in the last round.
+    urls: BTreeMap<String, String>,
 }
 
 /// One worker's group membership.
@@ -186,6 +196,10 @@ pub struct Coordinator {
     /// The last assignment received (its leader fields go into the allocation).
     last: Option<Assignment>,
     leader: LeaderState,
+    /// Whether this worker led the last round.
+    leading: bool,
+    /// This worker's internal topics, sent with its metadata (Ferry's extension).
+    topics: Option<InternalTopics>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -213,7 +227,31 @@ impl Coordinator {
             running: Work::default(),
             last: None,
             leader: LeaderState::default(),
+            leading: false,
+            topics: None,
         }
+    }
+
+    /// Sends `topics` with this worker's metadata; as leader, refuses members whose
+    /// internal topics differ ([`Rebalanced::refused_for`]).
+    pub fn with_internal_topics(mut self, topics: InternalTopics) -> Coordinator {
+        self.topics = Some(topics);
+        self
+    }
+
+    /// As leader of the last round: who runs what, as `(REST URL, work)` per member (to
+    /// find the worker running a task). `None` unless this worker led the last round.
+    pub fn owners(&self) -> Option<Vec<(String, Work)>> {
+        if !self.leading {
+            return None;
+        }
+        Some(
+            self.leader
+                .previous
+                .iter()
+                .filter_map(|(id, work)| Some((self.leader.urls.get(id)?.clone(), work.clone())))
+                .collect(),
+        )
     }
 
     /// The member id (empty before the first join).
@@ -262,11 +300,13 @@ impl Coordinator {
             revoked_connectors: Vec::new(),
             revoked_tasks: Vec::new(),
             delay_ms: 0,
+            topics: None,
         });
         WorkerMetadata {
             url: self.url.clone(),
             config_offset,
             allocation,
+            topics: self.topics.clone(),
         }
     }
 
@@ -332,6 +372,7 @@ impl Coordinator {
                 protocol: joined.protocol.clone(),
             }
         })?;
+        self.leading = joined.is_leader();
         let assignments = if joined.is_leader() {
             self.lead(&joined.members, protocol, config_offset, connectors)?
         } else {
@@ -378,12 +419,42 @@ impl Coordinator {
         connectors: &BTreeMap<String, usize>,
     ) -> Result<Vec<(String, Bytes)>> {
         let mut decoded = Vec::with_capacity(members.len());
+        let mut refused = Vec::new();
         for m in members {
             let (_, meta) =
                 WorkerMetadata::decode(&m.metadata).map_err(|e| self.protocol_err(e))?;
-            decoded.push((m.member_id.clone(), meta));
+            // A member with other internal topics reads another config topic: its offsets
+            // mean nothing here, and it must not run this group's work.
+            match (&self.topics, &meta.topics) {
+                (Some(mine), Some(theirs)) if mine != theirs => {
+                    tracing::error!(
+                        group = %self.settings.group_id,
+                        member = %m.member_id,
+                        url = %meta.url,
+                        differences = %theirs.differences(mine).join("; "),
+                        "refusing a worker whose internal topics are not the group's"
+                    );
+                    refused.push(m.member_id.clone());
+                }
+                _ => decoded.push((m.member_id.clone(), meta)),
+            }
         }
         let version = protocol.version();
+        let refusals: Vec<(String, Bytes)> = refused
+            .iter()
+            .map(|id| {
+                let a = Assignment {
+                    version,
+                    error: TOPICS_MISMATCH,
+                    leader: self.member_id.clone(),
+                    leader_url: self.url.clone(),
+                    config_offset,
+                    topics: self.topics.clone(),
+                    ..Assignment::default()
+                };
+                (id.clone(), a.encode())
+            })
+            .collect();
         let max_offset = decoded
             .iter()
             .map(|(_, m)| m.config_offset)
@@ -409,6 +480,7 @@ impl Coordinator {
                     };
                     (id.clone(), a.encode())
                 })
+                .chain(refusals)
                 .collect());
         }
         let incremental = protocol.is_incremental();
@@ -448,6 +520,10 @@ impl Coordinator {
             self.leader.lost_since = Some(Instant::now());
         }
         self.leader.previous = output.next.clone();
+        self.leader.urls = decoded
+            .iter()
+            .map(|(id, meta)| (id.clone(), meta.url.clone()))
+            .collect();
         Ok(decoded
             .iter()
             .map(|(id, _)| {
@@ -468,6 +544,7 @@ impl Coordinator {
                 };
                 (id.clone(), a.encode())
             })
+            .chain(refusals)
             .collect())
     }
 
@@ -544,6 +621,7 @@ impl Coordinator {
         self.generation = -1;
         self.running = Work::default();
         self.last = None;
+        self.leading = false;
         result
     }
 }
@@ -678,6 +756,7 @@ mod tests {
                 url: "http://other:8083/".into(),
                 config_offset: other_offset,
                 allocation: None,
+                topics: None,
             },
             handed_out: Mutex::new(Vec::new()),
             heartbeats_until_rebalance: Mutex::new(3),
@@ -758,6 +837,52 @@ mod tests {
             .unwrap();
         assert!(reason.contains("rebalancing"), "{reason}");
         assert_eq!(*fake.heartbeats_until_rebalance.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_member_with_other_internal_topics_is_refused_and_gets_no_work() {
+        let topics = |config: &str| InternalTopics {
+            config: config.into(),
+            offset: "connect-offsets".into(),
+            status: "connect-status".into(),
+        };
+        let fake = Arc::new(FakeGroup {
+            other: WorkerMetadata {
+                url: "http://other:8083/".into(),
+                // Far ahead in its own config topic: no CONFIG_MISMATCH for the leader.
+                config_offset: 99,
+                allocation: None,
+                topics: Some(topics("other-configs")),
+            },
+            handed_out: Mutex::new(Vec::new()),
+            heartbeats_until_rebalance: Mutex::new(3),
+        });
+        let mut c = Coordinator::new(fake.clone(), GroupSettings::new("g"), "http://me:8083/")
+            .with_internal_topics(topics("connect-configs"));
+        let r = c
+            .rebalance(5, &BTreeMap::from([("x".to_string(), 2)]))
+            .await
+            .unwrap();
+        assert!(!r.config_mismatch() && r.refused_for().is_none());
+        assert_eq!(c.running().tasks.len(), 2, "the leader runs everything");
+        let all = decoded(&fake);
+        let other = &all["other"];
+        assert_eq!(other.error, TOPICS_MISMATCH);
+        assert_eq!(other.topics, Some(topics("connect-configs")));
+        assert!(other.tasks.is_empty() && other.connectors.is_empty());
+        let owners = c.owners().unwrap();
+        assert_eq!(owners.len(), 1);
+        assert_eq!(owners[0].0, "http://me:8083/");
+        // What the refused worker sees.
+        let seen = Rebalanced {
+            generation: 4,
+            member_id: "other".into(),
+            is_leader: false,
+            protocol: ConnectProtocol::Sessioned,
+            assignment: other.clone(),
+            running: Work::default(),
+        };
+        assert_eq!(seen.refused_for(), Some(&topics("connect-configs")));
     }
 
     #[tokio::test]

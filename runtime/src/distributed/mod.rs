@@ -10,4 +10,4 @@ pub mod protocol;
 pub use assignor::{AssignorInput, AssignorOutput, Member, MemberAssignment, Work, assign};
 pub use config::{DistributedConfig, distributed_config_def};
 pub use coordinator::{Coordinator, CoordinatorError, GroupSettings, Heartbeats, Rebalanced};
-pub use protocol::{Assignment, ConnectProtocol, ProtocolError, WorkerMetadata};
+pub use protocol::{Assignment, ConnectProtocol, InternalTopics, ProtocolError, WorkerMetadata};

@@ -10,6 +10,13 @@
 //! Readers are tolerant as Kafka's are: any version ≥ 0 is read with the v1 layout, missing
 //! trailing optional fields take their defaults (allocation/assignment/revoked null, delay
 //! 0), and extra trailing bytes are ignored. Garbage is an error, never a panic.
+//!
+//! Ferry's extension: Ferry workers append their internal topic names ([`InternalTopics`])
+//! after the last field of their metadata, and the leader after the last field of an
+//! assignment that refuses a worker ([`TOPICS_MISMATCH`]). Kafka's readers ignore trailing
+//! bytes, so the bytes stay readable by Java workers; a v0 message gets the v1 fields that
+//! precede the extension (null allocation; null revocations and delay 0) so that the v1
+//! layout reads it.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -25,6 +32,58 @@ pub const CONNECTOR_TASK: i32 = -1;
 pub const NO_ERROR: i16 = 0;
 /// Assignment error code: the leader's config is behind a member's (`CONFIG_MISMATCH`).
 pub const CONFIG_MISMATCH: i16 = 1;
+/// Assignment error code (Ferry's): the member's internal topics are not the group's, so it
+/// may not join; the assignment carries the group's [`InternalTopics`].
+pub const TOPICS_MISMATCH: i16 = 2;
+
+/// Tag of Ferry's trailing extension.
+const EXTENSION_TAG: &str = "ferry.internal.topics";
+
+/// The internal topics a worker uses (`config.storage.topic`, `offset.storage.topic`,
+/// `status.storage.topic`): every worker of a group must use the same ones.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InternalTopics {
+    /// `config.storage.topic`.
+    pub config: String,
+    /// `offset.storage.topic`.
+    pub offset: String,
+    /// `status.storage.topic`.
+    pub status: String,
+}
+
+impl InternalTopics {
+    /// The keys whose values differ from `other`'s, as `key: 'mine' vs 'theirs'`.
+    pub fn differences(&self, other: &InternalTopics) -> Vec<String> {
+        [
+            ("config.storage.topic", &self.config, &other.config),
+            ("offset.storage.topic", &self.offset, &other.offset),
+            ("status.storage.topic", &self.status, &other.status),
+        ]
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(k, a, b)| format!("{k} is '{a}' here but '{b}' in the group"))
+        .collect()
+    }
+
+    fn encode(&self, buf: &mut BytesMut) {
+        put_string(buf, EXTENSION_TAG);
+        put_string(buf, &self.config);
+        put_string(buf, &self.offset);
+        put_string(buf, &self.status);
+    }
+
+    /// The extension at the reader's position, if there is one (anything else: `None`).
+    fn decode(r: &mut Reader<'_>) -> Option<InternalTopics> {
+        if r.0.is_empty() || r.string("extension").ok()? != EXTENSION_TAG {
+            return None;
+        }
+        Some(InternalTopics {
+            config: r.string("config topic").ok()?,
+            offset: r.string("offset topic").ok()?,
+            status: r.string("status topic").ok()?,
+        })
+    }
+}
 
 /// Errors decoding the protocol's bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -169,6 +228,8 @@ pub struct WorkerMetadata {
     pub config_offset: i64,
     /// Its current assignment (v1/v2 only; `None` when it has none).
     pub allocation: Option<Assignment>,
+    /// Its internal topics (Ferry's extension; `None` from other workers).
+    pub topics: Option<InternalTopics>,
 }
 
 impl WorkerMetadata {
@@ -188,6 +249,12 @@ impl WorkerMetadata {
                 None => buf.put_i32(-1),
             }
         }
+        if let Some(topics) = &self.topics {
+            if version == 0 {
+                buf.put_i32(-1);
+            }
+            topics.encode(&mut buf);
+        }
         buf.freeze()
     }
 
@@ -201,12 +268,14 @@ impl WorkerMetadata {
             Some(b) => Some(Assignment::decode(b)?).filter(|a| !a.is_empty()),
             None => None,
         };
+        let topics = InternalTopics::decode(&mut r);
         Ok((
             version,
             WorkerMetadata {
                 url,
                 config_offset,
                 allocation,
+                topics,
             },
         ))
     }
@@ -236,6 +305,8 @@ pub struct Assignment {
     pub revoked_tasks: Vec<TaskId>,
     /// How long until the leader will reassign lost work, in ms (v1/v2).
     pub delay_ms: i32,
+    /// The group's internal topics, sent with [`TOPICS_MISMATCH`] (Ferry's extension).
+    pub topics: Option<InternalTopics>,
 }
 
 impl Default for Assignment {
@@ -251,6 +322,7 @@ impl Default for Assignment {
             revoked_connectors: Vec::new(),
             revoked_tasks: Vec::new(),
             delay_ms: 0,
+            topics: None,
         }
     }
 }
@@ -278,9 +350,12 @@ impl Assignment {
         put_string(&mut buf, &self.leader_url);
         buf.put_i64(self.config_offset);
         put_tasks(&mut buf, &self.connectors, &self.tasks);
-        if version >= 1 {
+        if version >= 1 || self.topics.is_some() {
             put_tasks(&mut buf, &self.revoked_connectors, &self.revoked_tasks);
             buf.put_i32(self.delay_ms);
+        }
+        if let Some(topics) = &self.topics {
+            topics.encode(&mut buf);
         }
         buf.freeze()
     }
@@ -296,6 +371,7 @@ impl Assignment {
         let (connectors, tasks) = read_tasks(&mut r, "assignment")?;
         let (revoked_connectors, revoked_tasks) = read_tasks(&mut r, "revoked")?;
         let delay_ms = if r.0.is_empty() { 0 } else { r.i32("delay")? };
+        let topics = InternalTopics::decode(&mut r);
         Ok(Assignment {
             version,
             error,
@@ -307,6 +383,7 @@ impl Assignment {
             revoked_connectors,
             revoked_tasks,
             delay_ms,
+            topics,
         })
     }
 }
@@ -469,6 +546,7 @@ mod tests {
             url: "http://w1:8083/".into(),
             config_offset: 5,
             allocation: None,
+            topics: None,
         };
         let golden = hex(
             "00 00 | 00 0F 68 74 74 70 3A 2F 2F 77 31 3A 38 30 38 33 2F | 00 00 00 00 00 00 00 05",
@@ -483,6 +561,7 @@ mod tests {
             url: "http://w1:8083/".into(),
             config_offset: 5,
             allocation: None,
+            topics: None,
         };
         let v0 = m.encode(0);
         for version in [1i16, 2] {
@@ -563,6 +642,7 @@ mod tests {
             revoked_connectors: vec!["d".into()],
             revoked_tasks: vec![task("d", 0)],
             delay_ms: 300_000,
+            topics: None,
         };
         let golden = hex("00 01  00 01  00 01 4C  00 01 75  FF FF FF FF FF FF FF FF
              00 00 00 01  00 01 63  00 00 00 01  00 00 00 01
@@ -608,6 +688,7 @@ mod tests {
             url: "u".into(),
             config_offset: 1,
             allocation: None,
+            topics: None,
         };
         assert_eq!(WorkerMetadata::decode(&m.encode(0)).unwrap().1, m);
         let mut more = m.encode(3).to_vec();
@@ -616,6 +697,55 @@ mod tests {
         // Required fields are required; negative versions are refused.
         assert!(Assignment::decode(&bytes[..10]).is_err());
         assert!(WorkerMetadata::decode(&hex("FF FF 00 00")).is_err());
+    }
+
+    /// Ferry's extension rides after the last field, in every version, where Kafka's
+    /// readers ignore it; the Kafka fields read the same with or without it.
+    #[test]
+    fn internal_topics_ride_after_the_last_field() {
+        let topics = InternalTopics {
+            config: "cfg".into(),
+            offset: "off".into(),
+            status: "st".into(),
+        };
+        for version in 0i16..=2 {
+            let plain = WorkerMetadata {
+                url: "http://w:8083/".into(),
+                config_offset: 4,
+                allocation: None,
+                topics: None,
+            };
+            let with = WorkerMetadata {
+                topics: Some(topics.clone()),
+                ..plain.clone()
+            };
+            let bytes = with.encode(version);
+            let base = plain.encode(version);
+            assert_eq!(
+                &bytes[..base.len()],
+                &base[..],
+                "v{version}: Kafka's fields first"
+            );
+            assert_eq!(WorkerMetadata::decode(&bytes).unwrap(), (version, with));
+            let refusal = Assignment {
+                version,
+                error: TOPICS_MISMATCH,
+                leader: "l".into(),
+                leader_url: "http://l:8083/".into(),
+                topics: Some(topics.clone()),
+                ..Assignment::default()
+            };
+            let decoded = Assignment::decode(&refusal.encode()).unwrap();
+            assert_eq!(decoded, refusal);
+        }
+        let group = InternalTopics {
+            config: "other".into(),
+            ..topics.clone()
+        };
+        assert_eq!(
+            topics.differences(&group),
+            vec!["config.storage.topic is 'cfg' here but 'other' in the group".to_string()]
+        );
     }
 
     #[test]
@@ -646,6 +776,7 @@ mod tests {
             url: "u".into(),
             config_offset: 0,
             allocation: None,
+            topics: None,
         };
         let join = ConnectProtocol::Sessioned.join_protocols(&m);
         assert_eq!(join.len(), 3);
@@ -691,6 +822,7 @@ mod tests {
                 revoked_connectors: if v1 { revoked_connectors.into_iter().collect() } else { vec![] },
                 revoked_tasks: if v1 { revoked_tasks.into_iter().collect() } else { vec![] },
                 delay_ms: if v1 { delay_ms } else { 0 },
+                topics: None,
             }
         }
     }
@@ -723,6 +855,7 @@ mod tests {
                 url,
                 config_offset,
                 allocation: Some(alloc).filter(|a| !a.is_empty()),
+                topics: None,
             };
             let (v, decoded) = WorkerMetadata::decode(&m.encode(version)).unwrap();
             prop_assert_eq!(v, version);
@@ -740,7 +873,7 @@ mod tests {
 
         #[test]
         fn truncations_never_panic(a in arb_assignment(), cut in 0usize..200) {
-            let m = WorkerMetadata { url: "u".into(), config_offset: 1, allocation: Some(a.clone()) };
+            let m = WorkerMetadata { url: "u".into(), config_offset: 1, allocation: Some(a.clone()), topics: None };
             for bytes in [a.encode(), m.encode(2)] {
                 let cut = cut.min(bytes.len());
                 let _ = Assignment::decode(&bytes[..cut]);

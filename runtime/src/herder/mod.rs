@@ -3,8 +3,11 @@
 //! channel ([`Herder`] is the cloneable handle). Requests still queued when the herder
 //! stops are answered with [`HerderError::ShuttingDown`].
 //!
-//! Standalone ([`standalone`]): everything runs in this process.
+//! Standalone ([`standalone`]): everything runs in this process. Distributed
+//! ([`distributed`]): a worker of a group sharing connectors through the internal topics.
 
+pub mod distributed;
+mod offsets;
 pub mod standalone;
 
 use ferry_api::{ConfigIssue, ConfigMap, ConnectorType, SourceMap};
@@ -33,6 +36,21 @@ pub enum HerderError {
     /// The worker is stopping (503).
     #[error("the worker is shutting down")]
     ShuttingDown,
+    /// Another worker must handle the request (distributed mode: the leader, or the worker
+    /// running a task); REST forwards it to `url`. `None`: no leader is known yet (409).
+    #[error("{message}")]
+    Forward {
+        /// The other worker's REST URL.
+        url: Option<String>,
+        /// Why (for logs and for the 409 when there is no URL).
+        message: String,
+    },
+    /// A rebalance is under way or about to start: the worker's view may be stale (409;
+    /// clients retry).
+    #[error(
+        "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)"
+    )]
+    Rebalancing,
     /// Anything else (500).
     #[error("{0}")]
     Internal(String),
@@ -109,6 +127,29 @@ pub enum AlterRequest {
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 
+/// A connector config as a herder stores it: the `name` key is the connector's name (added
+/// when missing; a different one is refused, as Kafka Connect does).
+pub(crate) fn named_config(name: &str, mut config: ConfigMap) -> Result<ConfigMap> {
+    match config.get("name") {
+        Some(n) if n != name => Err(HerderError::BadRequest(format!(
+            "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
+        ))),
+        Some(_) => Ok(config),
+        None => {
+            config.insert("name".into(), name.to_string());
+            Ok(config)
+        }
+    }
+}
+
+/// Source or sink, from the config's `connector.class`, if the class is known.
+pub(crate) fn kind_of(config: &ConfigMap) -> Option<ConnectorType> {
+    config
+        .get("connector.class")
+        .and_then(|c| crate::plugins::connector(c.trim()))
+        .map(|p| p.connector_type())
+}
+
 impl Request {
     /// Answers the request with `error` without handling it.
     pub(crate) fn fail(self, error: HerderError) {
@@ -116,6 +157,7 @@ impl Request {
             Request::Connectors(r) => drop(r.send(Err(error))),
             Request::Info(_, r) => drop(r.send(Err(error))),
             Request::PutConfig { reply, .. } => drop(reply.send(Err(error))),
+            Request::PutTaskConfigs(_, _, r) => drop(r.send(Err(error))),
             Request::Delete(_, r) => drop(r.send(Err(error))),
             Request::Status(_, r) => drop(r.send(Err(error))),
             Request::TaskConfigs(_, r) => drop(r.send(Err(error))),
@@ -140,8 +182,11 @@ pub(crate) enum Request {
         name: String,
         config: ConfigMap,
         allow_replace: bool,
+        /// The target state of a new connector (`initial_state`), applied atomically.
+        initial: Option<TargetState>,
         reply: Reply<(bool, ConnectorInfo)>,
     },
+    PutTaskConfigs(String, Vec<ConfigMap>, Reply<()>),
     Delete(String, Reply<()>),
     Status(String, Reply<ConnectorStatus>),
     TaskConfigs(String, Reply<Vec<(TaskId, ConfigMap)>>),
@@ -195,9 +240,35 @@ impl Herder {
             name: name.to_string(),
             config,
             allow_replace,
+            initial: None,
             reply,
         })
         .await
+    }
+    /// Creates a connector in `initial` state (`initial_state` of `POST /connectors`): it is
+    /// stored with that target state, so it never runs before being resumed.
+    pub async fn create_connector(
+        &self,
+        name: &str,
+        config: ConfigMap,
+        initial: TargetState,
+    ) -> Result<ConnectorInfo> {
+        self.ask(|reply| Request::PutConfig {
+            name: name.to_string(),
+            config,
+            allow_replace: false,
+            initial: Some(initial),
+            reply,
+        })
+        .await
+        .map(|(_, info)| info)
+    }
+    /// Stores new task configs for a connector (Kafka Connect's internal `POST
+    /// /connectors/{name}/tasks`, by which a worker running a connector hands its task
+    /// configs to the leader).
+    pub async fn put_task_configs(&self, name: &str, tasks: Vec<ConfigMap>) -> Result<()> {
+        self.ask(|r| Request::PutTaskConfigs(name.to_string(), tasks, r))
+            .await
     }
     /// Stops and deletes a connector.
     pub async fn delete_connector(&self, name: &str) -> Result<()> {

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferry_api::{ConfigIssue, ConfigMap, ConnectorType};
 use ferry_broker::log::LogConfig;
@@ -16,14 +17,15 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     AlterRequest, ConnectorInfo, ConnectorOffsets, ConnectorStatus, Herder, HerderError, Request,
-    RestartRequest, StateInfo,
+    RestartRequest, StateInfo, offsets,
 };
 use crate::config;
-use crate::log::{EmbeddedLog, KafkaLog, Log};
-use crate::plugins;
+use crate::log::{EmbeddedLog, KafkaLog, Log, RetryingLog};
+use crate::storage::statuses::{StatusStore, StatusStoreError};
 use crate::storage::{ConfigStore, ConfigStoreError, OffsetStore};
 use crate::worker::{
-    self, RunningConnector, TargetState, TaskHandle, TaskId, TaskState, Worker, WorkerConfig,
+    self, ActiveTopics, ConnectorEvent, RunningConnector, TargetState, TaskHandle, TaskId,
+    TaskState, Worker, WorkerConfig,
 };
 
 /// Why standalone mode could not start or run.
@@ -50,6 +52,9 @@ pub enum StandaloneError {
     /// The config store could not be read or written.
     #[error(transparent)]
     Configs(#[from] ConfigStoreError),
+    /// The status store could not be read.
+    #[error(transparent)]
+    Statuses(#[from] StatusStoreError),
     /// A connector failed to start.
     #[error("connector '{name}' failed to start: {source}")]
     Connector {
@@ -140,15 +145,19 @@ impl Standalone {
                 })?;
             Arc::new(log)
         } else {
-            let log =
-                KafkaLog::connect(&bootstrap, &format!("ferry-{}", worker_config.worker_id()))
-                    .await
-                    .map_err(|source| StandaloneError::Log {
-                        dir: format!("bootstrap.servers={}", bootstrap.join(",")),
-                        source,
-                    })?;
+            let log = KafkaLog::connect_with(
+                &bootstrap,
+                &format!("ferry-{}", worker_config.worker_id()),
+                worker_config.producer_config(),
+            )
+            .await
+            .map_err(|source| StandaloneError::Log {
+                dir: format!("bootstrap.servers={}", bootstrap.join(",")),
+                source,
+            })?;
             tracing::info!(bootstrap = %bootstrap.join(","), "using the Kafka cluster named by bootstrap.servers");
-            Arc::new(log)
+            // Ride out a broker that restarts, as a Kafka producer and consumer would.
+            Arc::new(RetryingLog::new(Arc::new(log), Duration::from_secs(120)))
         };
         let log = dyn_log.clone();
         let offsets = Arc::new(match worker_config.offset_file() {
@@ -164,10 +173,19 @@ impl Standalone {
         });
         let (configs, stored) =
             ConfigStore::open(dyn_log.clone(), &worker_config.config_topic()).await?;
+        // Active topics (KIP-558) are kept in the status topic, so they survive a restart.
+        let (statuses, snapshot) = StatusStore::open(
+            dyn_log.clone(),
+            &worker_config.status_topic(),
+            worker_config.status_partitions(),
+        )
+        .await?;
+        let topics = ActiveTopics::stored_in(Arc::new(statuses), snapshot.topics.into_keys());
         let worker_id = worker_config.worker_id();
-        let mut worker = Worker::new(worker_config, dyn_log, offsets.clone());
-        let (reconfigure_tx, reconfigure) = mpsc::unbounded_channel();
-        worker.on_reconfigure(reconfigure_tx);
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let worker = Worker::new(worker_config, dyn_log, offsets.clone())
+            .with_active_topics(topics)
+            .with_connector_events(events_tx);
         let mut state = State {
             worker,
             log,
@@ -175,7 +193,6 @@ impl Standalone {
             configs,
             connectors: BTreeMap::new(),
             worker_id,
-            reconfigure,
         };
         for (name, stored) in stored {
             state.connectors.insert(
@@ -207,7 +224,7 @@ impl Standalone {
         }
         let (tx, rx) = mpsc::channel(64);
         let (stop, stop_rx) = oneshot::channel();
-        let join = tokio::spawn(state.run(rx, stop_rx));
+        let join = tokio::spawn(state.run(rx, stop_rx, events));
         Ok(Standalone {
             herder: Herder::new(tx),
             stop,
@@ -245,10 +262,7 @@ struct Conn {
 
 impl Conn {
     fn new(config: ConfigMap, target: TargetState, task_configs: Vec<ConfigMap>) -> Conn {
-        let kind = config
-            .get("connector.class")
-            .and_then(|c| plugins::connector(c.trim()))
-            .map(|p| p.connector_type());
+        let kind = super::kind_of(&config);
         Conn {
             config,
             target,
@@ -268,8 +282,6 @@ struct State {
     configs: ConfigStore,
     connectors: BTreeMap<String, Conn>,
     worker_id: String,
-    /// Connectors that asked for their task configs to be recomputed.
-    reconfigure: mpsc::UnboundedReceiver<String>,
 }
 
 fn not_found(name: &str) -> HerderError {
@@ -281,14 +293,19 @@ fn internal(e: impl std::fmt::Display) -> HerderError {
 }
 
 impl State {
-    async fn run(mut self, mut rx: mpsc::Receiver<Request>, mut stop: oneshot::Receiver<()>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Request>,
+        mut stop: oneshot::Receiver<()>,
+        mut events: mpsc::UnboundedReceiver<ConnectorEvent>,
+    ) {
         loop {
             tokio::select! {
                 request = rx.recv() => match request {
                     Some(r) => self.handle(r).await,
                     None => break,
                 },
-                Some(name) = self.reconfigure.recv() => self.reconfigure_tasks(&name).await,
+                Some(event) = events.recv() => self.on_connector_event(event).await,
                 _ = &mut stop => break,
             }
         }
@@ -311,6 +328,71 @@ impl State {
         }
     }
 
+    /// What a running connector asked for: new task configs (`request_task_reconfiguration`,
+    /// e.g. a source that found new tables), or to be reported failed.
+    async fn on_connector_event(&mut self, event: ConnectorEvent) {
+        match event {
+            ConnectorEvent::Failed(name, cause) => {
+                if let Some(c) = self.connectors.get_mut(&name) {
+                    c.failure = Some(cause);
+                }
+            }
+            ConnectorEvent::Reconfigure(name) => self.reconfigure(&name).await,
+        }
+    }
+
+    /// Generates the task configs again; when they changed, stores them and restarts the
+    /// tasks with them.
+    async fn reconfigure(&mut self, name: &str) {
+        let Some(c) = self.connectors.get(name) else {
+            return;
+        };
+        if c.target == TargetState::Stopped {
+            return;
+        }
+        let generated = match &c.instance {
+            Some(instance) => self.worker.task_configs(instance),
+            None => return,
+        };
+        let tasks = match generated {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "connector FAILED to make task configs");
+                if let Some(c) = self.connectors.get_mut(name) {
+                    c.failure = Some(e.to_string());
+                }
+                return;
+            }
+        };
+        if c.task_configs == tasks {
+            return;
+        }
+        if let Err(e) = self.configs.put_tasks(name, &tasks).await {
+            tracing::error!(connector = %name, error = %e, "storing task configs failed");
+            return;
+        }
+        let timeout = self.worker.config().shutdown_timeout();
+        let Some(c) = self.connectors.get_mut(name) else {
+            return;
+        };
+        let old = std::mem::take(&mut c.tasks);
+        for t in &old {
+            t.stop();
+        }
+        for t in old {
+            t.join(timeout).await;
+        }
+        c.task_configs = tasks;
+        match self
+            .worker
+            .start_tasks(&c.config, &c.task_configs, c.target)
+        {
+            Ok(started) => c.tasks = started,
+            Err(e) => c.failure = Some(e.to_string()),
+        }
+        tracing::info!(connector = %name, tasks = c.task_configs.len(), "tasks reconfigured");
+    }
+
     async fn handle(&mut self, request: Request) {
         match request {
             Request::Connectors(reply) => {
@@ -323,9 +405,15 @@ impl State {
                 name,
                 config,
                 allow_replace,
+                initial,
                 reply,
             } => {
-                let _ = reply.send(self.put_config(&name, config, allow_replace).await);
+                let _ = reply.send(self.put_config(&name, config, allow_replace, initial).await);
+            }
+            Request::PutTaskConfigs(_, _, reply) => {
+                let _ = reply.send(Err(HerderError::BadRequest(
+                    "a standalone worker does not accept task configs from elsewhere".into(),
+                )));
             }
             Request::Delete(name, reply) => {
                 let _ = reply.send(self.delete(&name).await);
@@ -368,14 +456,16 @@ impl State {
                 let _ = reply.send(self.offsets(&name).await);
             }
             Request::Topics(name, reset, reply) => {
-                let result = if self.connectors.contains_key(&name) {
-                    let topics = self.worker.active_topics().topics(&name);
-                    if reset {
-                        self.worker.active_topics().reset(&name);
-                    }
-                    Ok(topics)
-                } else {
+                let result = if !self.connectors.contains_key(&name) {
                     Err(not_found(&name))
+                } else if reset {
+                    self.worker
+                        .active_topics()
+                        .reset(&name)
+                        .await
+                        .map_err(internal)
+                } else {
+                    Ok(self.worker.active_topics().topics(&name))
                 };
                 let _ = reply.send(result);
             }
@@ -499,54 +589,6 @@ impl State {
         }
     }
 
-    /// Asks a running connector for its task configs again; when they changed, stores them
-    /// and restarts the tasks with them (`ConnectorContext::request_task_reconfiguration`).
-    async fn reconfigure_tasks(&mut self, name: &str) {
-        let timeout = self.worker.config().shutdown_timeout();
-        let Some(c) = self.connectors.get_mut(name) else {
-            return;
-        };
-        let Some(instance) = &c.instance else {
-            return;
-        };
-        if c.target == TargetState::Stopped {
-            return;
-        }
-        let task_configs = match self.worker.task_configs(instance) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(connector = %name, error = %e, "connector FAILED to make task configs");
-                c.failure = Some(e.to_string());
-                return;
-            }
-        };
-        if task_configs == c.task_configs {
-            return;
-        }
-        if let Err(e) = self.configs.put_tasks(name, &task_configs).await {
-            tracing::error!(connector = %name, error = %e, "storing task configs failed");
-        }
-        let tasks = std::mem::take(&mut c.tasks);
-        for t in &tasks {
-            t.stop();
-        }
-        for t in tasks {
-            t.join(timeout).await;
-        }
-        c.task_configs = task_configs;
-        match self
-            .worker
-            .start_tasks(&c.config, &c.task_configs, c.target)
-        {
-            Ok(tasks) => c.tasks = tasks,
-            Err(e) => {
-                tracing::error!(connector = %name, error = %e, "tasks FAILED to start");
-                c.failure = Some(e.to_string());
-            }
-        }
-        tracing::info!(connector = %name, tasks = c.task_configs.len(), "tasks reconfigured");
-    }
-
     /// Stops the connector's tasks (waiting for each to flush and commit) and its instance.
     async fn stop_connector(&mut self, name: &str) {
         let timeout = self.worker.config().shutdown_timeout();
@@ -568,20 +610,11 @@ impl State {
     async fn put_config(
         &mut self,
         name: &str,
-        mut config: ConfigMap,
+        config: ConfigMap,
         allow_replace: bool,
+        initial: Option<TargetState>,
     ) -> Result<(bool, ConnectorInfo), HerderError> {
-        match config.get("name") {
-            Some(n) if n != name => {
-                return Err(HerderError::BadRequest(format!(
-                    "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
-                )));
-            }
-            Some(_) => {}
-            None => {
-                config.insert("name".into(), name.to_string());
-            }
-        }
+        let config = super::named_config(name, config)?;
         let exists = self.connectors.contains_key(name);
         if exists && !allow_replace {
             return Err(HerderError::AlreadyExists(name.to_string()));
@@ -590,8 +623,9 @@ impl State {
         if !issues.is_empty() {
             return Err(HerderError::InvalidConfig(issues));
         }
+        let initial = initial.filter(|_| !exists);
         self.configs
-            .put_connector(name, &config)
+            .put_connector_with(name, &config, initial)
             .await
             .map_err(internal)?;
         if exists {
@@ -604,7 +638,7 @@ impl State {
         } else {
             self.connectors.insert(
                 name.to_string(),
-                Conn::new(config, TargetState::Started, Vec::new()),
+                Conn::new(config, initial.unwrap_or_default(), Vec::new()),
             );
         }
         tracing::info!(connector = %name, created = !exists, "connector config stored");
@@ -622,7 +656,9 @@ impl State {
             .await
             .map_err(internal)?;
         self.connectors.remove(name);
-        self.worker.active_topics().reset(name);
+        if let Err(e) = self.worker.active_topics().reset(name).await {
+            tracing::warn!(connector = %name, error = %e, "cannot reset the active topics of a deleted connector");
+        }
         tracing::info!(connector = %name, "connector deleted");
         Ok(())
     }
@@ -748,97 +784,14 @@ impl State {
     ) -> Result<(), HerderError> {
         let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
         if c.target != TargetState::Stopped || c.instance.is_some() || !c.tasks.is_empty() {
-            return Err(HerderError::BadRequest(format!(
-                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
-            )));
+            return Err(offsets::not_stopped(name));
         }
-        let is_sink = c.kind == Some(ConnectorType::Sink);
-        let request = match request {
-            Some(r) => r,
-            None => match self.offsets(name).await? {
-                ConnectorOffsets::Source(entries) => {
-                    AlterRequest::Source(entries.into_iter().map(|(p, _)| (p, None)).collect())
-                }
-                ConnectorOffsets::Sink(entries) => {
-                    AlterRequest::Sink(entries.into_iter().map(|(t, p, _)| (t, p, None)).collect())
-                }
-            },
-        };
-        match request {
-            AlterRequest::Source(entries) if !is_sink => {
-                let puts: Vec<(&str, &ferry_api::SourceMap, Option<&ferry_api::SourceMap>)> =
-                    entries.iter().map(|(p, o)| (name, p, o.as_ref())).collect();
-                self.offsets.put(&puts).await.map_err(internal)?;
-            }
-            AlterRequest::Sink(entries) if is_sink => {
-                // A reset partition goes back to the log start, where a sink without a
-                // committed offset begins (Kafka Connect's `auto.offset.reset=earliest`).
-                let log: &dyn Log = self.log.as_ref();
-                let mut commits = Vec::with_capacity(entries.len());
-                for (topic, partition, offset) in entries {
-                    let tp = ferry_api::TopicPartition::new(topic.as_str(), partition);
-                    let offset = match offset {
-                        Some(o) => o,
-                        None => log.offset_range(&tp).await.map_err(internal)?.0,
-                    };
-                    commits.push((tp, offset));
-                }
-                log.commit_offsets(&format!("connect-{name}"), &commits)
-                    .await
-                    .map_err(internal)?;
-            }
-            _ => {
-                return Err(HerderError::BadRequest(format!(
-                    "The offsets given do not fit connector {name}, a {} connector",
-                    if is_sink { "sink" } else { "source" }
-                )));
-            }
-        }
-        tracing::info!(connector = %name, "connector offsets altered");
-        Ok(())
+        offsets::alter(self.log.as_ref(), &self.offsets, name, c.kind, request).await
     }
 
     async fn offsets(&mut self, name: &str) -> Result<ConnectorOffsets, HerderError> {
         let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
-        let (kind, config) = (c.kind, c.config.clone());
-        match kind {
-            Some(ConnectorType::Source) | None => Ok(ConnectorOffsets::Source(
-                self.offsets.connector_offsets(name),
-            )),
-            Some(ConnectorType::Sink) => {
-                let log: &dyn Log = self.log.as_ref();
-                let mut partitions = Vec::new();
-                let mut topics = worker::config::sink_topics(&config);
-                if topics.is_empty()
-                    && let Some(Ok(regex)) = config
-                        .get("topics.regex")
-                        .map(|r| worker::topic_regex::TopicRegex::new(r.trim()))
-                {
-                    topics = log.topics().await.map_err(internal)?;
-                    topics.retain(|t| regex.matches(t) && !t.starts_with("__"));
-                }
-                for topic in topics {
-                    let n = log
-                        .partition_count(&topic)
-                        .await
-                        .map_err(internal)?
-                        .unwrap_or(0);
-                    for p in 0..n as i32 {
-                        partitions.push(ferry_api::TopicPartition::new(topic.as_str(), p));
-                    }
-                }
-                let committed = log
-                    .committed_offsets(&format!("connect-{name}"), &partitions)
-                    .await
-                    .map_err(internal)?;
-                let mut offsets: Vec<(String, i32, i64)> = committed
-                    .into_iter()
-                    .map(|(tp, o)| (tp.topic.to_string(), tp.partition, o))
-                    .collect();
-                offsets.sort();
-                Ok(ConnectorOffsets::Sink(offsets))
-            }
-        }
+        offsets::read(self.log.as_ref(), &self.offsets, name, c.kind).await
     }
 }
 
@@ -858,6 +811,60 @@ mod tests {
         assert_eq!(worker.data_dir(), PathBuf::from("./ferry-data"));
         assert_eq!(connectors.len(), 2);
         assert_eq!(connectors[0]["connector.class"], "FileStreamSource");
+    }
+
+    /// `request_task_reconfiguration`: the connector's new task configs are stored and the
+    /// tasks restarted with them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connector_asking_for_reconfiguration_gets_its_new_tasks() {
+        use crate::plugins::testing;
+        let dir = tempfile::tempdir().unwrap();
+        let worker = WorkerConfig::parse(&ConfigMap::from([(
+            "data.dir".to_string(),
+            dir.path().display().to_string(),
+        )]))
+        .unwrap();
+        let running = Standalone::start(worker, Vec::new()).await.unwrap();
+        let herder = running.herder();
+        testing::set_tasks("grows", 1, false);
+        let config = ConfigMap::from([
+            ("connector.class".to_string(), testing::CLASS.to_string()),
+            ("tasks.max".to_string(), "5".to_string()),
+        ]);
+        herder
+            .put_connector_config("grows", config, false)
+            .await
+            .unwrap();
+        let running_tasks = |n: usize| {
+            let herder = herder.clone();
+            async move {
+                for _ in 0..200 {
+                    let status = herder.connector_status("grows").await.unwrap();
+                    if status.tasks.len() == n
+                        && status.tasks.iter().all(|(_, s)| s.state == "RUNNING")
+                    {
+                        return true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                false
+            }
+        };
+        assert!(running_tasks(1).await);
+        testing::set_tasks("grows", 3, true);
+        assert!(
+            running_tasks(3).await,
+            "the new task configs were not applied"
+        );
+        assert_eq!(herder.task_configs("grows").await.unwrap().len(), 3);
+        running.shutdown().await;
+        // Stored: a restart comes back with three tasks.
+        let (_, stored) = {
+            let log: Arc<dyn Log> =
+                Arc::new(EmbeddedLog::open(LogConfig::new(dir.path())).unwrap());
+            ConfigStore::open(log, "connect-configs").await.unwrap()
+        };
+        assert_eq!(stored["grows"].tasks.len(), 3);
     }
 
     #[test]

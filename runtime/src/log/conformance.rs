@@ -189,6 +189,43 @@ async fn group_offsets(log: &dyn Log, prefix: &str) {
         .unwrap();
     assert_eq!(committed.get(&p0), Some(&6));
     assert_eq!(committed.get(&p1), Some(&7));
+    assert_eq!(
+        log.group_offsets(&group).await.unwrap(),
+        committed,
+        "every committed offset of the group"
+    );
+    // Deleting offsets (OffsetDelete): the partition reads as never committed; deleting
+    // what has no offset, or a group without any, is fine.
+    log.delete_offsets(&group, std::slice::from_ref(&p0))
+        .await
+        .unwrap();
+    let after = log
+        .committed_offsets(&group, &[p0.clone(), p1.clone()])
+        .await
+        .unwrap();
+    assert_eq!(after.get(&p0), None);
+    assert_eq!(after.get(&p1), Some(&7));
+    log.delete_offsets(&group, &[p0.clone(), p1.clone()])
+        .await
+        .unwrap();
+    assert!(log.group_offsets(&group).await.unwrap().is_empty());
+    log.delete_offsets(
+        &format!("{prefix}-no-such-group"),
+        std::slice::from_ref(&p0),
+    )
+    .await
+    .unwrap();
+    log.commit_offsets(&group, &[(p1.clone(), 9)])
+        .await
+        .unwrap();
+    assert_eq!(
+        log.committed_offsets(&group, std::slice::from_ref(&p1))
+            .await
+            .unwrap()
+            .get(&p1),
+        Some(&9),
+        "a deleted offset can be committed again"
+    );
 }
 
 #[cfg(test)]

@@ -226,6 +226,35 @@ impl Log for EmbeddedLog {
         Ok(out)
     }
 
+    async fn delete_offsets(&self, group: &str, partitions: &[TopicPartition]) -> Result<()> {
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        // Tombstones in __consumer_offsets, as Kafka's OffsetDelete writes.
+        let now = now_ms();
+        let mut builder = RecordBatchBuilder::new(now);
+        for tp in partitions {
+            let key = group_offsets::encode_key(group, tp);
+            builder.append(now, Some(&key), None, &[]);
+        }
+        let tp = TopicPartition::new(group_offsets::TOPIC, 0);
+        self.append(&tp, builder.finish()).await?;
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        for tp in partitions {
+            groups.remove(&(group.to_string(), tp.clone()));
+        }
+        Ok(())
+    }
+
+    async fn group_offsets(&self, group: &str) -> Result<HashMap<TopicPartition, i64>> {
+        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(groups
+            .iter()
+            .filter(|((g, _), _)| g == group)
+            .map(|((_, tp), offset)| (tp.clone(), *offset))
+            .collect())
+    }
+
     async fn close(&self) -> Result<()> {
         Ok(self.manager.close()?)
     }

@@ -12,6 +12,8 @@ pub mod conformance;
 mod embedded;
 mod group_offsets;
 mod kafka;
+mod retry;
+mod tail;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -22,7 +24,9 @@ use ferry_api::TopicPartition;
 
 pub use embedded::EmbeddedLog;
 pub(crate) use embedded::now_ms;
-pub use kafka::{KafkaError, KafkaLog};
+pub use kafka::{KafkaError, KafkaLog, ProducerConfig};
+pub use retry::RetryingLog;
+pub use tail::{Tail, TailRecord};
 
 /// Errors of [`Log`] calls. Messages name the topic, partition and offset involved.
 #[derive(Debug, thiserror::Error)]
@@ -53,9 +57,13 @@ pub enum LogError {
     /// Records could not be encoded or decoded.
     #[error("{0}")]
     Corrupt(String),
-    /// A remote broker failed or could not be reached.
+    /// A remote broker failed.
     #[error("{0}")]
     Remote(String),
+    /// No broker could be reached, or the connection dropped: worth retrying later (a
+    /// broker restarting), unlike [`LogError::Remote`].
+    #[error("{0}")]
+    Unavailable(String),
     /// The group coordinator refused a group membership call; the member should rejoin.
     #[error(transparent)]
     Group(#[from] GroupError),
@@ -200,6 +208,38 @@ pub trait Log: Send + Sync + 'static {
     /// Flushes and closes the log; later calls fail.
     async fn close(&self) -> Result<()>;
 
+    /// Creates a topic with `replication_factor` replicas per partition (-1: the broker's
+    /// default); [`LogError::TopicExists`] if it exists. The default ignores the factor (a
+    /// log without replicas, like the embedded one).
+    async fn create_topic_replicated(
+        &self,
+        topic: NewTopic,
+        replication_factor: i16,
+    ) -> Result<()> {
+        let _ = replication_factor;
+        self.create_topic(topic).await
+    }
+
+    /// Deletes the committed offsets of `group` for `partitions` (Kafka's OffsetDelete), so
+    /// that a consumer of the group starts those partitions as if it never committed. A
+    /// group or partition without offsets is fine. The default answers
+    /// [`LogError::Unsupported`].
+    async fn delete_offsets(&self, group: &str, partitions: &[TopicPartition]) -> Result<()> {
+        let _ = (group, partitions);
+        Err(LogError::Unsupported(
+            "deleting consumer group offsets is unsupported by this log".into(),
+        ))
+    }
+
+    /// Every committed offset of `group` (an OffsetFetch for all partitions). The default
+    /// answers [`LogError::Unsupported`].
+    async fn group_offsets(&self, group: &str) -> Result<HashMap<TopicPartition, i64>> {
+        let _ = group;
+        Err(LogError::Unsupported(
+            "listing a group's committed offsets is unsupported by this log".into(),
+        ))
+    }
+
     /// Joins (or rejoins) `group` with the classic group protocol (JoinGroup): `member_id`
     /// is empty on the first join, and the id from the last [`JoinResult`] on a rejoin;
     /// `protocols` are `(name, metadata)` in preference order. Waits until the coordinator
@@ -267,6 +307,16 @@ pub async fn read_to_end(
     from: i64,
     mut apply: impl FnMut(Bytes, Option<Bytes>),
 ) -> Result<i64> {
+    read_records_to_end(log, partition, from, |_, key, value| apply(key, value)).await
+}
+
+/// [`read_to_end`], also handing over each record's offset.
+pub async fn read_records_to_end(
+    log: &dyn Log,
+    partition: &TopicPartition,
+    from: i64,
+    mut apply: impl FnMut(i64, Bytes, Option<Bytes>),
+) -> Result<i64> {
     let (start, end) = log.offset_range(partition).await?;
     let mut next = from.max(start);
     while next < end {
@@ -284,7 +334,7 @@ pub async fn read_to_end(
                     continue;
                 }
                 if let Some(key) = record.key {
-                    apply(key, record.value);
+                    apply(record.offset, key, record.value);
                 }
             }
             next = next.max(batch.next_offset());
@@ -296,11 +346,21 @@ pub async fn read_to_end(
 /// Creates `topic` unless it exists; returns its partition count. Creating concurrently
 /// with another caller is fine.
 pub async fn ensure_topic(log: &dyn Log, topic: NewTopic) -> Result<u32> {
+    ensure_topic_replicated(log, topic, -1).await
+}
+
+/// [`ensure_topic`] with `replication_factor` replicas (-1: the broker's default) when it
+/// creates the topic.
+pub async fn ensure_topic_replicated(
+    log: &dyn Log,
+    topic: NewTopic,
+    replication_factor: i16,
+) -> Result<u32> {
     if let Some(n) = log.partition_count(&topic.name).await? {
         return Ok(n);
     }
     let name = topic.name.clone();
-    match log.create_topic(topic).await {
+    match log.create_topic_replicated(topic, replication_factor).await {
         Ok(()) | Err(LogError::TopicExists(_)) => {}
         Err(e) => return Err(e),
     }

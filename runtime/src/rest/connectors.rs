@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     JsonBody, Params, RestError, RestState, Result, connector_def, mask, query_flag, query_pairs,
+    url_segment,
 };
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::herder::{
@@ -244,7 +245,6 @@ pub(super) async fn create(
     State(state): St,
     JsonBody(body): JsonBody<CreateRequest>,
 ) -> Result<Response> {
-    state.writable()?;
     let mut config = config_map(body.config.unwrap_or_default())?;
     let name = body
         .name
@@ -255,14 +255,17 @@ pub(super) async fn create(
     check_name(&name)?;
     let target = body.initial_state.as_deref().map(target_of).transpose()?;
     config.entry("name".into()).or_insert_with(|| name.clone());
-    let (_, mut info) = state
-        .herder
-        .put_connector_config(&name, config, false)
-        .await?;
-    if let Some(target) = target.filter(|t| *t != TargetState::Started) {
-        state.herder.set_target_state(&name, target).await?;
-        info = state.herder.connector_info(&name).await?;
-    }
+    let info = match target {
+        // Stored with its target state in one write: never briefly running (KIP-980).
+        Some(target) => state.herder.create_connector(&name, config, target).await?,
+        None => {
+            state
+                .herder
+                .put_connector_config(&name, config, false)
+                .await?
+                .1
+        }
+    };
     Ok((
         StatusCode::CREATED,
         [(
@@ -272,19 +275,6 @@ pub(super) async fn create(
         Json(info_json(&info)),
     )
         .into_response())
-}
-
-/// Percent-encodes a name for a URL path segment.
-fn url_segment(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `GET /connectors/{name}`.
@@ -308,7 +298,6 @@ pub(super) async fn put_config(
     Params(name): Params<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Response> {
-    state.writable()?;
     check_name(&name)?;
     let mut config = config_map(body)?;
     restore_hidden(&mut config, stored_config(&state, &name).await?.as_ref());
@@ -331,7 +320,6 @@ pub(super) async fn patch_config(
     Params(name): Params<String>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<Value>> {
-    state.writable()?;
     let stored = state.herder.connector_info(&name).await?.config;
     let mut config = stored.clone();
     let mut set = Map::new();
@@ -354,7 +342,6 @@ pub(super) async fn patch_config(
 
 /// `DELETE /connectors/{name}`: 204.
 pub(super) async fn delete(State(state): St, Params(name): Params<String>) -> Result<StatusCode> {
-    state.writable()?;
     state.herder.delete_connector(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -376,6 +363,21 @@ pub(super) async fn tasks(State(state): St, Params(name): Params<String>) -> Res
             .map(|(id, config)| json!({"id": task_id_json(id), "config": def.mask(config)}))
             .collect(),
     )))
+}
+
+/// `POST /connectors/{name}/tasks` (internal, Kafka Connect's): the worker running a
+/// connector hands the task configs it generated to the leader, which stores them; 204.
+pub(super) async fn put_tasks(
+    State(state): St,
+    Params(name): Params<String>,
+    JsonBody(body): JsonBody<Vec<Map<String, Value>>>,
+) -> Result<StatusCode> {
+    let tasks = body
+        .into_iter()
+        .map(config_map)
+        .collect::<Result<Vec<_>>>()?;
+    state.herder.put_task_configs(&name, tasks).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn task_number(name: &str, task: &str) -> Result<usize> {
@@ -403,7 +405,6 @@ pub(super) async fn restart_task(
     State(state): St,
     Params((name, task)): Params<(String, String)>,
 ) -> Result<StatusCode> {
-    state.writable()?;
     let task = task_number(&name, &task)?;
     state
         .herder
@@ -423,7 +424,6 @@ pub(super) async fn restart(
     Params(name): Params<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
-    state.writable()?;
     let pairs = query_pairs(query.as_deref());
     let request = RestartRequest {
         include_tasks: query_flag(&pairs, "includeTasks"),
@@ -437,7 +437,6 @@ pub(super) async fn restart(
 }
 
 async fn set_target(state: &RestState, name: &str, target: TargetState) -> Result<()> {
-    state.writable()?;
     state.herder.set_target_state(name, target).await?;
     Ok(())
 }
@@ -473,7 +472,6 @@ pub(super) async fn reset_topics(
     State(state): St,
     Params(name): Params<String>,
 ) -> Result<Response> {
-    state.writable()?;
     state.herder.connector_topics(&name, true).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -613,7 +611,6 @@ pub(super) async fn alter_offsets(
     Params(name): Params<String>,
     JsonBody(body): JsonBody<AlterOffsets>,
 ) -> Result<Json<Value>> {
-    state.writable()?;
     let info = state.herder.connector_info(&name).await?;
     let request = parse_alter(info.kind, body)?;
     state.herder.alter_offsets(&name, Some(request)).await?;
@@ -627,7 +624,6 @@ pub(super) async fn reset_offsets(
     State(state): St,
     Params(name): Params<String>,
 ) -> Result<Json<Value>> {
-    state.writable()?;
     state.herder.alter_offsets(&name, None).await?;
     Ok(Json(json!({
         "message": "The offsets for this connector have been reset successfully"

@@ -14,7 +14,18 @@ pub struct RestError {
     pub status: StatusCode,
     /// What went wrong.
     pub message: String,
+    /// Another worker that can handle the request (distributed mode): the forwarding layer
+    /// sends the request there instead of answering this error.
+    pub(super) forward: Option<String>,
 }
+
+/// Marks a response whose request should be handled by the worker at this URL.
+#[derive(Debug, Clone)]
+pub(super) struct ForwardTo(pub(super) String);
+
+/// Kafka Connect's 409 when no leader is known (the worker has not joined, or a rebalance
+/// is under way).
+pub(super) const NO_LEADER: &str = "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway.";
 
 impl RestError {
     /// An error with this status and message.
@@ -22,6 +33,7 @@ impl RestError {
         RestError {
             status,
             message: message.into(),
+            forward: None,
         }
     }
     /// 400.
@@ -48,12 +60,23 @@ impl std::error::Error for RestError {}
 
 impl From<HerderError> for RestError {
     fn from(e: HerderError) -> RestError {
+        if let HerderError::Forward { url, message } = e {
+            return match url {
+                Some(url) => RestError {
+                    status: StatusCode::CONFLICT,
+                    message,
+                    forward: Some(url),
+                },
+                None => RestError::conflict(NO_LEADER),
+            };
+        }
         let status = match &e {
             HerderError::NotFound(_) => StatusCode::NOT_FOUND,
             HerderError::AlreadyExists(_) => StatusCode::CONFLICT,
             HerderError::InvalidConfig(_) | HerderError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HerderError::BadState(_) => StatusCode::CONFLICT,
             HerderError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            HerderError::Rebalancing | HerderError::Forward { .. } => StatusCode::CONFLICT,
             HerderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         RestError::new(status, e.to_string())
@@ -69,9 +92,52 @@ impl IntoResponse for RestError {
             "error_code": self.status.as_u16(),
             "message": self.message,
         });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(url) = self.forward {
+            response.extensions_mut().insert(ForwardTo(url));
+        }
+        response
     }
 }
 
 /// `Result` with [`RestError`].
 pub type Result<T, E = RestError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distributed mode's answers: Kafka Connect's 409s while no leader is known or a
+    /// rebalance is under way; a forward carries the other worker's URL to the forwarding
+    /// layer.
+    #[test]
+    fn rebalances_answer_409_and_forwards_carry_the_target() {
+        let e = RestError::from(HerderError::Rebalancing);
+        assert_eq!(e.status, StatusCode::CONFLICT);
+        assert!(
+            e.message.contains("momentarily due to stale configuration"),
+            "{e}"
+        );
+        let e = RestError::from(HerderError::Forward {
+            url: None,
+            message: "not joined".into(),
+        });
+        assert_eq!(
+            (e.status, e.message.as_str()),
+            (StatusCode::CONFLICT, NO_LEADER)
+        );
+        assert!(e.forward.is_none());
+        let e = RestError::from(HerderError::Forward {
+            url: Some("http://leader:8083/".into()),
+            message: "not the leader".into(),
+        });
+        let response = e.into_response();
+        assert_eq!(
+            response
+                .extensions()
+                .get::<ForwardTo>()
+                .map(|f| f.0.as_str()),
+            Some("http://leader:8083/")
+        );
+    }
+}

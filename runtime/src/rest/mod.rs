@@ -9,11 +9,11 @@
 
 mod connectors;
 mod error;
+mod forward;
 mod loggers;
 mod plugins;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
@@ -44,34 +44,21 @@ pub struct RestState {
     herder: Herder,
     loggers: Loggers,
     cluster_id: Arc<str>,
-    rebalancing: Arc<AtomicBool>,
+    /// Forwards requests to other workers (distributed mode).
+    http: reqwest::Client,
 }
 
 impl RestState {
-    /// Handlers over `herder`; `cluster_id` is reported by `GET /`.
+    /// Handlers over `herder`; `cluster_id` is reported by `GET /`. The herder decides
+    /// what each worker answers: a distributed one answers 409 while it rebalances and
+    /// names the worker a request must be forwarded to ([`forward`]).
     pub fn new(herder: Herder, loggers: Loggers, cluster_id: &str) -> RestState {
         RestState {
             herder,
             loggers,
             cluster_id: cluster_id.into(),
-            rebalancing: Arc::new(AtomicBool::new(false)),
+            http: reqwest::Client::new(),
         }
-    }
-
-    /// The flag a distributed herder sets while a rebalance is under way: write requests
-    /// then answer 409, as Kafka Connect's do. Standalone never sets it.
-    pub fn rebalance_flag(&self) -> Arc<AtomicBool> {
-        self.rebalancing.clone()
-    }
-
-    /// 409 while a rebalance is under way; every write handler asks first.
-    fn writable(&self) -> Result<()> {
-        if self.rebalancing.load(Ordering::Acquire) {
-            return Err(RestError::conflict(
-                "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)",
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -96,7 +83,10 @@ pub fn router(state: RestState) -> Router {
                 .patch(connectors::patch_config),
         )
         .route("/connectors/{name}/status", get(connectors::status))
-        .route("/connectors/{name}/tasks", get(connectors::tasks))
+        .route(
+            "/connectors/{name}/tasks",
+            get(connectors::tasks).post(connectors::put_tasks),
+        )
         .route(
             "/connectors/{name}/tasks/{task}/status",
             get(connectors::task_status),
@@ -131,6 +121,10 @@ pub fn router(state: RestState) -> Router {
             "/admin/loggers/{logger}",
             get(plugins::logger).put(plugins::set_logger),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forward::forward,
+        ))
         .layer(axum::middleware::from_fn(time_limit))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -273,6 +267,19 @@ pub(crate) fn query_flag(pairs: &[(String, String)], key: &str) -> bool {
     pairs
         .iter()
         .any(|(k, v)| k == key && v.eq_ignore_ascii_case("true"))
+}
+
+/// Percent-encodes a name for a URL path segment.
+pub(crate) fn url_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn percent_decode(s: &str) -> String {

@@ -8,16 +8,23 @@
 //! | `task-<name>-<n>` | `{"properties":{...}}` |
 //! | `commit-<name>` | `{"tasks":N}`: applies the task configs written before it |
 //! | `target-state-<name>` | `{"state":"PAUSED","state.v2":"STOPPED"}` |
+//! | `restart-connector-<name>` | `{"include-tasks":true,"only-failed":false}` |
+//!
+//! [`ConfigState`] is a worker's view of the topic, built by applying its records in order
+//! (Kafka's `ClusterConfigState`); a distributed worker keeps applying what other workers
+//! write as the topic grows. Records a write puts together in one batch are applied
+//! together: a connector created with a target state (`initial_state`) is never seen
+//! without it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use ferry_api::{ConfigMap, TopicPartition, Value};
 use ferry_broker::record::RecordBatchBuilder;
 
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
-use crate::log::{Log, LogError, NewTopic, ensure_topic, now_ms, read_to_end};
+use crate::herder::RestartRequest;
+use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, now_ms, read_records_to_end};
 use crate::worker::TargetState;
 
 /// The stored state of one connector.
@@ -29,6 +36,203 @@ pub struct StoredConnector {
     pub tasks: Vec<ConfigMap>,
     /// What it should be doing.
     pub target: TargetState,
+}
+
+/// What applying one record changed, for a herder to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigChange {
+    /// A connector was created or its config replaced.
+    Connector(String),
+    /// A connector was deleted.
+    Removed(String),
+    /// A connector's target state changed.
+    Target(String),
+    /// A new generation of a connector's task configs was committed.
+    Tasks(String),
+    /// A restart of a connector (and maybe its tasks) was asked for.
+    Restart(String, RestartRequest),
+}
+
+/// A worker's view of the config topic.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigState {
+    /// The offset after the last record applied; -1 before any (Kafka's config offset, as
+    /// sent in JoinGroup metadata and assignments).
+    offset: i64,
+    connectors: BTreeMap<String, ConfigMap>,
+    /// Kept apart from `connectors`: a target state may be written before its connector.
+    targets: HashMap<String, TargetState>,
+    tasks: BTreeMap<String, Vec<ConfigMap>>,
+    /// Task configs written but not yet committed.
+    pending: HashMap<String, BTreeMap<usize, ConfigMap>>,
+}
+
+impl ConfigState {
+    /// An empty view (nothing read yet).
+    pub fn new() -> ConfigState {
+        ConfigState {
+            offset: -1,
+            ..ConfigState::default()
+        }
+    }
+
+    /// The offset after the last record applied, -1 before any.
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// The next offset to read.
+    pub fn next_offset(&self) -> i64 {
+        self.offset.max(0)
+    }
+
+    /// The connectors, by name.
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        self.connectors.keys()
+    }
+
+    /// Whether `name` exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.connectors.contains_key(name)
+    }
+
+    /// A connector's config.
+    pub fn config(&self, name: &str) -> Option<&ConfigMap> {
+        self.connectors.get(name)
+    }
+
+    /// A connector's target state (STARTED unless stored otherwise).
+    pub fn target(&self, name: &str) -> TargetState {
+        self.targets.get(name).copied().unwrap_or_default()
+    }
+
+    /// A connector's committed task configs.
+    pub fn tasks(&self, name: &str) -> &[ConfigMap] {
+        self.tasks.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every connector with its number of committed tasks (what the leader assigns).
+    pub fn task_counts(&self) -> BTreeMap<String, usize> {
+        self.connectors
+            .keys()
+            .map(|n| (n.clone(), self.tasks(n).len()))
+            .collect()
+    }
+
+    /// Every connector's stored state.
+    pub fn stored(&self) -> BTreeMap<String, StoredConnector> {
+        self.connectors
+            .iter()
+            .map(|(name, config)| {
+                (
+                    name.clone(),
+                    StoredConnector {
+                        config: config.clone(),
+                        tasks: self.tasks(name).to_vec(),
+                        target: self.target(name),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Applies the record at `offset`; returns what changed. Unknown keys and unreadable
+    /// values are skipped, as Kafka Connect does.
+    pub fn apply(&mut self, offset: i64, key: &str, value: Option<&[u8]>) -> Option<ConfigChange> {
+        self.offset = self.offset.max(offset + 1);
+        if let Some(name) = key.strip_prefix("connector-") {
+            match value.and_then(parse_properties) {
+                Some(config) => {
+                    self.connectors.insert(name.to_string(), config);
+                    Some(ConfigChange::Connector(name.to_string()))
+                }
+                None if value.is_some() => {
+                    tracing::warn!(key, "ignoring an unreadable connector config");
+                    None
+                }
+                None => {
+                    self.pending.remove(name);
+                    self.tasks.remove(name);
+                    self.connectors
+                        .remove(name)
+                        .map(|_| ConfigChange::Removed(name.to_string()))
+                }
+            }
+        } else if let Some(rest) = key.strip_prefix("task-") {
+            // task-<name>-<n>: the name may contain '-', the number is after the last one.
+            let (name, n) = rest.rsplit_once('-')?;
+            let n = n.parse::<usize>().ok()?;
+            let config = value.and_then(parse_properties)?;
+            self.pending
+                .entry(name.to_string())
+                .or_default()
+                .insert(n, config);
+            None
+        } else if let Some(name) = key.strip_prefix("commit-") {
+            let count = value
+                .and_then(|v| from_schemaless_json(v).ok())
+                .and_then(|v| field(&v, "tasks").and_then(Value::as_i64))
+                .and_then(|n| usize::try_from(n).ok())?;
+            let pending = self.pending.remove(name).unwrap_or_default();
+            let mut tasks = Vec::with_capacity(count);
+            for i in 0..count {
+                match pending.get(&i) {
+                    Some(config) => tasks.push(config.clone()),
+                    None => {
+                        // Kafka Connect calls such a connector inconsistent: its tasks wait
+                        // for a new generation of configs.
+                        tracing::warn!(
+                            connector = name,
+                            task = i,
+                            count,
+                            "a task config of a committed generation is missing: the connector has no tasks until new ones are committed"
+                        );
+                        tasks.clear();
+                        break;
+                    }
+                }
+            }
+            self.tasks.insert(name.to_string(), tasks);
+            Some(ConfigChange::Tasks(name.to_string()))
+        } else if let Some(name) = key.strip_prefix("target-state-") {
+            let target = match value {
+                None => {
+                    self.targets.remove(name);
+                    return None;
+                }
+                Some(v) => parse_target(v)?,
+            };
+            let previous = self.targets.insert(name.to_string(), target);
+            // A target state written before its connector (`initial_state`) is no change:
+            // the connector starts in it.
+            (previous.unwrap_or_default() != target && self.connectors.contains_key(name))
+                .then(|| ConfigChange::Target(name.to_string()))
+        } else if let Some(name) = key.strip_prefix("restart-connector-") {
+            let value = from_schemaless_json(value?).ok()?;
+            let flag = |k: &str| matches!(field(&value, k), Some(Value::Boolean(true)));
+            Some(ConfigChange::Restart(
+                name.to_string(),
+                RestartRequest {
+                    include_tasks: flag("include-tasks"),
+                    only_failed: flag("only-failed"),
+                },
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+fn parse_target(value: &[u8]) -> Option<TargetState> {
+    let v = from_schemaless_json(value).ok()?;
+    let state = field(&v, "state.v2")
+        .or_else(|| field(&v, "state"))?
+        .as_str()?;
+    Some(match state {
+        "PAUSED" => TargetState::Paused,
+        "STOPPED" => TargetState::Stopped,
+        _ => TargetState::Started,
+    })
 }
 
 /// A typed view over the config topic.
@@ -62,17 +266,32 @@ impl ConfigStore {
         log: Arc<dyn Log>,
         topic: &str,
     ) -> Result<(ConfigStore, BTreeMap<String, StoredConnector>)> {
+        let store = ConfigStore::connect(log, topic, -1).await?;
+        let mut state = ConfigState::new();
+        store.read(&mut state, |_| {}).await?;
+        Ok((store, state.stored()))
+    }
+
+    /// Opens the config topic, creating it (compacted, one partition, `replication_factor`:
+    /// -1 for the broker's default) if missing; a topic with more than one partition is
+    /// refused, as Kafka Connect does. Reads nothing.
+    pub async fn connect(
+        log: Arc<dyn Log>,
+        topic: &str,
+        replication_factor: i16,
+    ) -> Result<ConfigStore> {
         let err = |source| ConfigStoreError {
             topic: topic.to_string(),
             source,
         };
-        let partitions = ensure_topic(
+        let partitions = ensure_topic_replicated(
             log.as_ref(),
             NewTopic {
                 name: topic.to_string(),
                 partitions: 1,
                 configs: BTreeMap::from([("cleanup.policy".into(), "compact".into())]),
             },
+            replication_factor,
         )
         .await
         .map_err(err)?;
@@ -81,65 +300,87 @@ impl ConfigStore {
                 "the config topic must have exactly 1 partition, it has {partitions}"
             ))));
         }
-        let store = ConfigStore {
+        Ok(ConfigStore {
             log,
             partition: TopicPartition::new(topic, 0),
-        };
-        let state = store.read_all().await.map_err(err)?;
-        Ok((store, state))
-    }
-
-    async fn read_all(&self) -> Result<BTreeMap<String, StoredConnector>, LogError> {
-        let mut connectors: BTreeMap<String, StoredConnector> = BTreeMap::new();
-        let mut pending_tasks: HashMap<String, BTreeMap<usize, ConfigMap>> = HashMap::new();
-        let mut targets: HashMap<String, TargetState> = HashMap::new();
-        read_to_end(self.log.as_ref(), &self.partition, 0, |key, value| {
-            if let Ok(key) = std::str::from_utf8(&key) {
-                apply(
-                    key,
-                    value.as_ref(),
-                    &mut connectors,
-                    &mut pending_tasks,
-                    &mut targets,
-                );
-            }
         })
-        .await?;
-        for (name, target) in targets {
-            if let Some(c) = connectors.get_mut(&name) {
-                c.target = target;
-            }
-        }
-        Ok(connectors)
     }
 
-    async fn write(&self, records: Vec<(String, Option<Vec<u8>>)>) -> Result<()> {
+    /// The topic's one partition.
+    pub fn partition(&self) -> &TopicPartition {
+        &self.partition
+    }
+
+    fn err(&self, source: LogError) -> ConfigStoreError {
+        ConfigStoreError {
+            topic: self.partition.topic.to_string(),
+            source,
+        }
+    }
+
+    /// Applies to `state` every record from its offset to the topic's current end, handing
+    /// each change to `changed`.
+    pub async fn read(
+        &self,
+        state: &mut ConfigState,
+        mut changed: impl FnMut(ConfigChange),
+    ) -> Result<()> {
+        let from = state.next_offset();
+        read_records_to_end(
+            self.log.as_ref(),
+            &self.partition,
+            from,
+            |offset, key, value| {
+                if let Ok(key) = std::str::from_utf8(&key)
+                    && let Some(change) = state.apply(offset, key, value.as_deref())
+                {
+                    changed(change);
+                }
+            },
+        )
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Appends records in one batch; returns the offset after the last one.
+    async fn write(&self, records: Vec<(String, Option<Vec<u8>>)>) -> Result<i64> {
         let now = now_ms();
         let mut builder = RecordBatchBuilder::new(now);
         for (key, value) in &records {
             builder.append(now, Some(key.as_bytes()), value.as_deref(), &[]);
         }
-        self.log
+        let base = self
+            .log
             .append(&self.partition, builder.finish())
             .await
-            .map(|_| ())
-            .map_err(|source| ConfigStoreError {
-                topic: self.partition.topic.to_string(),
-                source,
-            })
+            .map_err(|e| self.err(e))?;
+        Ok(base + records.len() as i64)
+    }
+
+    /// Stores a connector's config; with `initial`, its target state in the same batch,
+    /// first, so the connector never exists without it. Returns the offset after the write.
+    pub async fn put_connector_with(
+        &self,
+        name: &str,
+        config: &ConfigMap,
+        initial: Option<TargetState>,
+    ) -> Result<i64> {
+        let mut records = Vec::with_capacity(2);
+        if let Some(target) = initial {
+            records.push((format!("target-state-{name}"), Some(target_value(target))));
+        }
+        records.push((format!("connector-{name}"), Some(properties(config))));
+        self.write(records).await
     }
 
     /// Stores a connector's config.
-    pub async fn put_connector(&self, name: &str, config: &ConfigMap) -> Result<()> {
-        self.write(vec![(
-            format!("connector-{name}"),
-            Some(properties(config)),
-        )])
-        .await
+    pub async fn put_connector(&self, name: &str, config: &ConfigMap) -> Result<i64> {
+        self.put_connector_with(name, config, None).await
     }
 
     /// Deletes a connector: tombstones for its config and target state.
-    pub async fn delete_connector(&self, name: &str) -> Result<()> {
+    pub async fn delete_connector(&self, name: &str) -> Result<i64> {
         self.write(vec![
             (format!("connector-{name}"), None),
             (format!("target-state-{name}"), None),
@@ -148,36 +389,72 @@ impl ConfigStore {
     }
 
     /// Stores a new generation of task configs, then the commit that applies them.
-    pub async fn put_tasks(&self, name: &str, tasks: &[ConfigMap]) -> Result<()> {
-        let mut records: Vec<(String, Option<Vec<u8>>)> = tasks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (format!("task-{name}-{i}"), Some(properties(t))))
-            .collect();
+    pub async fn put_tasks(&self, name: &str, tasks: &[ConfigMap]) -> Result<i64> {
+        self.write(task_records(name, tasks)).await
+    }
+
+    /// Stores a target state.
+    pub async fn put_target_state(&self, name: &str, target: TargetState) -> Result<i64> {
+        self.write(vec![(
+            format!("target-state-{name}"),
+            Some(target_value(target)),
+        )])
+        .await
+    }
+
+    /// Stops a connector (KIP-875): no tasks, then the STOPPED target state, in one batch.
+    pub async fn stop_connector(&self, name: &str) -> Result<i64> {
+        let mut records = task_records(name, &[]);
         records.push((
-            format!("commit-{name}"),
-            Some(to_schemaless_json(&Value::Map(vec![(
-                Value::from("tasks"),
-                Value::Int32(tasks.len() as i32),
-            )]))),
+            format!("target-state-{name}"),
+            Some(target_value(TargetState::Stopped)),
         ));
         self.write(records).await
     }
 
-    /// Stores a target state.
-    pub async fn put_target_state(&self, name: &str, target: TargetState) -> Result<()> {
-        // Older workers only know STARTED and PAUSED: STOPPED is written as PAUSED there.
-        let v1 = match target {
-            TargetState::Started => "STARTED",
-            TargetState::Paused | TargetState::Stopped => "PAUSED",
-        };
+    /// Asks the workers running a connector (and its tasks) to restart them (KIP-745).
+    pub async fn put_restart(&self, name: &str, request: RestartRequest) -> Result<i64> {
         let value = to_schemaless_json(&Value::Map(vec![
-            (Value::from("state"), Value::from(v1)),
-            (Value::from("state.v2"), Value::from(target.as_str())),
+            (
+                Value::from("include-tasks"),
+                Value::Boolean(request.include_tasks),
+            ),
+            (
+                Value::from("only-failed"),
+                Value::Boolean(request.only_failed),
+            ),
         ]));
-        self.write(vec![(format!("target-state-{name}"), Some(value))])
+        self.write(vec![(format!("restart-connector-{name}"), Some(value))])
             .await
     }
+}
+
+fn task_records(name: &str, tasks: &[ConfigMap]) -> Vec<(String, Option<Vec<u8>>)> {
+    let mut records: Vec<(String, Option<Vec<u8>>)> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("task-{name}-{i}"), Some(properties(t))))
+        .collect();
+    records.push((
+        format!("commit-{name}"),
+        Some(to_schemaless_json(&Value::Map(vec![(
+            Value::from("tasks"),
+            Value::Int32(tasks.len() as i32),
+        )]))),
+    ));
+    records
+}
+
+fn target_value(target: TargetState) -> Vec<u8> {
+    // Older workers only know STARTED and PAUSED: STOPPED is written as PAUSED there.
+    let v1 = match target {
+        TargetState::Started => "STARTED",
+        TargetState::Paused | TargetState::Stopped => "PAUSED",
+    };
+    to_schemaless_json(&Value::Map(vec![
+        (Value::from("state"), Value::from(v1)),
+        (Value::from("state.v2"), Value::from(target.as_str())),
+    ]))
 }
 
 fn properties(config: &ConfigMap) -> Vec<u8> {
@@ -201,7 +478,7 @@ fn field<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
     }
 }
 
-fn parse_properties(bytes: &Bytes) -> Option<ConfigMap> {
+fn parse_properties(bytes: &[u8]) -> Option<ConfigMap> {
     let value = from_schemaless_json(bytes).ok()?;
     let Value::Map(entries) = field(&value, "properties")? else {
         return None;
@@ -219,63 +496,6 @@ fn parse_properties(bytes: &Bytes) -> Option<ConfigMap> {
             })
             .collect(),
     )
-}
-
-fn apply(
-    key: &str,
-    value: Option<&Bytes>,
-    connectors: &mut BTreeMap<String, StoredConnector>,
-    pending_tasks: &mut HashMap<String, BTreeMap<usize, ConfigMap>>,
-    targets: &mut HashMap<String, TargetState>,
-) {
-    if let Some(name) = key.strip_prefix("connector-") {
-        match value.and_then(parse_properties) {
-            Some(config) => connectors.entry(name.to_string()).or_default().config = config,
-            None => {
-                connectors.remove(name);
-                pending_tasks.remove(name);
-            }
-        }
-    } else if let Some(rest) = key.strip_prefix("task-") {
-        // task-<name>-<n>: the name may contain '-', the number is after the last one.
-        let Some((name, n)) = rest.rsplit_once('-') else {
-            return;
-        };
-        let (Ok(n), Some(config)) = (n.parse::<usize>(), value.and_then(parse_properties)) else {
-            return;
-        };
-        pending_tasks
-            .entry(name.to_string())
-            .or_default()
-            .insert(n, config);
-    } else if let Some(name) = key.strip_prefix("commit-") {
-        let count = value
-            .and_then(|v| from_schemaless_json(v).ok())
-            .and_then(|v| field(&v, "tasks").and_then(Value::as_i64));
-        let (Some(count), Some(c)) = (count, connectors.get_mut(name)) else {
-            return;
-        };
-        let tasks = pending_tasks.remove(name).unwrap_or_default();
-        c.tasks = (0..count as usize)
-            .filter_map(|i| tasks.get(&i).cloned())
-            .collect();
-    } else if let Some(name) = key.strip_prefix("target-state-") {
-        let state = value
-            .and_then(|v| from_schemaless_json(v).ok())
-            .and_then(|v| {
-                let s = field(&v, "state.v2")
-                    .or_else(|| field(&v, "state"))?
-                    .as_str()?
-                    .to_string();
-                Some(s)
-            });
-        let target = match state.as_deref() {
-            Some("PAUSED") => TargetState::Paused,
-            Some("STOPPED") => TargetState::Stopped,
-            _ => TargetState::Started,
-        };
-        targets.insert(name.to_string(), target);
-    }
 }
 
 #[cfg(test)]
@@ -296,6 +516,10 @@ mod tests {
         assert_eq!(
             properties(&map(&[("a", "1"), ("name", "x")])),
             br#"{"properties":{"a":"1","name":"x"}}"#
+        );
+        assert_eq!(
+            target_value(TargetState::Stopped),
+            br#"{"state":"PAUSED","state.v2":"STOPPED"}"#
         );
     }
 
@@ -327,5 +551,101 @@ mod tests {
         assert_eq!(c.config, config);
         assert_eq!(c.tasks, vec![map(&[("t", "0")]), map(&[("t", "1")])]);
         assert_eq!(c.target, TargetState::Stopped);
+    }
+
+    /// A view follows the topic as it grows and reports each change once; offsets are
+    /// Kafka's config offsets (the offset after the last record read).
+    #[tokio::test]
+    async fn a_view_follows_the_topic_and_reports_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(LogConfig::new(dir.path())).unwrap());
+        let store = ConfigStore::connect(log.clone(), "cfg", -1).await.unwrap();
+        let mut view = ConfigState::new();
+        let mut changes = Vec::new();
+        store.read(&mut view, |c| changes.push(c)).await.unwrap();
+        assert_eq!((view.offset(), changes.len()), (-1, 0));
+
+        let config = map(&[("name", "a"), ("connector.class", "FileStreamSource")]);
+        let end = store
+            .put_connector_with("a", &config, Some(TargetState::Paused))
+            .await
+            .unwrap();
+        assert_eq!(end, 2);
+        store.read(&mut view, |c| changes.push(c)).await.unwrap();
+        assert_eq!(view.offset(), 2);
+        // The target state was written first and applies from the start.
+        assert_eq!(changes, vec![ConfigChange::Connector("a".into())]);
+        assert_eq!(view.target("a"), TargetState::Paused);
+
+        changes.clear();
+        store.put_tasks("a", &[map(&[("t", "0")])]).await.unwrap();
+        store
+            .put_restart(
+                "a",
+                RestartRequest {
+                    include_tasks: true,
+                    only_failed: false,
+                },
+            )
+            .await
+            .unwrap();
+        store.stop_connector("a").await.unwrap();
+        store.read(&mut view, |c| changes.push(c)).await.unwrap();
+        assert_eq!(
+            changes,
+            vec![
+                ConfigChange::Tasks("a".into()),
+                ConfigChange::Restart(
+                    "a".into(),
+                    RestartRequest {
+                        include_tasks: true,
+                        only_failed: false
+                    }
+                ),
+                ConfigChange::Tasks("a".into()),
+                ConfigChange::Target("a".into()),
+            ]
+        );
+        assert!(view.tasks("a").is_empty());
+        assert_eq!(view.target("a"), TargetState::Stopped);
+        assert_eq!(view.task_counts(), BTreeMap::from([("a".to_string(), 0)]));
+
+        changes.clear();
+        store.delete_connector("a").await.unwrap();
+        store.read(&mut view, |c| changes.push(c)).await.unwrap();
+        assert_eq!(changes, vec![ConfigChange::Removed("a".into())]);
+        assert!(!view.contains("a"));
+        assert_eq!(view.target("a"), TargetState::Started);
+    }
+
+    #[tokio::test]
+    async fn a_config_topic_with_two_partitions_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(LogConfig::new(dir.path())).unwrap());
+        log.create_topic(NewTopic {
+            name: "cfg".into(),
+            partitions: 2,
+            configs: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+        let err = ConfigStore::connect(log, "cfg", -1).await.unwrap_err();
+        assert!(err.to_string().contains("exactly 1 partition"), "{err}");
+    }
+
+    #[test]
+    fn a_commit_with_a_missing_task_leaves_the_connector_without_tasks() {
+        let mut view = ConfigState::new();
+        let props = properties(&map(&[("name", "a")]));
+        view.apply(0, "connector-a", Some(&props));
+        view.apply(1, "task-a-1", Some(&props));
+        view.apply(2, "commit-a", Some(br#"{"tasks":2}"#));
+        assert!(view.tasks("a").is_empty());
+        // Task names split at the last '-'.
+        view.apply(3, "task-a-b-0", Some(&props));
+        view.apply(4, "connector-a-b", Some(&props));
+        view.apply(5, "commit-a-b", Some(br#"{"tasks":1}"#));
+        assert_eq!(view.tasks("a-b").len(), 1);
+        assert_eq!(view.offset(), 6);
     }
 }

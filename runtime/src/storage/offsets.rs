@@ -24,7 +24,7 @@ use ferry_api::{ConnectError, OffsetReader, SourceMap, TopicPartition, Value};
 use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
 
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
-use crate::log::{Log, NewTopic, ensure_topic, now_ms, read_to_end};
+use crate::log::{Log, NewTopic, ensure_topic_replicated, now_ms, read_to_end};
 
 /// Errors of the offset store.
 #[derive(Debug, thiserror::Error)]
@@ -70,10 +70,13 @@ enum Backing {
     },
 }
 
-/// The worker's source offsets, read once at start and then kept in memory.
+/// The worker's source offsets, read at start and then kept in memory; a distributed
+/// worker [`refresh`](OffsetStore::refresh)es them with what other workers committed.
 pub struct OffsetStore {
     backing: Backing,
     data: Mutex<HashMap<Bytes, Bytes>>,
+    /// Next offset to read per partition of the offset topic.
+    positions: Mutex<Vec<i64>>,
     /// Serialises writers so the file is never written by two flushes at once.
     write: tokio::sync::Mutex<()>,
 }
@@ -94,48 +97,81 @@ impl OffsetStore {
     /// Offsets in a compacted topic of `log`, created (with `partitions` partitions) if
     /// missing; reads the whole topic.
     pub async fn topic(log: Arc<dyn Log>, topic: &str, partitions: u32) -> Result<OffsetStore> {
+        OffsetStore::topic_replicated(log, topic, partitions, -1).await
+    }
+
+    /// [`topic`](Self::topic), creating a missing topic with `replication_factor` replicas
+    /// (-1: the broker's default).
+    pub async fn topic_replicated(
+        log: Arc<dyn Log>,
+        topic: &str,
+        partitions: u32,
+        replication_factor: i16,
+    ) -> Result<OffsetStore> {
         let err = |source| OffsetStoreError::Log {
             topic: topic.to_string(),
             source,
         };
         let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-        let partitions = ensure_topic(
+        let partitions = ensure_topic_replicated(
             log.as_ref(),
             NewTopic {
                 name: topic.to_string(),
                 partitions,
                 configs,
             },
+            replication_factor,
         )
         .await
         .map_err(err)?;
-        let mut data = HashMap::new();
-        for p in 0..partitions as i32 {
-            let tp = TopicPartition::new(topic, p);
-            read_to_end(log.as_ref(), &tp, 0, |key, value| {
-                match value {
-                    Some(v) => data.insert(key, v),
-                    None => data.remove(&key),
-                };
-            })
-            .await
-            .map_err(err)?;
-        }
-        tracing::info!(
-            topic,
-            partitions,
-            offsets = data.len(),
-            "source offsets loaded"
-        );
-        Ok(OffsetStore {
+        let store = OffsetStore {
             backing: Backing::Topic {
                 log,
                 topic: topic.to_string(),
                 partitions,
             },
-            data: Mutex::new(data),
+            data: Mutex::new(HashMap::new()),
+            positions: Mutex::new(vec![0; partitions as usize]),
             write: tokio::sync::Mutex::new(()),
-        })
+        };
+        let read = store.refresh().await?;
+        tracing::info!(topic, partitions, offsets = read, "source offsets loaded");
+        Ok(store)
+    }
+
+    /// Reads what was written to the offset topic since the last read (by any worker), so
+    /// that a task moved here resumes where the previous one committed (Kafka Connect reads
+    /// the topic to its end before answering an offset lookup). Returns how many records it
+    /// read; a file store reads nothing.
+    pub async fn refresh(&self) -> Result<usize> {
+        let Backing::Topic { log, topic, .. } = &self.backing else {
+            return Ok(0);
+        };
+        // One reader at a time, and not while our own write is being applied.
+        let _writer = self.write.lock().await;
+        let from = self
+            .positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut records = Vec::new();
+        let mut next = Vec::with_capacity(from.len());
+        for (p, offset) in from.into_iter().enumerate() {
+            let tp = TopicPartition::new(topic.as_str(), p as i32);
+            let end = read_to_end(log.as_ref(), &tp, offset, |key, value| {
+                records.push((key, value));
+            })
+            .await
+            .map_err(|source| OffsetStoreError::Log {
+                topic: topic.clone(),
+                source,
+            })?;
+            next.push(end);
+        }
+        let read = records.len();
+        self.apply(records);
+        *self.positions.lock().unwrap_or_else(|e| e.into_inner()) = next;
+        Ok(read)
     }
 
     /// Offsets in a local file; a missing file is an empty store.
@@ -169,6 +205,7 @@ impl OffsetStore {
                 path: path.to_path_buf(),
             },
             data: Mutex::new(data),
+            positions: Mutex::new(Vec::new()),
             write: tokio::sync::Mutex::new(()),
         })
     }

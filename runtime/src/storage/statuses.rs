@@ -20,7 +20,7 @@ use ferry_api::{TopicPartition, Value};
 use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
 
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
-use crate::log::{Log, LogError, NewTopic, ensure_topic, now_ms, read_to_end};
+use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, now_ms, read_to_end};
 use crate::worker::TaskId;
 
 /// Default of `status.storage.partitions`.
@@ -305,13 +305,25 @@ impl StatusStore {
         topic: &str,
         partitions: u32,
     ) -> Result<(StatusStore, StatusSnapshot)> {
-        let partitions = ensure_topic(
+        StatusStore::open_replicated(log, topic, partitions, -1).await
+    }
+
+    /// [`open`](Self::open), creating a missing topic with `replication_factor` replicas
+    /// (-1: the broker's default).
+    pub async fn open_replicated(
+        log: Arc<dyn Log>,
+        topic: &str,
+        partitions: u32,
+        replication_factor: i16,
+    ) -> Result<(StatusStore, StatusSnapshot)> {
+        let partitions = ensure_topic_replicated(
             log.as_ref(),
             NewTopic {
                 name: topic.to_string(),
                 partitions: partitions.max(1),
                 configs: BTreeMap::from([("cleanup.policy".into(), "compact".into())]),
             },
+            replication_factor,
         )
         .await
         .map_err(|source| StatusStoreError {
@@ -334,6 +346,20 @@ impl StatusStore {
             topic: self.topic.clone(),
             source,
         }
+    }
+
+    /// The topic's name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The next offset [`read_new`](Self::read_new) would read, per partition (where a
+    /// [`Tail`](crate::log::Tail) of the topic starts).
+    pub fn positions(&self) -> Vec<i64> {
+        self.positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Reads the whole topic from its start.

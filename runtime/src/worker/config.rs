@@ -9,6 +9,10 @@ use ferry_api::{ConfigDef, ConfigMap, ConfigType, ConfigValue, Importance, Parse
 
 /// Default converter class when neither the worker nor the connector names one.
 pub const DEFAULT_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+/// Default of `status.storage.topic`.
+pub const DEFAULT_STATUS_TOPIC: &str = "connect-status";
+/// Default of `status.storage.partitions`.
+pub const DEFAULT_STATUS_PARTITIONS: i32 = 5;
 
 /// The worker config (`connect-standalone.properties` and friends).
 pub fn worker_config_def() -> ConfigDef {
@@ -66,6 +70,30 @@ pub fn worker_config_def() -> ConfigDef {
         )
         .with_validator(Validator::NonEmptyString)
         .define(
+            "status.storage.topic",
+            ConfigType::String,
+            Default::Value(ConfigValue::String(DEFAULT_STATUS_TOPIC.into())),
+            Importance::High,
+            "Compacted topic that keeps connector and task statuses (distributed) and the topics each connector uses (KIP-558, every mode).",
+        )
+        .with_validator(Validator::NonEmptyString)
+        .define(
+            "status.storage.partitions",
+            ConfigType::Int,
+            Default::Value(ConfigValue::Int(DEFAULT_STATUS_PARTITIONS)),
+            Importance::Low,
+            "Partitions of the status topic when the worker creates it.",
+        )
+        .with_validator(Validator::at_least(1.0))
+        .define(
+            "rest.advertised.listener",
+            ConfigType::String,
+            Default::Null,
+            Importance::Low,
+            "Scheme other workers and clients use for this worker's REST API (only http is served).",
+        )
+        .with_validator(Validator::OneOfIgnoreCase(&["http"]))
+        .define(
             "rest.advertised.host.name",
             ConfigType::String,
             Default::Null,
@@ -119,6 +147,24 @@ pub fn worker_config_def() -> ConfigDef {
             "Largest record batch, in bytes, the worker's producer builds (Kafka's batch.size).",
         )
         .with_validator(Validator::at_least(1.0))
+        .define(
+            "producer.linger.ms",
+            ConfigType::Long,
+            Default::Value(ConfigValue::Long(5)),
+            Importance::Low,
+            "How long an append to a Kafka cluster (bootstrap.servers) waits for others to share \
+             its Produce request (Kafka's linger.ms; its default since Kafka 4.0).",
+        )
+        .with_validator(Validator::at_least(0.0))
+        .define(
+            "producer.enable.idempotence",
+            ConfigType::Boolean,
+            Default::Value(ConfigValue::Boolean(true)),
+            Importance::Low,
+            "Appends to a Kafka cluster (bootstrap.servers) carry a producer id and sequence \
+             numbers, so that a retried append is never written twice (Kafka's \
+             enable.idempotence).",
+        )
         .define(
             "consumer.max.partition.fetch.bytes",
             ConfigType::Int,
@@ -232,24 +278,49 @@ impl WorkerConfig {
     }
     /// This worker's id, `host:port` of its advertised REST address, as Kafka Connect's.
     pub fn worker_id(&self) -> String {
-        let first = self.listeners().into_iter().next().unwrap_or_default();
-        let hostport = first
-            .split_once("://")
-            .map_or(first.as_str(), |(_, rest)| rest)
+        let url = self.advertised_url();
+        url.split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
             .trim_end_matches('/')
-            .to_string();
+            .to_string()
+    }
+    /// `status.storage.topic`.
+    pub fn status_topic(&self) -> String {
+        self.string("status.storage.topic")
+            .unwrap_or_else(|| DEFAULT_STATUS_TOPIC.into())
+    }
+    /// `status.storage.partitions`.
+    pub fn status_partitions(&self) -> u32 {
+        self.long("status.storage.partitions").max(1) as u32
+    }
+    /// The URL other workers and clients use for this worker's REST API, as Kafka
+    /// Connect's `RestServer.advertisedUrl`: `rest.advertised.listener`,
+    /// `rest.advertised.host.name` and `rest.advertised.port` where set, the first listener
+    /// otherwise (a listener on all interfaces advertises the machine's host name).
+    pub fn advertised_url(&self) -> String {
+        let first = self.listeners().into_iter().next().unwrap_or_default();
+        let (scheme, rest) = first
+            .split_once("://")
+            .map_or(("http", first.as_str()), |(s, r)| (s, r));
+        let hostport = rest.trim_end_matches('/');
         let (host, port) = hostport
             .rsplit_once(':')
-            .map(|(h, p)| (h.to_string(), p.to_string()))
-            .unwrap_or((hostport.clone(), "8083".into()));
-        let host = self.string("rest.advertised.host.name").unwrap_or(host);
+            .map_or((hostport, "8083"), |(h, p)| (h, p));
+        let scheme = self
+            .string("rest.advertised.listener")
+            .map_or_else(|| scheme.to_ascii_lowercase(), |s| s.to_ascii_lowercase());
+        let host = match self.string("rest.advertised.host.name") {
+            Some(h) if !h.trim().is_empty() => h.trim().to_string(),
+            _ if host.is_empty() || host == "0.0.0.0" || host == "[::]" => local_host_name(),
+            _ => host.to_string(),
+        };
         let port = self
             .parsed
             .int("rest.advertised.port")
             .ok()
             .flatten()
-            .map_or(port, |p| p.to_string());
-        format!("{host}:{port}")
+            .map_or_else(|| port.to_string(), |p| p.to_string());
+        format!("{scheme}://{host}:{port}/")
     }
     /// `offset.storage.partitions`.
     pub fn offset_partitions(&self) -> u32 {
@@ -267,6 +338,21 @@ impl WorkerConfig {
     pub fn batch_size(&self) -> usize {
         self.long("producer.batch.size").max(1) as usize
     }
+    /// The producer settings of a Kafka-protocol log: `producer.linger.ms`,
+    /// `producer.batch.size`, `producer.enable.idempotence`.
+    pub fn producer_config(&self) -> crate::log::ProducerConfig {
+        crate::log::ProducerConfig {
+            linger: Duration::from_millis(self.long("producer.linger.ms").max(0) as u64),
+            batch_size: self.batch_size(),
+            idempotence: self
+                .parsed
+                .boolean("producer.enable.idempotence")
+                .ok()
+                .flatten()
+                .unwrap_or(true),
+            ..crate::log::ProducerConfig::default()
+        }
+    }
     /// `consumer.max.partition.fetch.bytes`.
     pub fn fetch_bytes(&self) -> usize {
         self.long("consumer.max.partition.fetch.bytes").max(1) as usize
@@ -275,6 +361,16 @@ impl WorkerConfig {
     pub fn default_partitions(&self) -> u32 {
         self.long("num.partitions").max(1) as u32
     }
+}
+
+/// This machine's host name (`/etc/hostname`, `HOSTNAME`), `localhost` when unknown.
+fn local_host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The keys every connector config has (Kafka's `ConnectorConfig`, `SinkConnectorConfig`).
@@ -408,5 +504,67 @@ pub fn validate_sink_topics(config: &ConfigMap) -> Vec<ConfigIssue> {
             }],
         },
         (Some(_), None) => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(kv: &[(&str, &str)]) -> WorkerConfig {
+        let map: ConfigMap = kv
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        WorkerConfig::parse(&map).unwrap()
+    }
+
+    /// Kafka Connect's `RestServer.advertisedUrl`: the advertised keys win over the
+    /// listener; the worker id is the advertised `host:port`.
+    #[test]
+    fn the_advertised_url_honours_the_rest_advertised_keys() {
+        let w = parse(&[("listeners", "http://127.0.0.1:18083")]);
+        assert_eq!(w.advertised_url(), "http://127.0.0.1:18083/");
+        assert_eq!(w.worker_id(), "127.0.0.1:18083");
+        let w = parse(&[
+            ("listeners", "http://0.0.0.0:8083"),
+            ("rest.advertised.host.name", "worker-1.example.com"),
+            ("rest.advertised.port", "9083"),
+            ("rest.advertised.listener", "HTTP"),
+        ]);
+        assert_eq!(w.advertised_url(), "http://worker-1.example.com:9083/");
+        assert_eq!(w.worker_id(), "worker-1.example.com:9083");
+        // All interfaces: the machine's name, never 0.0.0.0.
+        let w = parse(&[("listeners", "http://0.0.0.0:8083")]);
+        assert!(
+            !w.advertised_url().contains("0.0.0.0"),
+            "{}",
+            w.advertised_url()
+        );
+        let bad = WorkerConfig::parse(
+            &[("rest.advertised.listener".to_string(), "https".to_string())].into(),
+        );
+        assert!(bad.is_err(), "only http is served");
+    }
+
+    #[test]
+    fn producer_settings_default_to_kafkas_and_can_be_changed() {
+        assert_eq!(
+            parse(&[]).producer_config(),
+            crate::log::ProducerConfig::default()
+        );
+        let c = parse(&[
+            ("producer.linger.ms", "20"),
+            ("producer.batch.size", "65536"),
+            ("producer.enable.idempotence", "false"),
+        ])
+        .producer_config();
+        assert_eq!(c.linger, Duration::from_millis(20));
+        assert_eq!(c.batch_size, 65536);
+        assert!(!c.idempotence);
+        let map: ConfigMap = [("producer.linger.ms".to_string(), "-1".to_string())]
+            .into_iter()
+            .collect();
+        assert!(WorkerConfig::parse(&map).is_err());
     }
 }

@@ -15,13 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_api::{ConfigIssue, ConfigMap, ConnectError, ConnectorContext, ConnectorType};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 pub use config::WorkerConfig;
 
 use crate::log::Log;
 use crate::plugins;
 use crate::storage::OffsetStore;
+use crate::storage::statuses::{StatusStore, StatusStoreError, TopicStatus};
 
 /// A task's place in its lifecycle, as Kafka Connect reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,31 +131,102 @@ impl TaskHandle {
 
 /// The topics each connector has used since it was created or its set was last reset
 /// (Kafka Connect's active topics, KIP-558): a source's destination topics, a sink's
-/// assigned ones. Kept in memory: a restarted worker starts with empty sets.
+/// assigned ones. With a status store ([`ActiveTopics::stored_in`]) each topic seen for the
+/// first time is recorded there as `status-topic-<topic>:connector-<name>`, so the sets
+/// survive restarts and every worker of a group sees them; the herder feeds back what the
+/// status topic holds ([`ActiveTopics::observe`]). Without one they live in memory only.
 #[derive(Debug, Clone, Default)]
-pub struct ActiveTopics(
-    Arc<std::sync::Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>>,
-);
+pub struct ActiveTopics {
+    inner: Arc<TopicsInner>,
+    /// The task recording through this handle (a handle per task).
+    task: i32,
+}
+
+#[derive(Debug, Default)]
+struct TopicsInner {
+    sets: std::sync::Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
+    store: Option<Arc<StatusStore>>,
+}
 
 impl ActiveTopics {
+    /// Sets kept in `store`, starting from what it holds (`(connector, topic)` pairs).
+    pub fn stored_in(
+        store: Arc<StatusStore>,
+        known: impl IntoIterator<Item = (String, String)>,
+    ) -> ActiveTopics {
+        let topics = ActiveTopics {
+            inner: Arc::new(TopicsInner {
+                sets: Default::default(),
+                store: Some(store),
+            }),
+            task: 0,
+        };
+        for (connector, topic) in known {
+            topics.observe(&connector, &topic, true);
+        }
+        topics
+    }
+
     fn lock(
         &self,
     ) -> std::sync::MutexGuard<
         '_,
         std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
     > {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.sets.lock().unwrap_or_else(|p| p.into_inner())
     }
-    /// Records that `connector` uses `topic` (called once per topic and task, not per
-    /// record).
-    pub fn record(&self, connector: &str, topic: &str) {
-        let mut map = self.lock();
-        let set = map.entry(connector.to_string()).or_default();
-        if !set.contains(topic) {
-            set.insert(topic.to_string());
-            tracing::debug!(connector, topic, "active topic recorded");
+
+    /// The same sets, recording as task `task`.
+    pub(crate) fn for_task(&self, task: usize) -> ActiveTopics {
+        ActiveTopics {
+            inner: self.inner.clone(),
+            task: i32::try_from(task).unwrap_or(i32::MAX),
         }
     }
+
+    /// Records that `connector` uses `topic` (called once per topic and task, not per
+    /// record); a topic new to the set is written to the status store in the background.
+    pub fn record(&self, connector: &str, topic: &str) {
+        let new = self
+            .lock()
+            .entry(connector.to_string())
+            .or_default()
+            .insert(topic.to_string());
+        if !new {
+            return;
+        }
+        tracing::debug!(connector, topic, "active topic recorded");
+        if let Some(store) = self.inner.store.clone() {
+            let status = TopicStatus {
+                topic: topic.to_string(),
+                connector: connector.to_string(),
+                task: self.task,
+                discover_timestamp: crate::log::now_ms(),
+            };
+            tokio::spawn(async move {
+                if let Err(e) = store.put_topic(&status).await {
+                    tracing::warn!(connector = %status.connector, topic = %status.topic, error = %e, "cannot record an active topic");
+                }
+            });
+        }
+    }
+
+    /// Applies what the status topic says: `connector` uses `topic` (`present`), or its
+    /// record was reset.
+    pub fn observe(&self, connector: &str, topic: &str, present: bool) {
+        let mut sets = self.lock();
+        if present {
+            sets.entry(connector.to_string())
+                .or_default()
+                .insert(topic.to_string());
+        } else if let Some(set) = sets.get_mut(connector) {
+            set.remove(topic);
+            if set.is_empty() {
+                sets.remove(connector);
+            }
+        }
+    }
+
     /// The topics `connector` uses, sorted.
     pub fn topics(&self, connector: &str) -> Vec<String> {
         self.lock()
@@ -162,10 +234,31 @@ impl ActiveTopics {
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default()
     }
-    /// Forgets the topics of `connector`.
-    pub fn reset(&self, connector: &str) {
-        self.lock().remove(connector);
+
+    /// Forgets the topics of `connector` (tombstones in the status store, when kept there);
+    /// returns the set before.
+    pub async fn reset(&self, connector: &str) -> Result<Vec<String>, StatusStoreError> {
+        let topics: Vec<String> = self
+            .lock()
+            .remove(connector)
+            .map(|s| s.into_iter().collect())
+            .unwrap_or_default();
+        if let Some(store) = &self.inner.store {
+            for topic in &topics {
+                store.delete_topic(topic, connector).await?;
+            }
+        }
+        Ok(topics)
     }
+}
+
+/// What a connector asks of the herder that runs it (through its `ConnectorContext`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectorEvent {
+    /// `request_task_reconfiguration`: its task configs should be generated again.
+    Reconfigure(String),
+    /// `raise_error`: the connector failed; the message says why.
+    Failed(String, String),
 }
 
 /// What every task runner gets.
@@ -210,6 +303,21 @@ impl TaskSetup {
         let _ = control.wait_for(|t| *t != TargetState::Paused).await;
         if !self.stopping() {
             self.set_state(TaskState::Running);
+        }
+        true
+    }
+
+    /// Before the task starts: while paused, reports PAUSED and waits. Returns false (having
+    /// reported STOPPED) when stopped before it started.
+    async fn hold_until_started(&self) -> bool {
+        if self.paused() {
+            self.set_state(TaskState::Paused);
+            let mut control = self.control.clone();
+            let _ = control.wait_for(|t| *t != TargetState::Paused).await;
+        }
+        if self.stopping() {
+            self.set_state(TaskState::Stopped);
+            return false;
         }
         true
     }
@@ -342,20 +450,23 @@ impl std::fmt::Debug for RunningConnector {
     }
 }
 
-struct LoggingContext {
+struct Context {
     name: String,
-    reconfigure: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    events: Option<mpsc::UnboundedSender<ConnectorEvent>>,
 }
 
-impl ConnectorContext for LoggingContext {
+impl ConnectorContext for Context {
     fn request_task_reconfiguration(&self) {
         tracing::info!(connector = %self.name, "connector asked for task reconfiguration");
-        if let Some(tx) = &self.reconfigure {
-            let _ = tx.send(self.name.clone());
+        if let Some(events) = &self.events {
+            let _ = events.send(ConnectorEvent::Reconfigure(self.name.clone()));
         }
     }
     fn raise_error(&self, error: ConnectError) {
         tracing::error!(connector = %self.name, %error, "connector FAILED");
+        if let Some(events) = &self.events {
+            let _ = events.send(ConnectorEvent::Failed(self.name.clone(), error.to_string()));
+        }
     }
 }
 
@@ -366,8 +477,7 @@ pub struct Worker {
     log: Arc<dyn Log>,
     offsets: Arc<OffsetStore>,
     topics: ActiveTopics,
-    /// Where connectors' reconfiguration requests go (the herder), by connector name.
-    reconfigure: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    events: Option<mpsc::UnboundedSender<ConnectorEvent>>,
 }
 
 impl std::fmt::Debug for dyn Log {
@@ -384,13 +494,23 @@ impl Worker {
             log,
             offsets,
             topics: ActiveTopics::default(),
-            reconfigure: None,
+            events: None,
         }
     }
 
-    /// Sends the names of connectors that ask for task reconfiguration to `tx`.
-    pub fn on_reconfigure(&mut self, tx: tokio::sync::mpsc::UnboundedSender<String>) {
-        self.reconfigure = Some(tx);
+    /// Keeps the active topics in `topics` (e.g. [`ActiveTopics::stored_in`] a status store).
+    pub fn with_active_topics(mut self, topics: ActiveTopics) -> Worker {
+        self.topics = topics;
+        self
+    }
+
+    /// Sends what connectors ask for (task reconfiguration, failure) to `events`.
+    pub fn with_connector_events(
+        mut self,
+        events: mpsc::UnboundedSender<ConnectorEvent>,
+    ) -> Worker {
+        self.events = Some(events);
+        self
     }
 
     /// The topics each connector uses.
@@ -416,9 +536,9 @@ impl Worker {
         let plugin = plugins::connector(class)
             .ok_or_else(|| ConnectError::Config(format!("unknown connector class \"{class}\"")))?;
         let mut connector = plugin.new_connector();
-        let context = Arc::new(LoggingContext {
+        let context = Arc::new(Context {
             name: name.clone(),
-            reconfigure: self.reconfigure.clone(),
+            events: self.events.clone(),
         });
         connector.start(context, config).await?;
         tracing::info!(connector = %name, class = plugin.info().class, "connector started");
@@ -489,17 +609,26 @@ impl Worker {
             worker: self.config.clone(),
             control: control_rx,
             state: state_tx,
-            topics: self.topics.clone(),
+            topics: self.topics.for_task(task),
         };
+        // A task created paused (a connector created PAUSED, a paused connector's task
+        // restarted) is not started until resumed, as Kafka Connect's WorkerTask: it never
+        // reports RUNNING in between.
         let join = match plugin {
             ferry_api::ConnectorPlugin::Source { task: new_task, .. } => {
                 let reader = self.offsets.reader(&name);
                 let offsets = self.offsets.clone();
-                tokio::spawn(source::run(setup, new_task(), reader, offsets))
+                tokio::spawn(async move {
+                    if setup.hold_until_started().await {
+                        source::run(setup, new_task(), reader, offsets).await;
+                    }
+                })
             }
-            ferry_api::ConnectorPlugin::Sink { task: new_task, .. } => {
-                tokio::spawn(sink::run(setup, new_task(), task, count))
-            }
+            ferry_api::ConnectorPlugin::Sink { task: new_task, .. } => tokio::spawn(async move {
+                if setup.hold_until_started().await {
+                    sink::run(setup, new_task(), task, count).await;
+                }
+            }),
         };
         Ok(TaskHandle {
             id,
