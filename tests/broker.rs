@@ -201,6 +201,25 @@ fn confluent_kafka_group_rebalances_across_two_processes() {
 }
 
 #[test]
+fn confluent_admin_alters_topic_configs_and_adds_partitions() {
+    require_python_module("confluent_kafka", "confluent-kafka");
+    let broker = Broker::start(&[]);
+    let out = broker.run_script("confluent_admin.py", &["ck-admin"]);
+    assert!(out.contains("OK"), "{out}");
+    // The changes are durable: after a restart the topic still has them.
+    let mut broker = broker;
+    broker.restart();
+    let out = broker.run_script("kafka_python_admin.py", &["kp-admin"]);
+    assert!(out.contains("OK"), "{out}");
+    let meta = std::fs::read_to_string(broker.ws.path("data/ck-admin.topic.json"))
+        .expect("topic metadata file");
+    assert!(
+        meta.contains("\"partitions\": 3") && meta.contains("retention.bytes"),
+        "{meta}"
+    );
+}
+
+#[test]
 fn kcat_every_codec_and_a_consumer_group() {
     require_kcat();
     let broker = Broker::start(&["--num-partitions", "3"]);

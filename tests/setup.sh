@@ -75,3 +75,20 @@ if [ -z "${DATABASE_URL:-}" ]; then
         || psql_admin "CREATE DATABASE test" >/dev/null
     echo "PostgreSQL $PG_VERSION: wal_level=$(psql_admin 'SHOW wal_level'), database test ready"
 fi
+
+# S3 sink tests (tests/s3.rs, issue 9): moto's S3 server, and the readers the objects are
+# checked with (boto3, fastavro with cramjam for snappy, pyarrow, duckdb). awscli is the baseline of
+# tests/bench/s3_sink.sh.
+missing=""
+python3 -c "import moto.server, flask_cors" 2>/dev/null || missing="$missing moto[server]"
+python3 -c "import boto3" 2>/dev/null || missing="$missing boto3"
+python3 -c "import fastavro, cramjam" 2>/dev/null || missing="$missing fastavro cramjam"
+python3 -c "import pyarrow.parquet" 2>/dev/null || missing="$missing pyarrow"
+python3 -c "import duckdb" 2>/dev/null || missing="$missing duckdb"
+command -v aws >/dev/null 2>&1 || missing="$missing awscli"
+if [ -n "$missing" ]; then
+    echo "setup.sh: installing$missing"
+    python3 -m pip install $missing 2>/dev/null \
+        || python3 -m pip install --break-system-packages $missing
+fi
+python3 -c "import moto, fastavro, pyarrow, duckdb; print('moto', moto.__version__, 'fastavro', fastavro.__version__, 'pyarrow', pyarrow.__version__, 'duckdb', duckdb.__version__)"

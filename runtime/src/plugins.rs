@@ -12,6 +12,7 @@ pub static CONNECTORS: &[ConnectorPlugin] = &[
     ferry_postgres::POSTGRES_SOURCE,
     ferry_postgres::POSTGRES_CDC_SOURCE,
     ferry_postgres::POSTGRES_SINK,
+    ferry_s3::S3_SINK,
 ];
 
 /// The connector plugin of a class name or alias.

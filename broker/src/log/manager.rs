@@ -319,6 +319,100 @@ impl LogManager {
         Ok(())
     }
 
+    /// Replaces a topic's config overrides with `configs` (all of them: a key not in
+    /// `configs` goes back to the broker default, as Kafka's AlterConfigs). Validated first;
+    /// durable when this returns (metadata written as by `create_topic`); every partition
+    /// uses the new settings from its next operation on.
+    pub fn alter_topic_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<()> {
+        let config = self.config.defaults.with_overrides(&configs)?;
+        let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_open()?;
+        let old = self.existing_topic(name)?;
+        let meta = TopicMetadata {
+            configs,
+            ..old.meta.clone()
+        };
+        write_metadata(&self.config.data_dir, &meta)?;
+        for p in &old.partitions {
+            p.set_config(config.clone());
+        }
+        write_lock(&self.topics).insert(
+            name.to_owned(),
+            Arc::new(Topic {
+                meta,
+                partitions: old.partitions.clone(),
+            }),
+        );
+        tracing::info!(topic = name, "altered topic configs");
+        Ok(())
+    }
+
+    /// Grows a topic to `partitions` partitions (Kafka's CreatePartitions; a topic never
+    /// shrinks). The new partition directories are created first and the metadata written
+    /// last, so a crash in between leaves only empty directories that the next attempt
+    /// removes. Existing partitions and their handles are untouched.
+    pub fn create_partitions(&self, name: &str, partitions: u32) -> Result<()> {
+        let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        self.check_open()?;
+        let old = self.existing_topic(name)?;
+        let current = old.meta.partitions;
+        if partitions <= current || partitions > MAX_PARTITIONS {
+            return Err(Error::InvalidConfig {
+                key: "partitions".to_owned(),
+                value: partitions.to_string(),
+                reason: format!(
+                    "topic '{name}' has {current} partitions; expected more than {current} and \
+                     at most {MAX_PARTITIONS} (partitions can only be added)"
+                ),
+            });
+        }
+        let dir = &self.config.data_dir;
+        let config = self.config.defaults.with_overrides(&old.meta.configs)?;
+        let mut all = old.partitions.clone();
+        for p in current..partitions {
+            let pd = partition_dir(dir, name, p as i32);
+            if pd.exists() {
+                tracing::warn!(dir = %pd.display(), "removing leftover partition directory");
+                std::fs::remove_dir_all(&pd).at(&pd)?;
+            }
+            all.push(Arc::new(PartitionLog::open(
+                pd,
+                name,
+                p as i32,
+                config.clone(),
+            )?));
+        }
+        let meta = TopicMetadata {
+            partitions,
+            ..old.meta.clone()
+        };
+        write_metadata(dir, &meta)?;
+        write_lock(&self.topics).insert(
+            name.to_owned(),
+            Arc::new(Topic {
+                meta,
+                partitions: all,
+            }),
+        );
+        tracing::info!(
+            topic = name,
+            from = current,
+            to = partitions,
+            "added partitions"
+        );
+        Ok(())
+    }
+
+    fn existing_topic(&self, name: &str) -> Result<Arc<Topic>> {
+        if let Some(t) = read_lock(&self.topics).get(name) {
+            return Ok(t.clone());
+        }
+        Err(match read_lock(&self.damaged).get(name) {
+            Some(d) => d.error(),
+            None => Error::UnknownTopic(name.to_owned()),
+        })
+    }
+
     /// Deletes a topic and its data. Handles to its partitions stop accepting appends.
     pub fn delete_topic(&self, name: &str) -> Result<()> {
         let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
@@ -614,6 +708,7 @@ mod tests {
     use bytes::{Bytes, BytesMut};
 
     use super::*;
+    use crate::log::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RETENTION_MS};
     use crate::record::{RecordBatch, RecordBatchBuilder, batches};
 
     pub(crate) fn batch(first: u64, n: u64) -> BytesMut {
@@ -715,6 +810,95 @@ mod tests {
         assert_eq!(p.log_end_offset(), 503);
         assert_eq!(read_all(&p, 0, 4096), expected(0, 503));
         assert_eq!(m.partition("t", 0).unwrap().log_end_offset(), 0);
+    }
+
+    #[test]
+    fn altered_configs_apply_at_once_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let over = |kv: &[(&str, &str)]| -> BTreeMap<String, String> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        {
+            let m = LogManager::open(config(dir.path(), 1 << 20)).unwrap();
+            m.create_topic("t", 2, over(&[("retention.ms", "1000")]))
+                .unwrap();
+            let p = m.partition("t", 1).unwrap();
+            p.append(batch(0, 3)).unwrap();
+            // max.message.bytes takes effect on the next append, on every partition.
+            m.alter_topic_configs("t", over(&[("max.message.bytes", "40")]))
+                .unwrap();
+            assert!(matches!(
+                p.append(batch(3, 3)),
+                Err(Error::RecordTooLarge { max: 40, .. })
+            ));
+            assert_eq!(p.config().retention_ms, Some(DEFAULT_RETENTION_MS));
+            assert_eq!(m.partition("t", 0).unwrap().config().max_message_bytes, 40);
+            assert_eq!(
+                m.topic("t").unwrap().configs,
+                over(&[("max.message.bytes", "40")])
+            );
+            // A bad value changes nothing.
+            let e = m
+                .alter_topic_configs("t", over(&[("segment.bytes", "big")]))
+                .unwrap_err();
+            assert!(e.to_string().contains("segment.bytes=big"), "{e}");
+            assert!(matches!(
+                m.alter_topic_configs("nope", BTreeMap::new()),
+                Err(Error::UnknownTopic(_))
+            ));
+            m.alter_topic_configs("t", over(&[("cleanup.policy", "compact")]))
+                .unwrap();
+            m.crash();
+        }
+        let m = LogManager::open(config(dir.path(), 1 << 20)).unwrap();
+        assert_eq!(
+            m.topic("t").unwrap().configs,
+            over(&[("cleanup.policy", "compact")])
+        );
+        let p = m.partition("t", 1).unwrap();
+        assert!(p.config().cleanup_policy.compact);
+        assert_eq!(p.config().max_message_bytes, DEFAULT_MAX_MESSAGE_BYTES);
+        assert_eq!(read_all(&p, 0, 4096), expected(0, 3));
+    }
+
+    #[test]
+    fn partitions_are_added_never_removed_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let m = LogManager::open(config(dir.path(), 1 << 20)).unwrap();
+            m.create_topic("t", 1, BTreeMap::new()).unwrap();
+            let p0 = m.partition("t", 0).unwrap();
+            p0.append(batch(0, 3)).unwrap();
+            // A leftover directory of a crashed earlier attempt is replaced.
+            std::fs::create_dir_all(dir.path().join("t-2")).unwrap();
+            std::fs::write(dir.path().join("t-2/junk"), b"x").unwrap();
+            m.create_partitions("t", 3).unwrap();
+            assert_eq!(m.topic("t").unwrap().partitions, 3);
+            assert!(!dir.path().join("t-2/junk").exists());
+            // The old handle still serves and appends.
+            assert_eq!(p0.append(batch(3, 2)).unwrap().base_offset, 3);
+            let p2 = m.partition("t", 2).unwrap();
+            assert_eq!(p2.append(batch(0, 1)).unwrap().base_offset, 0);
+            for bad in [3, 2, MAX_PARTITIONS + 1] {
+                let e = m.create_partitions("t", bad).unwrap_err();
+                assert!(e.to_string().contains("can only be added"), "{e}");
+            }
+            assert!(matches!(
+                m.create_partitions("nope", 4),
+                Err(Error::UnknownTopic(_))
+            ));
+            m.crash();
+        }
+        let m = LogManager::open(config(dir.path(), 1 << 20)).unwrap();
+        assert_eq!(m.topic("t").unwrap().partitions, 3);
+        assert_eq!(
+            read_all(&m.partition("t", 0).unwrap(), 0, 4096),
+            expected(0, 5)
+        );
+        assert_eq!(m.partition("t", 2).unwrap().log_end_offset(), 1);
+        assert_eq!(m.partition("t", 1).unwrap().log_end_offset(), 0);
     }
 
     #[test]

@@ -99,13 +99,21 @@ pub struct PartitionLog {
     topic: String,
     partition: i32,
     dir: PathBuf,
-    config: TopicConfig,
+    /// Replaced as a whole when the topic's configs change (AlterConfigs); each operation
+    /// works with the snapshot it took at its start.
+    config: RwLock<Arc<TopicConfig>>,
     segments: RwLock<Vec<Arc<Segment>>>,
     writer: Mutex<Writer>,
     log_end: AtomicI64,
     log_start: AtomicI64,
     leo_tx: watch::Sender<i64>,
     closed: AtomicBool,
+}
+
+/// `segment.ms`: the active segment's first append is older than this.
+fn segment_too_old(w: &Writer, config: &TopicConfig) -> bool {
+    let first = w.active.first_append_ms();
+    first > 0 && now_ms().saturating_sub(first) >= config.segment_ms as i64
 }
 
 /// Directory name of a partition: `<topic>-<partition>`.
@@ -168,7 +176,7 @@ impl PartitionLog {
             topic: topic.to_owned(),
             partition,
             dir,
-            config,
+            config: RwLock::new(Arc::new(config)),
             segments: RwLock::new(segments),
             writer: Mutex::new(Writer {
                 active,
@@ -195,9 +203,16 @@ impl PartitionLog {
         self.partition
     }
 
-    /// The settings this log runs with.
-    pub fn config(&self) -> &TopicConfig {
-        &self.config
+    /// The settings this log runs with now.
+    pub fn config(&self) -> Arc<TopicConfig> {
+        read_lock(&self.config).clone()
+    }
+
+    /// Replaces the settings (a topic config change). Appends, rolls, retention and
+    /// compaction that start afterwards use them; segments already written keep the index
+    /// interval they were written with.
+    pub(crate) fn set_config(&self, config: TopicConfig) {
+        *write_lock(&self.config) = Arc::new(config);
     }
 
     /// First offset in the log.
@@ -253,22 +268,23 @@ impl PartitionLog {
                 max: u32::MAX as usize / 2,
             });
         }
+        let config = self.config();
         // 1. Validate everything before writing anything.
         let mut records: i64 = 0;
         let mut pos = 0;
         while pos < buf.len() {
             let size = check_frame(&buf[pos..], pos)?;
             let batch = &buf[pos..pos + size];
-            if size > self.config.max_message_bytes {
+            if size > config.max_message_bytes {
                 return Err(Error::RecordTooLarge {
                     topic: self.topic.clone(),
                     partition: self.partition,
                     size,
-                    max: self.config.max_message_bytes,
+                    max: config.max_message_bytes,
                 });
             }
             check_batch(batch, pos)?;
-            if self.config.cleanup_policy.compact {
+            if config.cleanup_policy.compact {
                 self.check_keys(batch, pos)?;
             }
             let count = get_i32(batch, RECORDS_COUNT_OFFSET);
@@ -294,15 +310,15 @@ impl PartitionLog {
         let active_size = w.active.size();
         let rel_end = w.next_offset + records - w.active.base_offset();
         if active_size > 0
-            && (active_size + total > self.config.segment_bytes
+            && (active_size + total > config.segment_bytes
                 || rel_end > i64::from(i32::MAX)
-                || self.segment_too_old(&w))
+                || segment_too_old(&w, &config))
         {
             self.roll(&mut w)?;
         }
         let base_offset = w.next_offset;
         let seg_pos = w.active.size();
-        let interval = u64::from(self.config.index_interval_bytes);
+        let interval = u64::from(config.index_interval_bytes);
         let mut max_ts = w.active.max_timestamp();
         let mut scratch = std::mem::take(&mut w.index_scratch);
         scratch.clear();
@@ -335,19 +351,13 @@ impl PartitionLog {
         if w.unflushed_since.is_none() {
             w.unflushed_since = Some(Instant::now());
         }
-        if self.config.flush_messages.is_some_and(|n| w.unflushed >= n) {
+        if config.flush_messages.is_some_and(|n| w.unflushed >= n) {
             self.sync_writer(&mut w, false)?;
         }
         Ok(AppendInfo {
             base_offset,
             last_offset: next - 1,
         })
-    }
-
-    /// `segment.ms`: the active segment's first append is older than this.
-    fn segment_too_old(&self, w: &Writer) -> bool {
-        let first = w.active.first_append_ms();
-        first > 0 && now_ms().saturating_sub(first) >= self.config.segment_ms as i64
     }
 
     /// Kafka's ListOffsets for this partition. `None` when no record has a timestamp at or
@@ -378,11 +388,12 @@ impl PartitionLog {
     /// and leaves offsets unchanged. Segments whose newest record is younger than
     /// `min.compaction.lag.ms` are left alone. Returns how many segments were rewritten.
     pub(crate) fn compact(&self, now_ms: i64) -> Result<usize> {
-        if !self.config.cleanup_policy.compact {
+        let config = self.config();
+        if !config.cleanup_policy.compact {
             return Ok(0);
         }
         let active = self.lock_writer().active.clone();
-        let lag = self.config.min_compaction_lag_ms as i64;
+        let lag = config.min_compaction_lag_ms as i64;
         let horizon = now_ms.saturating_sub(lag);
         let cleanable: Vec<Arc<Segment>> = self
             .segments()
@@ -395,7 +406,7 @@ impl PartitionLog {
         let map = cleaner::key_map(&cleanable)?;
         let mut rewritten = 0;
         for seg in &cleanable {
-            let Some(cleaned) = cleaner::clean_segment(seg, &self.dir, &map, &self.config, now_ms)?
+            let Some(cleaned) = cleaner::clean_segment(seg, &self.dir, &map, &config, now_ms)?
             else {
                 continue;
             };
@@ -419,7 +430,7 @@ impl PartitionLog {
             let new = Arc::new(Segment::open_reindex(
                 &self.dir,
                 seg.base_offset(),
-                self.config.index_interval_bytes,
+                config.index_interval_bytes,
             )?);
             if let Some(slot) = write_lock(&self.segments)
                 .iter_mut()
@@ -436,7 +447,8 @@ impl PartitionLog {
     /// record is older) or beyond `retention.bytes`; whole segments only, oldest first, as
     /// Kafka. Returns how many were deleted.
     pub(crate) fn enforce_retention(&self, now_ms: i64) -> Result<usize> {
-        if !self.config.cleanup_policy.delete {
+        let config = self.config();
+        if !config.cleanup_policy.delete {
             return Ok(0);
         }
         let w = self.lock_writer();
@@ -448,12 +460,10 @@ impl PartitionLog {
                 if Arc::ptr_eq(seg, &w.active) {
                     break;
                 }
-                let too_old = self
-                    .config
+                let too_old = config
                     .retention_ms
                     .is_some_and(|ms| seg.max_timestamp() < now_ms.saturating_sub(ms));
-                let too_big = self
-                    .config
+                let too_big = config
                     .retention_bytes
                     .is_some_and(|max| total - seg.size() >= max);
                 if !(too_old || too_big) {
@@ -543,7 +553,7 @@ impl PartitionLog {
 
     /// Flushes if `flush.ms` has passed since the oldest unflushed append.
     pub(crate) fn flush_if_due(&self) -> Result<()> {
-        let Some(ms) = self.config.flush_ms else {
+        let Some(ms) = self.config().flush_ms else {
             return Ok(());
         };
         let mut w = self.lock_writer();

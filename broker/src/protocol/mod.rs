@@ -171,6 +171,7 @@ pub const SUPPORTED_APIS: &[ApiKey] = &[
     ApiKey::InitProducerId,
     ApiKey::DescribeConfigs,
     ApiKey::AlterConfigs,
+    ApiKey::IncrementalAlterConfigs,
     ApiKey::CreatePartitions,
     ApiKey::DeleteGroups,
     ApiKey::OffsetDelete,
@@ -206,6 +207,12 @@ pub fn supported_versions(api: ApiKey) -> Option<VersionRange> {
         ApiKey::InitProducerId => both!(InitProducerIdRequest, InitProducerIdResponse),
         ApiKey::DescribeConfigs => both!(DescribeConfigsRequest, DescribeConfigsResponse),
         ApiKey::AlterConfigs => both!(AlterConfigsRequest, AlterConfigsResponse),
+        ApiKey::IncrementalAlterConfigs => {
+            both!(
+                IncrementalAlterConfigsRequest,
+                IncrementalAlterConfigsResponse
+            )
+        }
         ApiKey::CreatePartitions => both!(CreatePartitionsRequest, CreatePartitionsResponse),
         ApiKey::DeleteGroups => both!(DeleteGroupsRequest, DeleteGroupsResponse),
         ApiKey::OffsetDelete => both!(OffsetDeleteRequest, OffsetDeleteResponse),

@@ -58,6 +58,49 @@ pub fn set_base_offset(buf: &mut [u8], base_offset: i64) {
     buf[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
 }
 
+/// Stamps an idempotent producer's identity on each of the complete batches in `buf`
+/// (producerId, producerEpoch, and baseSequence counting up from `first_sequence` by each
+/// batch's record count, wrapping at `i32::MAX` as Kafka does) and recomputes their CRCs,
+/// which cover those fields. Returns the sequence after the last record.
+///
+/// # Errors
+/// [`Error::CorruptBatch`] if `buf` is not a sequence of whole v2 batches (nothing is
+/// changed then).
+pub fn set_producer(
+    buf: &mut [u8],
+    producer_id: i64,
+    producer_epoch: i16,
+    first_sequence: i32,
+) -> Result<i32> {
+    let mut pos = 0;
+    while pos < buf.len() {
+        pos += check_frame(&buf[pos..], pos)?;
+    }
+    let mut pos = 0;
+    let mut seq = first_sequence;
+    while pos < buf.len() {
+        let size = (get_i32(&buf[pos..], LENGTH_OFFSET) as usize) + LOG_OVERHEAD;
+        let batch = &mut buf[pos..pos + size];
+        let count = get_i32(batch, RECORDS_COUNT_OFFSET);
+        batch[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8]
+            .copy_from_slice(&producer_id.to_be_bytes());
+        batch[PRODUCER_EPOCH_OFFSET..PRODUCER_EPOCH_OFFSET + 2]
+            .copy_from_slice(&producer_epoch.to_be_bytes());
+        batch[BASE_SEQUENCE_OFFSET..BASE_SEQUENCE_OFFSET + 4].copy_from_slice(&seq.to_be_bytes());
+        let crc = compute_crc(batch);
+        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        seq = next_sequence(seq, count);
+        pos += size;
+    }
+    Ok(seq)
+}
+
+/// The sequence number after `count` records starting at `seq` (wraps to 0 past `i32::MAX`).
+pub fn next_sequence(seq: i32, count: i32) -> i32 {
+    let next = i64::from(seq) + i64::from(count.max(0));
+    (next % (i64::from(i32::MAX) + 1)) as i32
+}
+
 /// CRC-32C of a complete batch, over attributes..end (what the crc field must hold).
 ///
 /// # Panics

@@ -15,7 +15,7 @@ pub(crate) use batch::{
 };
 pub use batch::{
     BATCH_HEADER_SIZE, Batches, Header, HeaderIter, Headers, LOG_OVERHEAD, MAGIC_V2, Record,
-    RecordBatch, Records, batches, set_base_offset,
+    RecordBatch, Records, batches, next_sequence, set_base_offset, set_producer,
 };
 pub use builder::RecordBatchBuilder;
 pub use compression::MAX_DECOMPRESSED_SIZE;
@@ -33,6 +33,37 @@ mod tests {
     /// Two records, hand-encoded from the Kafka protocol spec ("Record Batch" in
     /// kafka.apache.org/documentation/#recordbatch); the CRC-32C was computed independently
     /// (bitwise, polynomial 0x82F63B78) over attributes..end.
+    #[test]
+    fn producer_stamps_keep_batches_valid_and_count_sequences() {
+        let batch = |n: usize| {
+            let mut b = RecordBatchBuilder::new(1_000);
+            for i in 0..n {
+                b.append(1_000 + i as i64, None, Some(b"v"), &[]);
+            }
+            b.finish()
+        };
+        let mut buf = batch(3).to_vec();
+        buf.extend_from_slice(&batch(2));
+        let next = set_producer(&mut buf, 42, 7, i32::MAX - 3).unwrap();
+        assert_eq!(next, 1, "3 + 2 records from MAX-3 wrap to 1");
+        let parsed: Vec<RecordBatch> = batches(Bytes::from(buf.clone()))
+            .map(|b| b.unwrap())
+            .collect();
+        assert_eq!(parsed.len(), 2);
+        for b in &parsed {
+            assert!(b.crc_valid());
+            assert_eq!((b.producer_id(), b.producer_epoch()), (42, 7));
+        }
+        assert_eq!(parsed[0].base_sequence(), i32::MAX - 3);
+        assert_eq!(parsed[1].base_sequence(), i32::MAX);
+        assert_eq!(next_sequence(5, 3), 8);
+        // A torn buffer is refused whole.
+        let before = buf.clone();
+        let cut = buf.len() - 1;
+        assert!(set_producer(&mut buf[..cut], 1, 1, 0).is_err());
+        assert_eq!(buf, before);
+    }
+
     const GOLDEN: &str = concat!(
         "0000000000000000", // baseOffset 0
         "00000049",         // batchLength 73 = 85 - 12

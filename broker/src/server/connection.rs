@@ -42,17 +42,16 @@ async fn read_frame<R: AsyncRead + Unpin>(
             }
             if size >= OWN_BUFFER_THRESHOLD {
                 buf.advance(FRAME_PREFIX);
-                let have = buf.len();
-                let mut frame = BytesMut::zeroed(size);
-                frame[..have].copy_from_slice(buf);
+                // Not zeroed first: the profile of a 1 MB-batch produce showed the memset.
+                let mut frame = BytesMut::with_capacity(size);
+                frame.extend_from_slice(buf);
                 buf.clear();
-                rd.read_exact(&mut frame[have..]).await.map_err(|e| {
-                    if e.kind() == io::ErrorKind::UnexpectedEof {
-                        ReadError::Truncated(have)
-                    } else {
-                        ReadError::Io(e)
+                while frame.len() < size {
+                    let want = (size - frame.len()) as u64;
+                    if (&mut *rd).take(want).read_buf(&mut frame).await? == 0 {
+                        return Err(ReadError::Truncated(frame.len()));
                     }
-                })?;
+                }
                 return Ok(Some(frame));
             }
         }

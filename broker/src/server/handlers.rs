@@ -86,6 +86,7 @@ pub(super) async fn handle(
         RequestKind::CreatePartitions(r) => create_partitions(sh, r).into(),
         RequestKind::DescribeConfigs(r) => describe_configs(sh, r, v).into(),
         RequestKind::AlterConfigs(r) => alter_configs(sh, r).into(),
+        RequestKind::IncrementalAlterConfigs(r) => incremental_alter_configs(sh, r).into(),
         RequestKind::FindCoordinator(r) => find_coordinator(sh, r, v).into(),
         RequestKind::JoinGroup(r) => join_group(sh, r, v, client_id, peer).await.into(),
         RequestKind::SyncGroup(r) => sync_group(sh, r, v).await.into(),
@@ -838,32 +839,85 @@ fn delete_topics(sh: &Shared, req: DeleteTopicsRequest, version: i16) -> DeleteT
 
 fn create_partitions(sh: &Shared, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let mut resp = CreatePartitionsResponse::default();
+    let mut seen = std::collections::HashSet::new();
+    let duplicates: std::collections::HashSet<String> = req
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.to_string()))
+        .map(|t| t.name.to_string())
+        .collect();
     for t in req.topics {
-        let mut r = create_partitions_response::CreatePartitionsTopicResult::default();
-        let (code, msg) = match sh.log.topic(&t.name) {
-            None => (
-                E::UnknownTopicOrPartition.code(),
-                format!("unknown topic '{}'", t.name.as_str()),
-            ),
-            Some(m) if t.count <= m.partitions as i32 => (
+        let name = t.name.to_string();
+        let node = sh.config.node_id;
+        let result: Result<(), (i16, String)> = if duplicates.contains(&name) {
+            Err((
+                E::InvalidRequest.code(),
+                format!("topic '{name}' appears more than once in the request"),
+            ))
+        } else if name == OFFSETS_TOPIC {
+            Err((
                 E::InvalidPartitions.code(),
+                format!("the partitions of the internal topic {OFFSETS_TOPIC} cannot change"),
+            ))
+        } else if let Some(bad) = t.assignments.as_ref().and_then(|a| {
+            a.iter()
+                .find(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != node)
+        }) {
+            Err((
+                E::InvalidReplicaAssignment.code(),
                 format!(
-                    "topic '{}' already has {} partitions; it cannot shrink to {}",
-                    m.name, m.partitions, t.count
+                    "replica assignment {:?} is not possible: ferry broker is the single node {node}",
+                    bad.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>()
                 ),
-            ),
-            Some(m) => (
-                E::InvalidPartitions.code(),
-                format!(
-                    "ferry's log engine cannot add partitions to an existing topic yet ('{}' has {}, {} requested)",
-                    m.name, m.partitions, t.count
-                ),
-            ),
+            ))
+        } else {
+            match sh.log.topic(&name) {
+                None => Err((
+                    E::UnknownTopicOrPartition.code(),
+                    format!("unknown topic '{name}'"),
+                )),
+                Some(m) => {
+                    let added = i64::from(t.count) - i64::from(m.partitions);
+                    if t.count <= m.partitions as i32 || t.count as u32 > crate::log::MAX_PARTITIONS
+                    {
+                        Err((
+                            E::InvalidPartitions.code(),
+                            format!(
+                                "topic '{name}' has {} partitions; {} is not more (partitions can only be added, up to {})",
+                                m.partitions,
+                                t.count,
+                                crate::log::MAX_PARTITIONS
+                            ),
+                        ))
+                    } else if t
+                        .assignments
+                        .as_ref()
+                        .is_some_and(|a| a.len() as i64 != added)
+                    {
+                        Err((
+                            E::InvalidReplicaAssignment.code(),
+                            format!(
+                                "{} replica assignments given for {added} new partitions",
+                                t.assignments.as_ref().map_or(0, Vec::len)
+                            ),
+                        ))
+                    } else if req.validate_only {
+                        Ok(())
+                    } else {
+                        sh.log
+                            .create_partitions(&name, t.count as u32)
+                            .map_err(|e| (error_code(&e), e.to_string()))
+                    }
+                }
+            }
         };
-        tracing::info!(topic = %t.name.as_str(), error = %msg, "CreatePartitions refused");
+        let mut r = create_partitions_response::CreatePartitionsTopicResult::default();
         r.name = t.name;
-        r.error_code = code;
-        r.error_message = Some(s(msg));
+        if let Err((code, msg)) = result {
+            tracing::info!(topic = %name, error = %msg, "CreatePartitions refused");
+            r.error_code = code;
+            r.error_message = Some(s(msg));
+        }
         resp.results.push(r);
     }
     resp
@@ -1046,12 +1100,70 @@ fn describe_configs(
     resp
 }
 
+/// Topic configs whose values are comma-separated lists (Kafka's LIST type): the only ones
+/// IncrementalAlterConfigs may APPEND to or SUBTRACT from.
+const LIST_TOPIC_CONFIGS: &[&str] = &[
+    "cleanup.policy",
+    "follower.replication.throttled.replicas",
+    "leader.replication.throttled.replicas",
+];
+
+/// Checks that the resource is an existing topic and the new overrides are valid, then (unless
+/// `validate_only`) stores them. The error code and message of a refusal.
+fn alter_topic_configs(
+    sh: &Shared,
+    resource_type: i8,
+    name: &str,
+    change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, (i16, String)>,
+    validate_only: bool,
+) -> Result<(), (i16, String)> {
+    if resource_type == RESOURCE_BROKER {
+        return Err((
+            E::InvalidRequest.code(),
+            "broker configs of ferry broker are static (set them on the command line)".into(),
+        ));
+    }
+    if resource_type != RESOURCE_TOPIC {
+        return Err((
+            E::InvalidRequest.code(),
+            format!(
+                "resource type {resource_type} is not supported; only topic configs can be altered"
+            ),
+        ));
+    }
+    let Some(meta) = sh.log.topic(name) else {
+        return Err((
+            E::UnknownTopicOrPartition.code(),
+            format!("unknown topic '{name}'"),
+        ));
+    };
+    let configs = change(&meta.configs)?;
+    sh.log
+        .config()
+        .defaults
+        .with_overrides(&configs)
+        .map_err(|e| (error_code(&e), e.to_string()))?;
+    if validate_only {
+        return Ok(());
+    }
+    sh.log
+        .alter_topic_configs(name, configs)
+        .map_err(|e| (error_code(&e), e.to_string()))
+}
+
+/// The names that occur more than once among `names`.
+fn duplicate_names<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    let dups: Vec<&str> = names.filter(|n| !seen.insert(*n)).collect();
+    (!dups.is_empty()).then(|| format!("duplicate config keys: {}", dups.join(", ")))
+}
+
+/// AlterConfigs (the older, non-incremental API): the given configs replace all of a
+/// topic's overrides; a key left out returns to its default.
 fn alter_configs(sh: &Shared, req: AlterConfigsRequest) -> AlterConfigsResponse {
     let mut resp = AlterConfigsResponse::default();
     for res in req.resources {
-        let mut r = alter_configs_response::AlterConfigsResourceResponse::default();
-        r.resource_type = res.resource_type;
-        r.resource_name = res.resource_name.clone();
+        let name = res.resource_name.to_string();
         let configs: BTreeMap<String, String> = res
             .configs
             .iter()
@@ -1061,31 +1173,121 @@ fn alter_configs(sh: &Shared, req: AlterConfigsRequest) -> AlterConfigsResponse 
                     .map(|v| (c.name.to_string(), v.to_string()))
             })
             .collect();
-        let (code, msg) = if res.resource_type != RESOURCE_TOPIC {
-            (
-                E::InvalidRequest.code(),
-                Some("only topic configs can be altered".to_string()),
-            )
-        } else if sh.log.topic(&res.resource_name).is_none() {
-            (
-                E::UnknownTopicOrPartition.code(),
-                Some(format!("unknown topic '{}'", res.resource_name.as_str())),
-            )
-        } else if let Err(e) = sh.log.config().defaults.with_overrides(&configs) {
-            (E::InvalidConfig.code(), Some(e.to_string()))
-        } else if req.validate_only {
-            (0, None)
-        } else {
-            (
-                E::InvalidRequest.code(),
-                Some("ferry's log engine cannot change a topic's configs after creation yet; set them in CreateTopics".to_string()),
-            )
+        let dups = duplicate_names(res.configs.iter().map(|c| c.name.as_str()));
+        let result = match dups {
+            Some(msg) => Err((E::InvalidRequest.code(), msg)),
+            None => alter_topic_configs(
+                sh,
+                res.resource_type,
+                &name,
+                |_| Ok(configs),
+                req.validate_only,
+            ),
         };
-        if code != 0 {
-            tracing::info!(resource = %res.resource_name.as_str(), error = ?msg, "AlterConfigs refused");
+        let mut r = alter_configs_response::AlterConfigsResourceResponse::default();
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name;
+        if let Err((code, msg)) = result {
+            tracing::info!(resource = %name, error = %msg, "AlterConfigs refused");
+            r.error_code = code;
+            r.error_message = Some(s(msg));
         }
-        r.error_code = code;
-        r.error_message = msg.map(s);
+        resp.responses.push(r);
+    }
+    resp
+}
+
+/// IncrementalAlterConfigs (KIP-339): SET, DELETE, APPEND and SUBTRACT on single keys, the
+/// other overrides unchanged. All operations of one resource apply together or not at all.
+fn incremental_alter_configs(
+    sh: &Shared,
+    req: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    const SET: i8 = 0;
+    const DELETE: i8 = 1;
+    const APPEND: i8 = 2;
+    const SUBTRACT: i8 = 3;
+    let mut resp = IncrementalAlterConfigsResponse::default();
+    for res in req.resources {
+        let name = res.resource_name.to_string();
+        let ops = &res.configs;
+        let change = |current: &BTreeMap<String, String>| {
+            if let Some(msg) = duplicate_names(ops.iter().map(|c| c.name.as_str())) {
+                return Err((E::InvalidRequest.code(), msg));
+            }
+            let defaults = &sh.log.config().defaults;
+            let mut configs = current.clone();
+            for op in ops {
+                let key = op.name.to_string();
+                let value = op.value.as_ref().map(|v| v.to_string());
+                let invalid = |msg: String| Err((E::InvalidConfig.code(), msg));
+                match op.config_operation {
+                    SET => match value {
+                        Some(v) => {
+                            configs.insert(key, v);
+                        }
+                        None => return invalid(format!("SET of {key} needs a value")),
+                    },
+                    DELETE => {
+                        configs.remove(&key);
+                    }
+                    APPEND | SUBTRACT => {
+                        if !LIST_TOPIC_CONFIGS.contains(&key.as_str()) {
+                            return invalid(format!(
+                                "{key} is not a list config; APPEND and SUBTRACT apply only to {}",
+                                LIST_TOPIC_CONFIGS.join(", ")
+                            ));
+                        }
+                        let Some(v) = value else {
+                            return invalid(format!("APPEND/SUBTRACT of {key} needs a value"));
+                        };
+                        let now = configs
+                            .get(&key)
+                            .cloned()
+                            .or_else(|| topic_config_default(&key, defaults).map(|d| d.0))
+                            .unwrap_or_default();
+                        let mut items: Vec<String> = now
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|i| !i.is_empty())
+                            .map(String::from)
+                            .collect();
+                        for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                            if op.config_operation == APPEND {
+                                if !items.iter().any(|i| i == item) {
+                                    items.push(item.to_string());
+                                }
+                            } else {
+                                items.retain(|i| i != item);
+                            }
+                        }
+                        if items.is_empty() && key == "cleanup.policy" {
+                            return invalid(
+                                "cleanup.policy cannot become empty: keep delete, compact or both"
+                                    .into(),
+                            );
+                        }
+                        configs.insert(key, items.join(","));
+                    }
+                    other => {
+                        return Err((
+                            E::InvalidRequest.code(),
+                            format!("unknown config operation {other} for {key}"),
+                        ));
+                    }
+                }
+            }
+            Ok(configs)
+        };
+        let result = alter_topic_configs(sh, res.resource_type, &name, change, req.validate_only);
+        let mut r = incremental_alter_configs_response::AlterConfigsResourceResponse::default();
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name;
+        if let Err((code, msg)) = result {
+            tracing::info!(resource = %name, error = %msg, "IncrementalAlterConfigs refused");
+            r.error_code = code;
+            r.error_message = Some(s(msg));
+        }
         resp.responses.push(r);
     }
     resp

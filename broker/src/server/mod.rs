@@ -18,14 +18,13 @@
 //! of a multi-partition request). Fetch returns the log's bytes as read, never re-encoded; the
 //! codec then copies them once into the response buffer.
 //!
-//! Performance, to measure next (a crude first look, debug build, kcat with 100-byte records
-//! and 1 MB batches, one partition: ~1.6 M records/s produced with acks=all, ~1.2 M records/s
-//! consumed): produce/consume records/s and MB/s with librdkafka's `rdkafka_performance`
-//! against tansu (CLARIFICATIONS.md), acks=1 vs all, 1 vs many partitions and connections; p99
-//! produce latency at 50 % load; allocations and copies per request (heaptrack / perf); the
-//! share of time in CRC checks, the per-partition producer-state lock, the Fetch response copy
-//! (a vectored write of header + log slices would remove it), `JoinSet` spawns of long polls,
-//! and synchronous log reads on the runtime threads.
+//! Performance (`tests/bench/broker.sh`, figures and profile in BENCH.md): one librdkafka
+//! client process produces 1.0–1.5 M records/s of 100 bytes here and is itself the
+//! bottleneck; the broker then uses ~0.09 CPU-seconds per million records produced (tansu
+//! 0.16), over half of it the kernel's copy into the page cache. Large request frames are
+//! read into uninitialised capacity (zeroing them showed in the profile). Next, where the
+//! profile points once several clients load the broker: the Fetch response copy (a vectored
+//! write of header + log slices would remove it) and the zeroed buffer of each log read.
 
 mod connection;
 mod handlers;
@@ -58,6 +57,9 @@ pub struct BrokerConfig {
     /// Host advertised in Metadata/FindCoordinator (`advertised.listeners`); `None`: the
     /// listen address, or 127.0.0.1 when listening on an unspecified address.
     pub advertised_host: Option<String>,
+    /// Port advertised with it; `None`: the port the listener is bound to (a proxy or NAT in
+    /// front of the broker sets it).
+    pub advertised_port: Option<u16>,
     /// `node.id` / `broker.id`.
     pub node_id: i32,
     /// The cluster id reported in Metadata.
@@ -78,6 +80,7 @@ impl BrokerConfig {
         BrokerConfig {
             listen,
             advertised_host: None,
+            advertised_port: None,
             node_id: 0,
             cluster_id: "ferry-broker".to_string(),
             num_partitions: DEFAULT_NUM_PARTITIONS,
@@ -143,7 +146,10 @@ impl Broker {
         };
         let groups = Arc::new(GroupCoordinator::open(log.clone(), config.group.clone())?);
         let shared = Arc::new(Shared {
-            advertised: (host, i32::from(local.port())),
+            advertised: (
+                host,
+                i32::from(config.advertised_port.unwrap_or(local.port())),
+            ),
             producers: producers::Producers::new(),
             groups,
             log,

@@ -156,6 +156,7 @@ fn default_request(api: ApiKey) -> RequestKind {
         ApiKey::InitProducerId => InitProducerIdRequest::default().into(),
         ApiKey::DescribeConfigs => DescribeConfigsRequest::default().into(),
         ApiKey::AlterConfigs => AlterConfigsRequest::default().into(),
+        ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::default().into(),
         ApiKey::CreatePartitions => CreatePartitionsRequest::default().into(),
         ApiKey::DeleteGroups => DeleteGroupsRequest::default().into(),
         ApiKey::OffsetDelete => OffsetDeleteRequest::default().into(),
@@ -488,15 +489,80 @@ async fn admin_requests_report_clear_errors() {
         create_topic(&mut c, "bad/name", 1, 1).await.error_code,
         E::InvalidTopicException.code()
     );
-    let mut cp = create_partitions_request::CreatePartitionsTopic::default();
-    cp.name = TopicName(s("ok"));
-    cp.count = 4;
-    let mut req = CreatePartitionsRequest::default();
-    req.topics.push(cp);
-    let ResponseKind::CreatePartitions(r) = c.call(ApiKey::CreatePartitions, 3, req).await else {
+    // CreatePartitions: 2 -> 4 works, shrinking and foreign replicas do not.
+    for (count, broker, code) in [
+        (4, None, 0),
+        (3, None, E::InvalidPartitions.code()),
+        (5, Some(7), E::InvalidReplicaAssignment.code()),
+    ] {
+        let mut cp = create_partitions_request::CreatePartitionsTopic::default();
+        cp.name = TopicName(s("ok"));
+        cp.count = count;
+        cp.assignments = broker.map(|b| {
+            let mut a = create_partitions_request::CreatePartitionsAssignment::default();
+            a.broker_ids = vec![BrokerId(b)];
+            vec![a]
+        });
+        let mut req = CreatePartitionsRequest::default();
+        req.topics.push(cp);
+        let ResponseKind::CreatePartitions(r) = c.call(ApiKey::CreatePartitions, 3, req).await
+        else {
+            panic!()
+        };
+        assert_eq!(r.results[0].error_code, code, "{:?}", r.results[0]);
+    }
+    assert_eq!(b.log.topic("ok").unwrap().partitions, 4);
+    // IncrementalAlterConfigs: all operations of a resource apply together or not at all.
+    let op = |name: &str, op: i8, value: Option<&str>| {
+        let mut c = incremental_alter_configs_request::AlterableConfig::default();
+        c.name = s(name);
+        c.config_operation = op;
+        c.value = value.map(s);
+        c
+    };
+    let alter = |ops: Vec<incremental_alter_configs_request::AlterableConfig>| {
+        let mut res = incremental_alter_configs_request::AlterConfigsResource::default();
+        res.resource_type = 2;
+        res.resource_name = s("ok");
+        res.configs = ops;
+        let mut req = IncrementalAlterConfigsRequest::default();
+        req.resources.push(res);
+        req
+    };
+    let req = alter(vec![
+        op("retention.ms", 0, Some("1000")),
+        op("segment.bytes", 0, Some("-5")),
+    ]);
+    let ResponseKind::IncrementalAlterConfigs(r) =
+        c.call(ApiKey::IncrementalAlterConfigs, 1, req).await
+    else {
         panic!()
     };
-    assert_eq!(r.results[0].error_code, E::InvalidPartitions.code());
+    assert_eq!(r.responses[0].error_code, E::InvalidConfig.code());
+    assert!(b.log.topic("ok").unwrap().configs.is_empty());
+    let req = alter(vec![
+        op("retention.ms", 0, Some("1000")),
+        op("cleanup.policy", 2, Some("compact")),
+    ]);
+    let ResponseKind::IncrementalAlterConfigs(r) =
+        c.call(ApiKey::IncrementalAlterConfigs, 1, req).await
+    else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].error_code, 0, "{:?}", r.responses[0]);
+    let p = b.log.partition("ok", 3).unwrap();
+    assert_eq!(p.config().retention_ms, Some(1000));
+    assert!(p.config().cleanup_policy.compact && p.config().cleanup_policy.delete);
+    let req = alter(vec![
+        op("retention.ms", 1, None),
+        op("retention.ms", 1, None),
+    ]);
+    let ResponseKind::IncrementalAlterConfigs(r) =
+        c.call(ApiKey::IncrementalAlterConfigs, 0, req).await
+    else {
+        panic!()
+    };
+    assert_eq!(r.responses[0].error_code, E::InvalidRequest.code());
     let mut res = describe_configs_request::DescribeConfigsResource::default();
     res.resource_type = 2;
     res.resource_name = s("ok");

@@ -145,13 +145,16 @@ impl Standalone {
                 })?;
             Arc::new(log)
         } else {
-            let log =
-                KafkaLog::connect(&bootstrap, &format!("ferry-{}", worker_config.worker_id()))
-                    .await
-                    .map_err(|source| StandaloneError::Log {
-                        dir: format!("bootstrap.servers={}", bootstrap.join(",")),
-                        source,
-                    })?;
+            let log = KafkaLog::connect_with(
+                &bootstrap,
+                &format!("ferry-{}", worker_config.worker_id()),
+                worker_config.producer_config(),
+            )
+            .await
+            .map_err(|source| StandaloneError::Log {
+                dir: format!("bootstrap.servers={}", bootstrap.join(",")),
+                source,
+            })?;
             tracing::info!(bootstrap = %bootstrap.join(","), "using the Kafka cluster named by bootstrap.servers");
             // Ride out a broker that restarts, as a Kafka producer and consumer would.
             Arc::new(RetryingLog::new(Arc::new(log), Duration::from_secs(120)))

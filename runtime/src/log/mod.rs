@@ -24,7 +24,7 @@ use ferry_api::TopicPartition;
 
 pub use embedded::EmbeddedLog;
 pub(crate) use embedded::now_ms;
-pub use kafka::{KafkaError, KafkaLog};
+pub use kafka::{KafkaError, KafkaLog, ProducerConfig};
 pub use retry::RetryingLog;
 pub use tail::{Tail, TailRecord};
 

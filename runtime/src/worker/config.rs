@@ -148,6 +148,24 @@ pub fn worker_config_def() -> ConfigDef {
         )
         .with_validator(Validator::at_least(1.0))
         .define(
+            "producer.linger.ms",
+            ConfigType::Long,
+            Default::Value(ConfigValue::Long(5)),
+            Importance::Low,
+            "How long an append to a Kafka cluster (bootstrap.servers) waits for others to share \
+             its Produce request (Kafka's linger.ms; its default since Kafka 4.0).",
+        )
+        .with_validator(Validator::at_least(0.0))
+        .define(
+            "producer.enable.idempotence",
+            ConfigType::Boolean,
+            Default::Value(ConfigValue::Boolean(true)),
+            Importance::Low,
+            "Appends to a Kafka cluster (bootstrap.servers) carry a producer id and sequence \
+             numbers, so that a retried append is never written twice (Kafka's \
+             enable.idempotence).",
+        )
+        .define(
             "consumer.max.partition.fetch.bytes",
             ConfigType::Int,
             Default::Value(ConfigValue::Int(1_048_576)),
@@ -320,6 +338,21 @@ impl WorkerConfig {
     pub fn batch_size(&self) -> usize {
         self.long("producer.batch.size").max(1) as usize
     }
+    /// The producer settings of a Kafka-protocol log: `producer.linger.ms`,
+    /// `producer.batch.size`, `producer.enable.idempotence`.
+    pub fn producer_config(&self) -> crate::log::ProducerConfig {
+        crate::log::ProducerConfig {
+            linger: Duration::from_millis(self.long("producer.linger.ms").max(0) as u64),
+            batch_size: self.batch_size(),
+            idempotence: self
+                .parsed
+                .boolean("producer.enable.idempotence")
+                .ok()
+                .flatten()
+                .unwrap_or(true),
+            ..crate::log::ProducerConfig::default()
+        }
+    }
     /// `consumer.max.partition.fetch.bytes`.
     pub fn fetch_bytes(&self) -> usize {
         self.long("consumer.max.partition.fetch.bytes").max(1) as usize
@@ -478,8 +511,8 @@ pub fn validate_sink_topics(config: &ConfigMap) -> Vec<ConfigIssue> {
 mod tests {
     use super::*;
 
-    fn parse(pairs: &[(&str, &str)]) -> WorkerConfig {
-        let map = pairs
+    fn parse(kv: &[(&str, &str)]) -> WorkerConfig {
+        let map: ConfigMap = kv
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
@@ -512,5 +545,26 @@ mod tests {
             &[("rest.advertised.listener".to_string(), "https".to_string())].into(),
         );
         assert!(bad.is_err(), "only http is served");
+    }
+
+    #[test]
+    fn producer_settings_default_to_kafkas_and_can_be_changed() {
+        assert_eq!(
+            parse(&[]).producer_config(),
+            crate::log::ProducerConfig::default()
+        );
+        let c = parse(&[
+            ("producer.linger.ms", "20"),
+            ("producer.batch.size", "65536"),
+            ("producer.enable.idempotence", "false"),
+        ])
+        .producer_config();
+        assert_eq!(c.linger, Duration::from_millis(20));
+        assert_eq!(c.batch_size, 65536);
+        assert!(!c.idempotence);
+        let map: ConfigMap = [("producer.linger.ms".to_string(), "-1".to_string())]
+            .into_iter()
+            .collect();
+        assert!(WorkerConfig::parse(&map).is_err());
     }
 }

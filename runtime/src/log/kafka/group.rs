@@ -19,7 +19,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Request, StrBytes};
 
 use super::connection::Connection;
-use super::{KafkaError, KafkaLog, RETRIES, RETRY_BACKOFF};
+use super::{Client, KafkaError, RETRIES, RETRY_BACKOFF};
 use crate::log::{GroupError, GroupMember, JoinResult, LogError, Result};
 
 /// Newest version of each group API this client was written for.
@@ -97,7 +97,7 @@ fn group_error(group: &str, member: &str, generation: i32, what: &str, code: i16
     }
 }
 
-impl KafkaLog {
+impl Client {
     /// A connection of its own to `group`'s coordinator; give it back with
     /// `return_fetch_connection`.
     async fn group_connection(&self, group: &str) -> Result<Arc<Connection>, KafkaError> {

@@ -9,6 +9,7 @@
 mod connection;
 mod group;
 mod offsets;
+mod producer;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -25,15 +26,15 @@ use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     BrokerId, CreateTopicsRequest, FetchRequest, FindCoordinatorRequest, GroupId,
-    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest,
-    TopicName,
+    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
 use self::connection::Connection;
+use self::producer::Producer;
+pub use self::producer::ProducerConfig;
 use super::{FetchedPartition, JoinResult, Log, LogError, NewTopic, Result};
 
 /// Errors of the Kafka client; they become [`LogError::Remote`].
@@ -122,6 +123,7 @@ mod cap {
     pub(super) const FIND_COORDINATOR: i16 = 3;
     pub(super) const OFFSET_COMMIT: i16 = 8;
     pub(super) const OFFSET_FETCH: i16 = 7;
+    pub(super) const INIT_PRODUCER_ID: i16 = 4;
 }
 
 #[derive(Debug, Default)]
@@ -140,6 +142,13 @@ struct Cluster {
 /// A Kafka-protocol client behind the [`Log`] trait.
 #[derive(Debug)]
 pub struct KafkaLog {
+    client: Arc<Client>,
+    producer: Producer,
+}
+
+/// Metadata, connections and the request helpers; shared with the producer's sender task.
+#[derive(Debug)]
+pub(crate) struct Client {
     bootstrap: Vec<String>,
     client_id: String,
     cluster: Mutex<Cluster>,
@@ -162,20 +171,34 @@ fn name(topic: &str) -> TopicName {
 }
 
 impl KafkaLog {
-    /// Connects to the first reachable bootstrap server and reads the cluster metadata.
+    /// Connects to the first reachable bootstrap server and reads the cluster metadata;
+    /// produces with Kafka's producer defaults ([`ProducerConfig::default`]).
     pub async fn connect(bootstrap: &[String], client_id: &str) -> Result<KafkaLog> {
+        Self::connect_with(bootstrap, client_id, ProducerConfig::default()).await
+    }
+
+    /// [`KafkaLog::connect`] with producer settings (`linger.ms`, `batch.size`,
+    /// `enable.idempotence`, ...).
+    pub async fn connect_with(
+        bootstrap: &[String],
+        client_id: &str,
+        producer: ProducerConfig,
+    ) -> Result<KafkaLog> {
         if bootstrap.is_empty() {
             return Err(KafkaError::Unavailable("bootstrap.servers is empty".into()).into());
         }
-        let log = KafkaLog {
+        let client = Arc::new(Client {
             bootstrap: bootstrap.iter().map(|s| s.trim().to_string()).collect(),
             client_id: client_id.to_string(),
             cluster: Mutex::new(Cluster::default()),
-        };
-        log.refresh(None).await?;
-        Ok(log)
+        });
+        client.refresh(None).await?;
+        let producer = Producer::start(client.clone(), producer);
+        Ok(KafkaLog { client, producer })
     }
+}
 
+impl Client {
     fn cluster(&self) -> std::sync::MutexGuard<'_, Cluster> {
         self.cluster.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -394,10 +417,10 @@ impl Log for KafkaLog {
         topic: NewTopic,
         replication_factor: i16,
     ) -> Result<()> {
-        let controller = self.cluster().controller;
+        let controller = self.client.cluster().controller;
         let conn = match controller {
-            Some(id) => self.broker(id).await?,
-            None => self.any_connection().await?,
+            Some(id) => self.client.broker(id).await?,
+            None => self.client.any_connection().await?,
         };
         let configs = topic
             .configs
@@ -424,7 +447,7 @@ impl Log for KafkaLog {
             .ok_or_else(|| KafkaError::Codec("empty CreateTopics response".into()))?;
         match result.error_code {
             0 => {
-                self.refresh(Some(&[&topic.name])).await?;
+                self.client.refresh(Some(&[&topic.name])).await?;
                 Ok(())
             }
             36 => Err(LogError::TopicExists(topic.name)),
@@ -445,64 +468,26 @@ impl Log for KafkaLog {
     }
 
     async fn partition_count(&self, topic: &str) -> Result<Option<u32>> {
-        if let Some(l) = self.cluster().topics.get(topic) {
+        if let Some(l) = self.client.cluster().topics.get(topic) {
             return Ok(Some(l.len() as u32));
         }
-        self.refresh(Some(&[topic])).await?;
-        Ok(self.cluster().topics.get(topic).map(|l| l.len() as u32))
+        self.client.refresh(Some(&[topic])).await?;
+        Ok(self
+            .client
+            .cluster()
+            .topics
+            .get(topic)
+            .map(|l| l.len() as u32))
     }
 
     async fn topics(&self) -> Result<Vec<String>> {
-        let mut topics = self.refresh(None).await?;
+        let mut topics = self.client.refresh(None).await?;
         topics.sort();
         Ok(topics)
     }
 
     async fn append(&self, tp: &TopicPartition, batches: Bytes) -> Result<i64> {
-        let mut last = None;
-        for _ in 0..RETRIES {
-            let conn = self.leader(tp).await?;
-            let request = ProduceRequest::default()
-                .with_acks(-1)
-                .with_timeout_ms(REQUEST_TIMEOUT_MS)
-                .with_topic_data(vec![
-                    TopicProduceData::default()
-                        .with_name(name(&tp.topic))
-                        .with_partition_data(vec![
-                            PartitionProduceData::default()
-                                .with_index(tp.partition)
-                                .with_records(Some(batches.clone())),
-                        ]),
-                ]);
-            let (response, _) = conn.send(request, cap::PRODUCE).await?;
-            let p = response
-                .responses
-                .first()
-                .and_then(|t| t.partition_responses.first())
-                .ok_or_else(|| KafkaError::Codec(format!("empty Produce response for {tp}")))?;
-            if p.error_code == 0 {
-                return Ok(p.base_offset);
-            }
-            let e = KafkaError::Broker {
-                what: format!(
-                    "producing to {tp}{}",
-                    p.error_message
-                        .as_ref()
-                        .map(|m| format!(" ({})", m.as_str()))
-                        .unwrap_or_default()
-                ),
-                code: p.error_code,
-            };
-            if !retriable(p.error_code) {
-                return Err(e.into());
-            }
-            last = Some(e);
-            tokio::time::sleep(RETRY_BACKOFF).await;
-            self.refresh(Some(&[&tp.topic])).await?;
-        }
-        Err(last
-            .unwrap_or_else(|| KafkaError::Unavailable(format!("producing to {tp}")))
-            .into())
+        self.producer.append(tp, batches).await
     }
 
     async fn fetch(
@@ -514,7 +499,7 @@ impl Log for KafkaLog {
         // One request per leader; run them concurrently.
         let mut by_leader: BTreeMap<String, Vec<(TopicPartition, i64)>> = BTreeMap::new();
         for (tp, offset) in partitions {
-            let conn = self.leader(tp).await?;
+            let conn = self.client.leader(tp).await?;
             by_leader
                 .entry(conn.addr().to_string())
                 .or_default()
@@ -522,7 +507,7 @@ impl Log for KafkaLog {
         }
         let mut requests = tokio::task::JoinSet::new();
         for (addr, parts) in by_leader {
-            let conn = self.fetch_connection(&addr).await?;
+            let conn = self.client.fetch_connection(&addr).await?;
             let mut topics: BTreeMap<Arc<str>, Vec<FetchPartition>> = BTreeMap::new();
             for (tp, offset) in &parts {
                 topics.entry(tp.topic.clone()).or_default().push(
@@ -562,7 +547,7 @@ impl Log for KafkaLog {
         while let Some(joined) = requests.join_next().await {
             let (response, parts, conn) =
                 joined.map_err(|e| KafkaError::Unavailable(format!("fetch task failed: {e}")))?;
-            self.return_fetch_connection(conn);
+            self.client.return_fetch_connection(conn);
             let (response, _) = response?;
             if response.error_code != 0 {
                 return Err(KafkaError::Broker {
@@ -585,8 +570,8 @@ impl Log for KafkaLog {
                         1 => {
                             let offset =
                                 parts.iter().find(|(x, _)| *x == tp).map_or(-1, |(_, o)| *o);
-                            let log_start = self.list_offset(&tp, -2).await?;
-                            let log_end = self.list_offset(&tp, -1).await?;
+                            let log_start = self.client.list_offset(&tp, -2).await?;
+                            let log_end = self.client.list_offset(&tp, -1).await?;
                             return Err(LogError::OffsetOutOfRange {
                                 partition: tp,
                                 offset,
@@ -596,7 +581,7 @@ impl Log for KafkaLog {
                         }
                         code if retriable(code) => {
                             // Stale leadership: refresh, and report nothing this time.
-                            self.refresh(Some(&[&topic])).await?;
+                            self.client.refresh(Some(&[&topic])).await?;
                             out.push(FetchedPartition {
                                 partition: tp,
                                 batches: Bytes::new(),
@@ -619,8 +604,8 @@ impl Log for KafkaLog {
     }
 
     async fn offset_range(&self, tp: &TopicPartition) -> Result<(i64, i64)> {
-        let start = self.list_offset(tp, -2).await?;
-        let end = self.list_offset(tp, -1).await?;
+        let start = self.client.list_offset(tp, -2).await?;
+        let end = self.client.list_offset(tp, -1).await?;
         Ok((start, end))
     }
 
@@ -655,7 +640,7 @@ impl Log for KafkaLog {
                     })
                     .collect(),
             );
-        let conn = self.coordinator(group).await?;
+        let conn = self.client.coordinator(group).await?;
         let (response, _) = conn.send(request, cap::OFFSET_COMMIT).await?;
         for t in &response.topics {
             for p in &t.partitions {
@@ -702,7 +687,7 @@ impl Log for KafkaLog {
                     })
                     .collect(),
             ));
-        let conn = self.coordinator(group).await?;
+        let conn = self.client.coordinator(group).await?;
         let (response, _) = conn.send(request, cap::OFFSET_FETCH).await?;
         if response.error_code != 0 {
             return Err(KafkaError::Broker {
@@ -742,15 +727,16 @@ impl Log for KafkaLog {
         rebalance_timeout: Duration,
         protocols: &[(String, Bytes)],
     ) -> Result<JoinResult> {
-        self.group_join(
-            group,
-            protocol_type,
-            member_id,
-            session_timeout,
-            rebalance_timeout,
-            protocols,
-        )
-        .await
+        self.client
+            .group_join(
+                group,
+                protocol_type,
+                member_id,
+                session_timeout,
+                rebalance_timeout,
+                protocols,
+            )
+            .await
     }
 
     async fn sync_group(
@@ -760,20 +746,23 @@ impl Log for KafkaLog {
         member_id: &str,
         assignments: &[(String, Bytes)],
     ) -> Result<Bytes> {
-        self.group_sync(group, generation, member_id, assignments)
+        self.client
+            .group_sync(group, generation, member_id, assignments)
             .await
     }
 
     async fn heartbeat(&self, group: &str, generation: i32, member_id: &str) -> Result<()> {
-        self.group_heartbeat(group, generation, member_id).await
+        self.client
+            .group_heartbeat(group, generation, member_id)
+            .await
     }
 
     async fn leave_group(&self, group: &str, member_id: &str) -> Result<()> {
-        self.group_leave(group, member_id).await
+        self.client.group_leave(group, member_id).await
     }
 
     async fn close(&self) -> Result<()> {
-        let mut cluster = self.cluster();
+        let mut cluster = self.client.cluster();
         cluster.connections.clear();
         cluster.fetch_pool.clear();
         Ok(())

@@ -62,7 +62,7 @@ impl KafkaLog {
             );
         let mut last = None;
         for _ in 0..RETRIES {
-            let conn = self.coordinator(group).await?;
+            let conn = self.client.coordinator(group).await?;
             let (response, _) = conn.send(request.clone(), OFFSET_DELETE).await?;
             match response.error_code {
                 0 => {}
@@ -113,7 +113,7 @@ impl KafkaLog {
         let request = OffsetFetchRequest::default()
             .with_group_id(group_id(group))
             .with_topics(None);
-        let conn = self.coordinator(group).await?;
+        let conn = self.client.coordinator(group).await?;
         let (response, _) = conn.send(request, cap::OFFSET_FETCH).await?;
         if response.error_code != 0 && response.error_code != GROUP_ID_NOT_FOUND {
             return Err(KafkaError::Broker {

@@ -1,0 +1,531 @@
+//! One Kafka partition's open files, and when they are committed (Confluent's
+//! `TopicPartitionWriter`).
+//!
+//! Records go to one open file per encoded partition. All open files of the Kafka partition
+//! are committed (uploaded, whole) together when:
+//! - `flush.size` records were written since the last commit (after the record that reaches
+//!   it);
+//! - with `rotate.interval.ms` and a time-based partitioner: a record's timestamp is that far
+//!   past the first timestamp since the last commit, or (with
+//!   `rotate.file.on.partition.change`) it goes to another encoded partition than the
+//!   record before it — the record then goes into the next files;
+//! - the record's schema cannot go into its file (`schema.compatibility`);
+//! - `rotate.schedule.interval.ms` passed on the wall clock (also without new records).
+//!
+//! Only then does the offset after the last record become committable. Files are named by
+//! their first offset, and every decision above depends on the records alone (unless the
+//! wall clock is used), so after a crash the records replayed from the committed offset
+//! produce the same objects with the same contents: exactly once.
+
+use std::collections::HashMap;
+
+use ferry_api::{Schema, SinkRecord, TopicPartition};
+
+use crate::config::S3SinkConfig;
+use crate::format::{self, FormatError, Output, RecordWriter};
+use crate::partitioner::PartitionError;
+use crate::schema::{self, Decision};
+use crate::storage::{Storage, StorageError};
+
+/// Why a record could not be written.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WriteError {
+    /// The record cannot be placed or encoded (bad data; the task fails or, later, the
+    /// record goes to the dead letter queue).
+    #[error(transparent)]
+    Partition(#[from] PartitionError),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("{0}")]
+    Schema(String),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+struct OpenFile {
+    key: String,
+    schema: Option<Schema>,
+    writer: Box<dyn RecordWriter>,
+    out: Output,
+    upload: Option<MultipartState>,
+    start_offset: i64,
+    end_offset: i64,
+    records: u64,
+}
+
+/// A multipart upload under way. One part is uploaded in the background while the next one
+/// fills, so encoding and uploading overlap; an open file holds at most two parts.
+struct MultipartState {
+    id: String,
+    parts: Vec<aws_sdk_s3::types::CompletedPart>,
+    in_flight:
+        Option<tokio::task::JoinHandle<Result<aws_sdk_s3::types::CompletedPart, StorageError>>>,
+    next_number: i32,
+}
+
+impl MultipartState {
+    /// Waits for the part in flight, if any.
+    async fn settle(&mut self) -> Result<(), StorageError> {
+        if let Some(handle) = self.in_flight.take() {
+            let part = handle.await.map_err(|e| StorageError {
+                transient: true,
+                message: format!("part upload task ended: {e}"),
+            })??;
+            self.parts.push(part);
+        }
+        Ok(())
+    }
+
+    /// Abandons the upload: the part in flight is cancelled, the upload aborted.
+    async fn abandon(mut self, storage: &Storage, key: &str) {
+        if let Some(handle) = self.in_flight.take() {
+            handle.abort();
+        }
+        storage.abort_upload(key, &self.id).await;
+    }
+}
+
+/// The writer of one Kafka partition.
+pub(crate) struct PartitionWriter {
+    tp: TopicPartition,
+    /// Open files by encoded partition, and the order they were opened in.
+    files: HashMap<String, OpenFile>,
+    order: Vec<String>,
+    /// Records written since the last commit.
+    record_count: u64,
+    /// Offset of the first record since the last commit: where to rewind after a failure.
+    batch_start: Option<i64>,
+    base_timestamp: Option<i64>,
+    current_encoded: Option<String>,
+    last_offset: Option<i64>,
+    offset_to_commit: Option<i64>,
+    next_scheduled_rotation: Option<i64>,
+    /// After a failed upload: records are ignored until the partition is replayed from here.
+    replay_from: Option<i64>,
+}
+
+impl std::fmt::Debug for PartitionWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionWriter")
+            .field("tp", &self.tp)
+            .field("open_files", &self.order)
+            .field("record_count", &self.record_count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartitionWriter {
+    pub(crate) fn new(tp: TopicPartition, config: &S3SinkConfig, now_ms: i64) -> Self {
+        let mut w = PartitionWriter {
+            tp,
+            files: HashMap::new(),
+            order: Vec::new(),
+            record_count: 0,
+            batch_start: None,
+            base_timestamp: None,
+            current_encoded: None,
+            last_offset: None,
+            offset_to_commit: None,
+            next_scheduled_rotation: None,
+            replay_from: None,
+        };
+        w.schedule_rotation(config, now_ms);
+        w
+    }
+
+    fn schedule_rotation(&mut self, config: &S3SinkConfig, now_ms: i64) {
+        let Some(period) = config.rotate_schedule_interval_ms else {
+            return;
+        };
+        self.next_scheduled_rotation = Some(next_time_adjusted_by_day(
+            now_ms,
+            period,
+            &config.schedule_zone,
+        ));
+    }
+
+    /// The offset to commit, if files were committed since the last call.
+    pub(crate) fn take_offset_to_commit(&mut self) -> Option<i64> {
+        self.offset_to_commit.take()
+    }
+
+    /// Where to rewind after a failure: the first record since the last commit.
+    pub(crate) fn rewind_point(&self) -> Option<i64> {
+        self.batch_start
+    }
+
+    /// Writes one record (committing files first or after it when a rule says so).
+    pub(crate) async fn write(
+        &mut self,
+        record: &SinkRecord,
+        config: &S3SinkConfig,
+        storage: &Storage,
+        now_ms: i64,
+    ) -> Result<(), WriteError> {
+        if let Some(from) = self.replay_from {
+            if record.kafka_offset != from {
+                return Ok(());
+            }
+            self.replay_from = None;
+        }
+        if record.value.is_null() && config.ignore_null_values {
+            return Ok(());
+        }
+        if record.value.is_null() {
+            return Err(WriteError::Schema(format!(
+                "Null valued records are not writeable with current behavior.on.null.values 'settings: the record at offset {} of {} has a null value (set behavior.on.null.values=ignore to skip tombstones)",
+                record.kafka_offset, self.tp
+            )));
+        }
+        let timestamps = config.partitioner.timestamps();
+        let timestamp = match timestamps {
+            Some(t) => Some(t.source().extract(record, now_ms)?),
+            None => None,
+        };
+        let encoded = config.partitioner.encode(record, now_ms)?;
+        loop {
+            if self.base_timestamp.is_none() {
+                self.base_timestamp = timestamp;
+            }
+            if self.rotate_on_time(config, &encoded, timestamp, now_ms) {
+                tracing::info!(partition = %self.tp, encoded = %encoded, "rotating files on time");
+                self.commit(config, storage, now_ms).await?;
+                continue;
+            }
+            let file_schema = self.files.get(&encoded).map(|f| f.schema.as_ref());
+            let projected;
+            let record = match file_schema {
+                None => record,
+                Some(file_schema) => {
+                    let decision = config
+                        .compatibility
+                        .decide(record.value_schema.as_ref(), file_schema)
+                        .map_err(|e| {
+                            WriteError::Schema(format!(
+                                "the record at offset {} of {}: {e}",
+                                record.kafka_offset, self.tp
+                            ))
+                        })?;
+                    match (decision, file_schema, record.value_schema.as_ref()) {
+                        (Decision::Rotate, _, _) if self.record_count > 0 => {
+                            tracing::info!(partition = %self.tp, encoded = %encoded, "rotating files on a schema change");
+                            self.commit(config, storage, now_ms).await?;
+                            continue;
+                        }
+                        (Decision::Keep, Some(fs), Some(rs)) if fs != rs => {
+                            let value = schema::project(rs, &record.value, fs).map_err(|e| {
+                                WriteError::Schema(format!(
+                                    "the record at offset {} of {} cannot be projected onto the file's schema: {e}",
+                                    record.kafka_offset, self.tp
+                                ))
+                            })?;
+                            projected = SinkRecord {
+                                value_schema: Some(fs.clone()),
+                                value,
+                                ..record.clone()
+                            };
+                            &projected
+                        }
+                        _ => record,
+                    }
+                }
+            };
+            self.append(record, &encoded, config, storage).await?;
+            break;
+        }
+        if self.record_count >= config.flush_size {
+            self.commit(config, storage, now_ms).await?;
+        }
+        Ok(())
+    }
+
+    fn rotate_on_time(
+        &self,
+        config: &S3SinkConfig,
+        encoded: &str,
+        timestamp: Option<i64>,
+        now_ms: i64,
+    ) -> bool {
+        if self.record_count == 0 {
+            return false;
+        }
+        let periodic = match (config.rotate_interval_ms, config.partitioner.timestamps()) {
+            (Some(interval), Some(_)) => {
+                let elapsed = matches!((self.base_timestamp, timestamp), (Some(base), Some(ts)) if ts - base >= interval);
+                elapsed
+                    || (config.rotate_on_partition_change
+                        && self
+                            .current_encoded
+                            .as_deref()
+                            .is_some_and(|c| c != encoded))
+            }
+            _ => false,
+        };
+        periodic || self.next_scheduled_rotation.is_some_and(|at| now_ms >= at)
+    }
+
+    async fn append(
+        &mut self,
+        record: &SinkRecord,
+        encoded: &str,
+        config: &S3SinkConfig,
+        storage: &Storage,
+    ) -> Result<(), WriteError> {
+        if !self.files.contains_key(encoded) {
+            let key = self.object_key(config, encoded, record.kafka_offset);
+            let schema = record.value_schema.clone();
+            if config.format.needs_schema() && schema.is_none() {
+                return Err(FormatError(format!(
+                    "the record at offset {} of {} has no value schema; {:?} needs one (e.g. JsonConverter with schemas.enable=true)",
+                    record.kafka_offset, self.tp, config.format
+                ))
+                .into());
+            }
+            let (writer, out) = format::new_writer(config, &key, schema.as_ref())?;
+            tracing::debug!(partition = %self.tp, key = %key, "opening file");
+            self.files.insert(
+                encoded.to_string(),
+                OpenFile {
+                    key,
+                    schema,
+                    writer,
+                    out,
+                    upload: None,
+                    start_offset: record.kafka_offset,
+                    end_offset: record.kafka_offset,
+                    records: 0,
+                },
+            );
+            self.order.push(encoded.to_string());
+        }
+        let Some(file) = self.files.get_mut(encoded) else {
+            return Ok(());
+        };
+        file.writer.write(record, &mut file.out)?;
+        file.end_offset = record.kafka_offset;
+        file.records += 1;
+        self.record_count += 1;
+        self.batch_start.get_or_insert(record.kafka_offset);
+        self.current_encoded = Some(encoded.to_string());
+        self.last_offset = Some(record.kafka_offset);
+        let part_size = config.storage.part_size;
+        while file.out.buffered() >= part_size {
+            let part = file.out.take(part_size);
+            upload_part(storage, file, part).await?;
+        }
+        Ok(())
+    }
+
+    fn object_key(&self, config: &S3SinkConfig, encoded: &str, offset: i64) -> String {
+        let d = &config.directory_delim;
+        let name = format!(
+            "{topic}{f}{partition}{f}{offset:0width$}{ext}",
+            topic = self.tp.topic,
+            f = config.file_delim,
+            partition = self.tp.partition,
+            width = config.zero_pad_width,
+            ext = config.format.extension(config),
+        );
+        let dir = format!("{}{d}{encoded}", self.tp.topic);
+        if config.topics_dir.trim().is_empty() {
+            format!("{dir}{d}{name}")
+        } else {
+            format!("{}{d}{dir}{d}{name}", config.topics_dir)
+        }
+    }
+
+    /// Commits on the wall clock (`rotate.schedule.interval.ms`), also without new records.
+    pub(crate) async fn tick(
+        &mut self,
+        config: &S3SinkConfig,
+        storage: &Storage,
+        now_ms: i64,
+    ) -> Result<(), WriteError> {
+        if self.replay_from.is_some() {
+            return Ok(());
+        }
+        if self.record_count == 0 {
+            if self.next_scheduled_rotation.is_some_and(|at| now_ms >= at) {
+                self.schedule_rotation(config, now_ms);
+            }
+            return Ok(());
+        }
+        if self.next_scheduled_rotation.is_some_and(|at| now_ms >= at) {
+            tracing::info!(partition = %self.tp, "rotating files on schedule");
+            self.commit(config, storage, now_ms).await?;
+        }
+        Ok(())
+    }
+
+    /// Uploads and completes every open file; the offset after the last record becomes
+    /// committable.
+    async fn commit(
+        &mut self,
+        config: &S3SinkConfig,
+        storage: &Storage,
+        now_ms: i64,
+    ) -> Result<(), WriteError> {
+        let order = std::mem::take(&mut self.order);
+        for (i, encoded) in order.iter().enumerate() {
+            let Some(mut file) = self.files.remove(encoded) else {
+                continue;
+            };
+            if let Err(e) = commit_file(&mut file, config, storage).await {
+                // Keep the files not yet committed so that `abort` cleans them up.
+                if let Some(state) = file.upload.take() {
+                    state.abandon(storage, &file.key).await;
+                }
+                self.order = order[i + 1..].to_vec();
+                return Err(e);
+            }
+            tracing::debug!(partition = %self.tp, key = %file.key, records = file.records, "file committed");
+        }
+        if let Some(last) = self.last_offset {
+            self.offset_to_commit = Some(last + 1);
+            tracing::info!(partition = %self.tp, files = order.len(), records = self.record_count, next_offset = last + 1, "files committed");
+        }
+        self.files.clear();
+        self.record_count = 0;
+        self.batch_start = None;
+        self.base_timestamp = None;
+        self.schedule_rotation(config, now_ms);
+        Ok(())
+    }
+
+    /// Drops every open file (aborting started uploads); after a failure, also ignores
+    /// records until the partition is replayed from the last commit.
+    pub(crate) async fn abort(&mut self, storage: &Storage, replay: bool) {
+        let rewind = self.batch_start;
+        for encoded in std::mem::take(&mut self.order) {
+            if let Some(mut file) = self.files.remove(&encoded)
+                && let Some(state) = file.upload.take()
+            {
+                state.abandon(storage, &file.key).await;
+            }
+        }
+        self.files.clear();
+        self.record_count = 0;
+        self.batch_start = None;
+        self.base_timestamp = None;
+        self.current_encoded = None;
+        if replay {
+            self.replay_from = rewind;
+        }
+    }
+}
+
+async fn upload_part(
+    storage: &Storage,
+    file: &mut OpenFile,
+    part: Vec<u8>,
+) -> Result<(), StorageError> {
+    if file.upload.is_none() {
+        let id = storage.create_upload(&file.key).await?;
+        file.upload = Some(MultipartState {
+            id,
+            parts: Vec::new(),
+            in_flight: None,
+            next_number: 1,
+        });
+    }
+    let Some(state) = file.upload.as_mut() else {
+        return Ok(());
+    };
+    state.settle().await?;
+    let number = state.next_number;
+    state.next_number += 1;
+    let (storage, key, id) = (storage.clone(), file.key.clone(), state.id.clone());
+    state.in_flight = Some(tokio::spawn(async move {
+        storage.upload_part(&key, &id, number, part.into()).await
+    }));
+    Ok(())
+}
+
+async fn commit_file(
+    file: &mut OpenFile,
+    config: &S3SinkConfig,
+    storage: &Storage,
+) -> Result<(), WriteError> {
+    format::finish(file.writer.as_mut(), &mut file.out)?;
+    let rest = file.out.take(usize::MAX);
+    match file.upload.take() {
+        None => storage.put_object(&file.key, rest.into()).await?,
+        Some(state) => {
+            file.upload = Some(state);
+            if !rest.is_empty() {
+                upload_part(storage, file, rest).await?;
+            }
+            if let Some(mut state) = file.upload.take() {
+                let done = match state.settle().await {
+                    Ok(()) => {
+                        storage
+                            .complete_upload(&file.key, &state.id, state.parts.clone())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = done {
+                    file.upload = Some(state);
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    if let Some(tagging) = &config.tagging {
+        let mut tags = vec![
+            ("startOffset".to_string(), file.start_offset.to_string()),
+            ("endOffset".to_string(), file.end_offset.to_string()),
+            ("recordCount".to_string(), file.records.to_string()),
+        ];
+        tags.extend(tagging.extra.iter().cloned());
+        if let Err(e) = storage.tag(&file.key, &tags).await {
+            if tagging.fail_on_error {
+                return Err(e.into());
+            }
+            tracing::warn!(key = %file.key, error = %e, "object not tagged");
+        }
+    }
+    Ok(())
+}
+
+/// Confluent's `DateTimeUtils.getNextTimeAdjustedByDay`: the next multiple of `period` after
+/// `now` counted from the start of the day in `zone`, but no later than the next midnight.
+fn next_time_adjusted_by_day(now_ms: i64, period: i64, zone: &jiff::tz::TimeZone) -> i64 {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(now_ms) else {
+        return now_ms + period;
+    };
+    let zoned = ts.to_zoned_datetime(zone.clone());
+    let (Ok(start), Ok(tomorrow)) = (
+        zoned.start_of_day(),
+        zoned.tomorrow().and_then(|t| t.start_of_day()),
+    ) else {
+        return now_ms + period;
+    };
+    let start_ms = start.timestamp().as_millisecond();
+    let day_ms = tomorrow.timestamp().as_millisecond() - start_ms;
+    let next = ((now_ms - start_ms) / period + 1) * period;
+    start_ms + next.min(day_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduled_rotation_is_aligned_to_the_day() {
+        let utc = jiff::tz::TimeZone::UTC;
+        // 2024-01-07T05:04:03Z, hourly → 06:00.
+        let now = 1_704_603_843_000;
+        assert_eq!(
+            next_time_adjusted_by_day(now, 3_600_000, &utc),
+            1_704_607_200_000
+        );
+        // A 5-hour period at 22:00 ends at midnight, not at 01:00.
+        let late = 1_704_664_800_000; // 2024-01-07T22:00:00Z
+        assert_eq!(
+            next_time_adjusted_by_day(late, 5 * 3_600_000, &utc),
+            1_704_672_000_000
+        );
+    }
+}
