@@ -15,6 +15,7 @@ session.timeout.ms 1500, heartbeat.interval.ms 300, scheduled.rebalance.max.dela
 3. Worker RSS at that load, against an idle worker's RSS in the same run.
 """
 
+import functools
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ import time
 import urllib.error
 import urllib.request
 
+print = functools.partial(print, flush=True)  # noqa: A001 (progress shows as it happens)
 BIN = os.environ["FERRY_BIN"]
 CONNECTORS = int(os.environ.get("CONNECTORS", "100"))
 TASKS = int(os.environ.get("TASKS", "4"))
@@ -211,7 +213,16 @@ def worker_id(url):
 def end_offsets(consumer, topics):
     from kafka import TopicPartition
     parts = [TopicPartition(t, p) for t in topics for p in range(TASKS)]
-    ends = consumer.end_offsets(parts)
+    for attempt in range(100):
+        try:
+            ends = consumer.end_offsets(parts)
+            break
+        except (KeyError, Exception):  # metadata not yet known to the client
+            if attempt == 99:
+                raise
+            for t in topics:
+                consumer.partitions_for_topic(t)
+            time.sleep(0.02)
     out = {t: 0 for t in topics}
     for tp, o in ends.items():
         out[tp.topic] += o
@@ -319,7 +330,8 @@ def rebalances(root, connectors):
     out = {}
     joined = time.time()
     _, url = c.add_worker()
-    c.wait(lambda: c.all_running(expected, on=[worker_id(u) for _, u in c.workers]))
+    on = [worker_id(u) for _, u in c.workers] if connectors else None
+    c.wait(lambda: c.all_running(expected, on=on))
     out["join"] = time.time() - joined
     out["join-assigned"] = c.assigned_after(joined, [url]) - joined
     # A worker leaves cleanly (SIGTERM): its work runs elsewhere.

@@ -135,7 +135,7 @@ impl Distributed {
         let servers = w.bootstrap_servers();
         let worker_id = w.worker_id();
         let kafka: Arc<dyn Log> = Arc::new(
-            KafkaLog::connect(&servers, &format!("ferry-{worker_id}"))
+            KafkaLog::connect_with(&servers, &format!("ferry-{worker_id}"), w.producer_config())
                 .await
                 .map_err(|source| DistributedError::Log {
                     servers: servers.join(","),
