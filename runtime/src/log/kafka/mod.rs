@@ -696,18 +696,7 @@ impl Log for KafkaLog {
             }
             .into());
         }
-        let mut out = HashMap::new();
-        for t in &response.topics {
-            for p in &t.partitions {
-                if p.error_code == 0 && p.committed_offset >= 0 {
-                    out.insert(
-                        TopicPartition::new(t.name.0.as_str(), p.partition_index),
-                        p.committed_offset,
-                    );
-                }
-            }
-        }
-        Ok(out)
+        Ok(offsets::committed(&response))
     }
 
     async fn delete_offsets(&self, group: &str, partitions: &[TopicPartition]) -> Result<()> {

@@ -9,7 +9,9 @@ use ferry_api::TopicPartition;
 use kafka_protocol::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
-use kafka_protocol::messages::{GroupId, OffsetDeleteRequest, OffsetFetchRequest};
+use kafka_protocol::messages::{
+    GroupId, OffsetDeleteRequest, OffsetFetchRequest, OffsetFetchResponse,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use super::{KafkaError, KafkaLog, RETRIES, RETRY_BACKOFF, cap, name, retriable};
@@ -122,17 +124,23 @@ impl KafkaLog {
             }
             .into());
         }
-        let mut out = HashMap::new();
-        for t in &response.topics {
-            for p in &t.partitions {
-                if p.error_code == 0 && p.committed_offset >= 0 {
-                    out.insert(
-                        TopicPartition::new(t.name.0.as_str(), p.partition_index),
-                        p.committed_offset,
-                    );
-                }
+        Ok(committed(&response))
+    }
+}
+
+/// The committed offsets an OffsetFetch response carries; partitions without one (offset -1,
+/// or a per-partition error) are left out.
+pub(super) fn committed(response: &OffsetFetchResponse) -> HashMap<TopicPartition, i64> {
+    let mut out = HashMap::new();
+    for t in &response.topics {
+        for p in &t.partitions {
+            if p.error_code == 0 && p.committed_offset >= 0 {
+                out.insert(
+                    TopicPartition::new(t.name.0.as_str(), p.partition_index),
+                    p.committed_offset,
+                );
             }
         }
-        Ok(out)
     }
+    out
 }
