@@ -910,6 +910,10 @@ fn bad_configs_are_refused_with_the_key() {
             "format.class: JsonFormat\nflush.size: 1\npartitioner.class: FieldPartitioner\n",
             "partition.field.name",
         ),
+        (
+            "format.class: JsonFormat\nflush.size: 1\nbehavior.on.null.values: write\n",
+            "behavior.on.null.values",
+        ),
     ] {
         let conn = ws.write(
             "bad.yaml",
@@ -922,6 +926,9 @@ fn bad_configs_are_refused_with_the_key() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{extra}: {stderr}");
         assert!(stderr.contains(key), "{extra}: {stderr}");
+        if extra.contains("write") {
+            assert!(stderr.contains("store.kafka.keys"), "{stderr}");
+        }
     }
 }
 
@@ -1009,4 +1016,193 @@ fn schema_changes_rotate_files_by_schema_compatibility() {
             json!({"id": 4, "email": "none"})
         ]
     );
+}
+
+fn committed_offset(rest: u16, name: &str) -> Option<i64> {
+    let url = format!("http://127.0.0.1:{rest}/connectors/{name}/offsets");
+    let body: Json = reqwest::blocking::get(url).ok()?.json().ok()?;
+    body["offsets"][0]["offset"]["kafka_offset"].as_i64()
+}
+
+/// Tombstones: `behavior.on.null.values=fail` (the default) fails the task naming the
+/// record; `ignore` skips them, and their offsets commit (also a tombstone that is the
+/// partition's last record).
+#[test]
+fn tombstones_fail_the_task_by_default_and_are_skipped_with_ignore() {
+    let ws = Workspace::new();
+    let s3 = S3Server::start(&ws);
+    s3.bucket("fail");
+    s3.bucket("ignore");
+    let broker = FerryBroker::start(&ws);
+    let schema = order_schema();
+    let values = [Some(0), Some(1), None, Some(3), Some(4), None];
+    let recs: Vec<Rec> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Rec {
+            partition: 0,
+            timestamp: 1_700_000_000_000 + i as i64,
+            value: v.map_or(Json::Null, |id| envelope(&schema, order(id))),
+        })
+        .collect();
+    produce(&ws, &broker, "deletes", 1, &recs);
+    let rest = free_port();
+    let worker = worker(&ws, &broker, rest, "");
+    let failing = sink(
+        &ws,
+        "fails",
+        &s3.url,
+        "fail",
+        "deletes",
+        "format.class: JsonFormat\nflush.size: 2\n",
+    );
+    let ignoring = sink(
+        &ws,
+        "ignores",
+        &s3.url,
+        "ignore",
+        "deletes",
+        "format.class: JsonFormat\nflush.size: 2\nbehavior.on.null.values: ignore\n",
+    );
+    let mut ferry = ws.standalone(&[&worker, &failing, &ignoring], "run");
+    let status = wait_for_task_state(rest, "fails", "FAILED", &ws, "run");
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(
+        trace.contains("Null valued records are not writeable")
+            && trace.contains("offset 2 of deletes-0"),
+        "{status}"
+    );
+    let objects = wait_for_objects(&s3, "ignore", 2, &ws, "run");
+    assert_eq!(
+        keys(&objects),
+        [
+            "topics/deletes/partition=0/deletes+0+0000000000.json",
+            "topics/deletes/partition=0/deletes+0+0000000003.json",
+        ]
+    );
+    assert_eq!(objects[0].records, [order(0), order(1)]);
+    assert_eq!(objects[1].records, [order(3), order(4)]);
+    // The trailing tombstone's offset commits too.
+    assert!(
+        wait_until(START, || committed_offset(rest, "ignores") == Some(6)),
+        "committed {:?}; log:\n{}",
+        committed_offset(rest, "ignores"),
+        ws.log("run")
+    );
+    // The failed task wrote what came before the tombstone, and nothing after it.
+    assert_eq!(
+        keys(&s3.dump("fail")),
+        ["topics/deletes/partition=0/deletes+0+0000000000.json"]
+    );
+    assert!(committed_offset(rest, "fails").is_none_or(|o| o <= 2));
+    assert!(terminate(&mut ferry, Duration::from_secs(20)).success());
+}
+
+/// Records the format cannot write (a schemaless value, a value that is no struct, for
+/// Parquet) go to the errant record reporter: with `errors.tolerance=all` to the dead letter
+/// queue with Connect's `__connect.errors.*` headers, the task going on and their offsets
+/// committing; with the default tolerance the task fails naming the record and the cause.
+#[test]
+fn records_the_format_cannot_write_go_to_the_dead_letter_queue_or_fail_the_task() {
+    let ws = Workspace::new();
+    let s3 = S3Server::start(&ws);
+    s3.bucket("tolerant");
+    s3.bucket("strict");
+    let broker = FerryBroker::start(&ws);
+    let schema = order_schema();
+    let schemaless = json!({"schema": null, "payload": {"id": 2}});
+    let not_a_struct = json!({"schema": {"type": "string", "optional": false}, "payload": "five"});
+    let values = [
+        envelope(&schema, order(0)),
+        envelope(&schema, order(1)),
+        schemaless.clone(),
+        envelope(&schema, order(3)),
+        envelope(&schema, order(4)),
+        not_a_struct.clone(),
+        envelope(&schema, order(6)),
+        envelope(&schema, order(7)),
+    ];
+    let recs: Vec<Rec> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Rec {
+            partition: 0,
+            timestamp: 1_700_000_000_000 + i as i64,
+            value: v.clone(),
+        })
+        .collect();
+    produce(&ws, &broker, "mixed", 1, &recs);
+    let rest = free_port();
+    let worker = worker(&ws, &broker, rest, "");
+    let parquet =
+        "format.class: io.confluent.connect.s3.format.parquet.ParquetFormat\nflush.size: 2\n";
+    let tolerant = sink(
+        &ws,
+        "tolerant",
+        &s3.url,
+        "tolerant",
+        "mixed",
+        &format!(
+            "{parquet}errors.tolerance: all\nerrors.deadletterqueue.topic.name: mixed-dlq\n\
+             errors.deadletterqueue.context.headers.enable: true\n"
+        ),
+    );
+    let strict = sink(&ws, "strict", &s3.url, "strict", "mixed", parquet);
+    let mut ferry = ws.standalone(&[&worker, &tolerant, &strict], "run");
+
+    let status = wait_for_task_state(rest, "strict", "FAILED", &ws, "run");
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(
+        trace.contains("offset 2 of mixed-0") && trace.contains("no value schema"),
+        "{status}"
+    );
+
+    let objects = wait_for_objects(&s3, "tolerant", 3, &ws, "run");
+    assert_eq!(
+        keys(&objects),
+        [
+            "topics/mixed/partition=0/mixed+0+0000000000.snappy.parquet",
+            "topics/mixed/partition=0/mixed+0+0000000003.snappy.parquet",
+            "topics/mixed/partition=0/mixed+0+0000000006.snappy.parquet",
+        ]
+    );
+    let by_key = |suffix: &str| {
+        objects
+            .iter()
+            .find(|o| o.key.ends_with(suffix))
+            .map(|o| o.records.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(by_key("0000000000.snappy.parquet"), [order(0), order(1)]);
+    assert_eq!(by_key("0000000003.snappy.parquet"), [order(3), order(4)]);
+    assert_eq!(by_key("0000000006.snappy.parquet"), [order(6), order(7)]);
+    assert!(
+        wait_until(START, || committed_offset(rest, "tolerant") == Some(8)),
+        "committed {:?}; log:\n{}",
+        committed_offset(rest, "tolerant"),
+        ws.log("run")
+    );
+
+    let dlq: Vec<Json> =
+        serde_json::from_str(&tool(&["consume", &broker.addr, "mixed-dlq", "2"])).unwrap();
+    assert_eq!(dlq.len(), 2, "{dlq:?}; log:\n{}", ws.log("run"));
+    for (record, (offset, original, cause)) in dlq.iter().zip([
+        (2, &schemaless, "no value schema"),
+        (5, &not_a_struct, "must have struct values"),
+    ]) {
+        let h = &record["headers"];
+        assert_eq!(h["__connect.errors.topic"], "mixed", "{record}");
+        assert_eq!(h["__connect.errors.partition"], "0", "{record}");
+        assert_eq!(h["__connect.errors.offset"], offset.to_string(), "{record}");
+        assert_eq!(h["__connect.errors.stage"], "TASK_PUT", "{record}");
+        let message = h["__connect.errors.exception.message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains(cause), "{record}");
+        // The dead letter keeps the bytes the record was consumed with.
+        let value: Json =
+            serde_json::from_str(record["value"].as_str().unwrap_or("null")).unwrap_or(Json::Null);
+        assert_eq!(&value, original, "{record}");
+    }
+    assert!(terminate(&mut ferry, Duration::from_secs(20)).success());
 }

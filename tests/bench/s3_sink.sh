@@ -168,6 +168,7 @@ report() { # label
   ratio=$(echo "100 * $mbs / $base" | bc -l)
   printf "%-8s %8d records  %7.1f MB out  sink %6.2f s %7.1f MB/s out, %6.1f MB/s of payload (%5.2f M rec/s)  aws s3 cp %6.2f s %7.1f MB/s  ratio %5.1f%%  peak RSS %d MiB\n" \
     "$1" "$N" "$(echo "$BYTES/1000000" | bc -l)" "$SECS" "$mbs" "$(echo "$N*$PAYLOAD/1000000/$SECS" | bc -l)" "$(echo "$N/$SECS/1000000" | bc -l)" "$BASE_SECS" "$base" "$ratio" "$RSS_MB"
+  echo "         load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 echo "== JSON"

@@ -13,6 +13,9 @@
                                   (.json/.json.gz lines, .avro with fastavro, .parquet with
                                   pyarrow and cross-checked with duckdb, .bin/.txt lines)
   uploads URL BUCKET              the multipart uploads still open, as a JSON list of keys
+  consume BOOTSTRAP TOPIC COUNT   the first COUNT records of TOPIC (waiting up to 30 s), as
+                                  one JSON document: [{"partition", "offset", "headers":
+                                  {name: text}, "value": text or null}]
 
 Values are normalized to JSON: datetimes as epoch milliseconds, dates as epoch days, times as
 milliseconds of the day, decimals as strings, bytes as base64.
@@ -163,6 +166,25 @@ def main():
                 out.append({"key": o["Key"], "size": len(body),
                             "tags": {t["Key"]: t["Value"] for t in tags},
                             "records": decode(o["Key"], body)})
+        json.dump(out, sys.stdout)
+    elif cmd == "consume":
+        import time
+        from confluent_kafka import Consumer
+        c = Consumer({"bootstrap.servers": sys.argv[2], "group.id": "s3tool-consume",
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        c.subscribe([sys.argv[3]])
+        want = int(sys.argv[4])
+        out = []
+        deadline = time.time() + 30
+        while len(out) < want and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            out.append({"partition": m.partition(), "offset": m.offset(),
+                        "headers": {k: (v or b"").decode("utf-8", "replace")
+                                    for k, v in (m.headers() or [])},
+                        "value": None if m.value() is None else m.value().decode("utf-8", "replace")})
+        c.close()
         json.dump(out, sys.stdout)
     elif cmd == "uploads":
         r = s3(sys.argv[2]).list_multipart_uploads(Bucket=sys.argv[3])

@@ -181,8 +181,12 @@ pub(crate) fn config_def() -> ConfigDef {
         .define(BYTEARRAY_SEPARATOR, Type::String, Default::Null, Low,
             "String inserted between records for ByteArrayFormat (and StringFormat); default a newline. Escapes such as \\n are understood. An input record that contains the separator will look like multiple records in the output object.")
         .define(BEHAVIOR_ON_NULL_VALUES, Type::String, string("fail"), Low,
-            "How to handle records with a null value (tombstones): ignore (skip them) or fail (fail the task).")
-        .with_validator(Validator::OneOfIgnoreCase(&["ignore", "fail"]))
+            "How to handle records with a null value (tombstones): ignore (skip them; their offsets commit) or fail (fail the task, naming the record). Confluent's write (tombstones stored as keys only, which needs store.kafka.keys) is refused: Ferry does not store keys yet.")
+        .with_validator(Validator::Custom(|v| match v {
+            ConfigValue::String(s) if s.eq_ignore_ascii_case("ignore") || s.eq_ignore_ascii_case("fail") => Ok(()),
+            ConfigValue::String(s) if s.eq_ignore_ascii_case("write") => Err("ignore or fail (write stores tombstones as keys only and needs store.kafka.keys=true, which Ferry does not support yet)".into()),
+            _ => Err("one of ignore, fail".into()),
+        }))
         .define(STORE_KAFKA_KEYS, Type::Boolean, boolean(false), Low,
             "Whether to store Kafka keys in separate files. Not supported by Ferry yet: true is refused.")
         .with_validator(Validator::Custom(|v| match v {

@@ -2,7 +2,10 @@
 //!
 //! An object smaller than one part is written with a single `PutObject`; a bigger one as a
 //! multipart upload whose parts are sent as soon as they are full (in the background, one at
-//! a time per object), so memory stays at about two parts per open object. Requests are retried by the SDK's standard retry policy
+//! a time per object), so memory stays at about two parts per open object, plus the last
+//! part of the partition's previous commit while it finishes in the background. Over https
+//! bodies are sent as `UNSIGNED-PAYLOAD` (TLS guards them); over http they are signed.
+//! Requests are retried by the SDK's standard retry policy
 //! (`s3.part.retries`, exponential backoff from `s3.retry.backoff.ms`) when they fail
 //! transiently: HTTP 500/503, throttling, timeouts, broken connections. What fails after
 //! that is a [`StorageError`] that says whether trying again later may help.
@@ -113,6 +116,9 @@ pub(crate) struct Storage {
     sse: Option<ServerSideEncryption>,
     sse_kms_key_id: Option<String>,
     acl: Option<ObjectCannedAcl>,
+    /// Send object and part bodies as `UNSIGNED-PAYLOAD` (no SHA-256 over every byte): only
+    /// over https, whose TLS already guards the bytes, as botocore does.
+    unsigned_payload: bool,
 }
 
 impl Storage {
@@ -164,6 +170,10 @@ impl Storage {
             sse: config.sse.as_deref().map(ServerSideEncryption::from),
             sse_kms_key_id: config.sse_kms_key_id.clone(),
             acl: config.acl.as_deref().map(ObjectCannedAcl::from),
+            unsigned_payload: config
+                .endpoint
+                .as_deref()
+                .is_none_or(|url| url.trim().to_ascii_lowercase().starts_with("https://")),
         }
     }
 
@@ -216,9 +226,12 @@ impl Storage {
         if let Some(acl) = &self.acl {
             req = req.acl(acl.clone());
         }
-        req.send()
-            .await
-            .map(|_| ())
+        let sent = if self.unsigned_payload {
+            req.customize().disable_payload_signing().send().await
+        } else {
+            req.send().await
+        };
+        sent.map(|_| ())
             .map_err(|e| classify(&format!("writing s3://{}/{key}", self.bucket), e))
     }
 
@@ -263,7 +276,7 @@ impl Storage {
         number: i32,
         body: Bytes,
     ) -> Result<CompletedPart, StorageError> {
-        let out = self
+        let req = self
             .client
             .upload_part()
             .bucket(&self.bucket)
@@ -271,15 +284,18 @@ impl Storage {
             .upload_id(upload_id)
             .part_number(number)
             .content_length(body.len() as i64)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| {
-                classify(
-                    &format!("uploading part {number} of s3://{}/{key}", self.bucket),
-                    e,
-                )
-            })?;
+            .body(ByteStream::from(body));
+        let sent = if self.unsigned_payload {
+            req.customize().disable_payload_signing().send().await
+        } else {
+            req.send().await
+        };
+        let out = sent.map_err(|e| {
+            classify(
+                &format!("uploading part {number} of s3://{}/{key}", self.bucket),
+                e,
+            )
+        })?;
         Ok(CompletedPart::builder()
             .set_e_tag(out.e_tag().map(str::to_string))
             .part_number(number)

@@ -1,9 +1,9 @@
 //! The connector and its task.
 //!
 //! `put` hands each record to its Kafka partition's [`PartitionWriter`], which uploads parts
-//! as they fill and commits files by Confluent's rules. `pre_commit` reports, per partition,
-//! only the offset after the last record whose file is complete in S3, so the runtime
-//! commits consumer offsets after the upload, never before.
+//! as they fill and commits files by Confluent's rules (finishing them in the background).
+//! `pre_commit` reports, per partition, only the offset after the last record whose file is
+//! complete in S3, so the runtime commits consumer offsets after the upload, never before.
 //!
 //! When an upload fails after the client's own retries: a transient failure (5xx,
 //! throttling, timeouts, connection errors) drops the partition's open files, rewinds the
@@ -18,8 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use ferry_api::{
-    ConfigDef, ConfigIssue, ConfigMap, ConnectError, Connector, ConnectorContext, Result,
-    SinkRecord, SinkTask, SinkTaskContext, TopicPartition,
+    ConfigDef, ConfigIssue, ConfigMap, ConnectError, Connector, ConnectorContext,
+    ErrantRecordReporter, Result, SinkRecord, SinkTask, SinkTaskContext, TopicPartition,
 };
 
 use crate::config::{S3SinkConfig, config_def, cross_key_issues};
@@ -171,15 +171,23 @@ impl SinkTask for S3SinkTask {
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
         let now = now_ms();
-        for record in &records {
-            let tp = TopicPartition::new(record.topic.clone(), record.kafka_partition);
-            let (config, storage, writers) = self.parts()?;
-            let writer = writers
-                .entry(tp.clone())
-                .or_insert_with(|| PartitionWriter::new(tp.clone(), config, now));
-            if let Err(e) = writer.write(record, config, storage, now).await {
-                self.handle(&tp, e).await?;
-            }
+        let reporter = self
+            .context
+            .as_ref()
+            .and_then(|c| c.errant_record_reporter());
+        // Records come in runs of one partition: one writer lookup per run, not per record.
+        let mut rest = records.as_slice();
+        while let Some(first) = rest.first() {
+            let run = rest
+                .iter()
+                .take_while(|r| {
+                    r.kafka_partition == first.kafka_partition && r.topic == first.topic
+                })
+                .count();
+            let (same_partition, tail) = rest.split_at(run);
+            rest = tail;
+            self.put_partition(same_partition, reporter.as_deref(), now)
+                .await?;
         }
         self.tick(now).await
     }
@@ -189,6 +197,16 @@ impl SinkTask for S3SinkTask {
         _offsets: HashMap<TopicPartition, i64>,
     ) -> Result<HashMap<TopicPartition, i64>> {
         self.tick(now_ms()).await?;
+        let (_, _, writers) = self.parts()?;
+        let mut failed = Vec::new();
+        for (tp, w) in writers.iter_mut() {
+            if let Err(e) = w.poll_pending().await {
+                failed.push((tp.clone(), e));
+            }
+        }
+        for (tp, e) in failed {
+            self.handle(&tp, e).await?;
+        }
         let (_, _, writers) = self.parts()?;
         Ok(writers
             .iter_mut()
@@ -219,6 +237,53 @@ impl SinkTask for S3SinkTask {
 }
 
 impl S3SinkTask {
+    /// Writes records of one partition. A record the format or partitioner cannot take goes
+    /// to the errant record reporter (Connect's `DataException`): with `errors.tolerance=all`
+    /// it is dead-lettered and skipped; otherwise, or without a reporter, the task fails
+    /// naming the record and the cause.
+    async fn put_partition(
+        &mut self,
+        records: &[SinkRecord],
+        reporter: Option<&dyn ErrantRecordReporter>,
+        now: i64,
+    ) -> Result<()> {
+        let Some(first) = records.first() else {
+            return Ok(());
+        };
+        let tp = TopicPartition::new(first.topic.clone(), first.kafka_partition);
+        let (config, storage, writers) = self.parts()?;
+        let writer = writers
+            .entry(tp.clone())
+            .or_insert_with(|| PartitionWriter::new(tp.clone(), config, now));
+        let mut failure = None;
+        for record in records {
+            match writer.write(record, config, storage, now).await {
+                Ok(()) => {}
+                Err(e) if e.is_record_error() => {
+                    let error = ConnectError::Data(format!("S3 sink: {e}"));
+                    let reported = match reporter {
+                        Some(r) => r.report(record, &error).await,
+                        None => Err(error),
+                    };
+                    if let Err(e) = reported {
+                        writer.abort(storage, false).await;
+                        return Err(e);
+                    }
+                    tracing::debug!(partition = %tp, offset = record.kafka_offset, "record reported as errant and skipped");
+                    writer.skip(record.kafka_offset);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        match failure {
+            Some(e) => self.handle(&tp, e).await,
+            None => Ok(()),
+        }
+    }
+
     /// Scheduled rotations, which happen without records too.
     async fn tick(&mut self, now: i64) -> Result<()> {
         let (config, storage, writers) = self.parts()?;

@@ -30,17 +30,35 @@ use crate::storage::{Storage, StorageError};
 /// Why a record could not be written.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WriteError {
-    /// The record cannot be placed or encoded (bad data; the task fails or, later, the
-    /// record goes to the dead letter queue).
+    /// The record cannot be placed or encoded (bad data): it goes to the errant record
+    /// reporter (the dead letter queue with `errors.tolerance=all`), or fails the task.
     #[error(transparent)]
     Partition(#[from] PartitionError),
     #[error(transparent)]
     Format(#[from] FormatError),
     #[error("{0}")]
     Schema(String),
+    /// A tombstone with `behavior.on.null.values=fail`: fails the task, as Confluent's
+    /// `ConnectException` does (never dead-lettered).
+    #[error("{0}")]
+    NullValue(String),
+    /// Ending a file failed (not the fault of one record).
+    #[error("{0}")]
+    Finish(FormatError),
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl WriteError {
+    /// Whether the record itself is at fault, so that reporting it and going on is sound:
+    /// nothing of it was written.
+    pub(crate) fn is_record_error(&self) -> bool {
+        matches!(
+            self,
+            WriteError::Partition(_) | WriteError::Format(_) | WriteError::Schema(_)
+        )
+    }
 }
 
 struct OpenFile {
@@ -86,6 +104,16 @@ impl MultipartState {
     }
 }
 
+/// A commit whose files are being finished (last part, completion, tags) in the
+/// background while the next records are encoded.
+struct PendingCommit {
+    task: tokio::task::JoinHandle<Result<(), WriteError>>,
+    /// The first record of the commit: where to rewind if it fails.
+    start: i64,
+    /// The offset that becomes committable once it succeeded.
+    next_offset: i64,
+}
+
 /// The writer of one Kafka partition.
 pub(crate) struct PartitionWriter {
     tp: TopicPartition,
@@ -103,6 +131,10 @@ pub(crate) struct PartitionWriter {
     next_scheduled_rotation: Option<i64>,
     /// After a failed upload: records are ignored until the partition is replayed from here.
     replay_from: Option<i64>,
+    /// At most one commit finishing in the background, so that memory stays bounded.
+    pending: Option<PendingCommit>,
+    /// The first record of a background commit that failed: where to rewind.
+    failed_start: Option<i64>,
 }
 
 impl std::fmt::Debug for PartitionWriter {
@@ -129,6 +161,8 @@ impl PartitionWriter {
             offset_to_commit: None,
             next_scheduled_rotation: None,
             replay_from: None,
+            pending: None,
+            failed_start: None,
         };
         w.schedule_rotation(config, now_ms);
         w
@@ -150,9 +184,59 @@ impl PartitionWriter {
         self.offset_to_commit.take()
     }
 
-    /// Where to rewind after a failure: the first record since the last commit.
+    /// Passes over a record that is not written (an ignored tombstone, a record handed to
+    /// the errant record reporter): its offset commits with the files open now, or at once
+    /// when none are. Replaying from any committed offset skips it again, so the objects
+    /// stay the same.
+    pub(crate) fn skip(&mut self, offset: i64) {
+        self.last_offset = Some(offset);
+        if self.record_count == 0 {
+            match &mut self.pending {
+                Some(pending) => pending.next_offset = offset + 1,
+                None => self.offset_to_commit = Some(offset + 1),
+            }
+        }
+    }
+
+    /// Where to rewind after a failure: the first record not yet in a complete object.
     pub(crate) fn rewind_point(&self) -> Option<i64> {
-        self.batch_start
+        self.failed_start
+            .or(self.pending.as_ref().map(|p| p.start))
+            .or(self.batch_start)
+    }
+
+    /// Takes the result of the background commit if it has ended, without waiting.
+    pub(crate) async fn poll_pending(&mut self) -> Result<(), WriteError> {
+        if self.pending.as_ref().is_some_and(|p| p.task.is_finished()) {
+            self.settle_pending().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the background commit, if any; its offset then becomes committable.
+    async fn settle_pending(&mut self) -> Result<(), WriteError> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let result = match pending.task.await {
+            Ok(result) => result,
+            Err(e) => Err(StorageError {
+                transient: true,
+                message: format!("committing files of {}: the task ended: {e}", self.tp),
+            }
+            .into()),
+        };
+        match result {
+            Ok(()) => {
+                self.offset_to_commit = Some(pending.next_offset);
+                tracing::info!(partition = %self.tp, next_offset = pending.next_offset, "files committed");
+                Ok(())
+            }
+            Err(e) => {
+                self.failed_start = Some(pending.start);
+                Err(e)
+            }
+        }
     }
 
     /// Writes one record (committing files first or after it when a rule says so).
@@ -170,10 +254,11 @@ impl PartitionWriter {
             self.replay_from = None;
         }
         if record.value.is_null() && config.ignore_null_values {
+            self.skip(record.kafka_offset);
             return Ok(());
         }
         if record.value.is_null() {
-            return Err(WriteError::Schema(format!(
+            return Err(WriteError::NullValue(format!(
                 "Null valued records are not writeable with current behavior.on.null.values 'settings: the record at offset {} of {} has a null value (set behavior.on.null.values=ignore to skip tombstones)",
                 record.kafka_offset, self.tp
             )));
@@ -282,7 +367,12 @@ impl PartitionWriter {
                 ))
                 .into());
             }
-            let (writer, out) = format::new_writer(config, &key, schema.as_ref())?;
+            let (writer, out) = format::new_writer(config, &key, schema.as_ref()).map_err(|e| {
+                FormatError(format!(
+                    "the record at offset {} of {}: {e}",
+                    record.kafka_offset, self.tp
+                ))
+            })?;
             tracing::debug!(partition = %self.tp, key = %key, "opening file");
             self.files.insert(
                 encoded.to_string(),
@@ -302,7 +392,14 @@ impl PartitionWriter {
         let Some(file) = self.files.get_mut(encoded) else {
             return Ok(());
         };
-        file.writer.write(record, &mut file.out)?;
+        if let Err(e) = file.writer.write(record, &mut file.out) {
+            // A file is named by its first record: one that failed does not name it.
+            if file.records == 0 {
+                self.files.remove(encoded);
+                self.order.retain(|o| o != encoded);
+            }
+            return Err(e.into());
+        }
         file.end_offset = record.kafka_offset;
         file.records += 1;
         self.record_count += 1;
@@ -358,45 +455,88 @@ impl PartitionWriter {
         Ok(())
     }
 
-    /// Uploads and completes every open file; the offset after the last record becomes
-    /// committable.
+    /// Commits every open file: their last parts, completions and tags go on in the
+    /// background (after the previous commit of this partition has ended); the offset after
+    /// the last record becomes committable once all of them are complete in S3.
     async fn commit(
         &mut self,
         config: &S3SinkConfig,
         storage: &Storage,
         now_ms: i64,
     ) -> Result<(), WriteError> {
+        self.settle_pending().await?;
         let order = std::mem::take(&mut self.order);
-        for (i, encoded) in order.iter().enumerate() {
-            let Some(mut file) = self.files.remove(encoded) else {
-                continue;
-            };
-            if let Err(e) = commit_file(&mut file, config, storage).await {
-                // Keep the files not yet committed so that `abort` cleans them up.
-                if let Some(state) = file.upload.take() {
-                    state.abandon(storage, &file.key).await;
-                }
-                self.order = order[i + 1..].to_vec();
-                return Err(e);
-            }
-            tracing::debug!(partition = %self.tp, key = %file.key, records = file.records, "file committed");
-        }
-        if let Some(last) = self.last_offset {
-            self.offset_to_commit = Some(last + 1);
-            tracing::info!(partition = %self.tp, files = order.len(), records = self.record_count, next_offset = last + 1, "files committed");
-        }
+        let files: Vec<OpenFile> = order
+            .iter()
+            .filter_map(|encoded| self.files.remove(encoded))
+            .collect();
         self.files.clear();
+        let (start, last, records) = (self.batch_start, self.last_offset, self.record_count);
         self.record_count = 0;
         self.batch_start = None;
         self.base_timestamp = None;
         self.schedule_rotation(config, now_ms);
+        let Some(last) = last else {
+            return Ok(());
+        };
+        tracing::debug!(partition = %self.tp, files = files.len(), records, next_offset = last + 1, "committing files");
+        let (storage, tagging, tp) = (storage.clone(), config.tagging.clone(), self.tp.clone());
+        let task = tokio::spawn(async move {
+            // The files of one commit are finished concurrently.
+            let handles: Vec<_> = files
+                .into_iter()
+                .map(|mut file| {
+                    let (storage, tagging) = (storage.clone(), tagging.clone());
+                    tokio::spawn(async move {
+                        let result = commit_file(&mut file, tagging.as_ref(), &storage).await;
+                        if result.is_err()
+                            && let Some(state) = file.upload.take()
+                        {
+                            state.abandon(&storage, &file.key).await;
+                        }
+                        if result.is_ok() {
+                            tracing::debug!(key = %file.key, records = file.records, "file committed");
+                        }
+                        result
+                    })
+                })
+                .collect();
+            let mut outcome = Ok(());
+            for handle in handles {
+                let result = handle.await.unwrap_or_else(|e| {
+                    Err(StorageError {
+                        transient: true,
+                        message: format!("committing a file of {tp}: the task ended: {e}"),
+                    }
+                    .into())
+                });
+                if outcome.is_ok() {
+                    outcome = result;
+                }
+            }
+            outcome
+        });
+        self.pending = Some(PendingCommit {
+            task,
+            start: start.unwrap_or(last),
+            next_offset: last + 1,
+        });
         Ok(())
     }
 
     /// Drops every open file (aborting started uploads); after a failure, also ignores
     /// records until the partition is replayed from the last commit.
     pub(crate) async fn abort(&mut self, storage: &Storage, replay: bool) {
-        let rewind = self.batch_start;
+        let rewind = self.rewind_point();
+        // A background commit cleans up after itself when it fails; one that succeeds wrote
+        // objects that the replay writes again, identical.
+        if let Some(pending) = self.pending.take()
+            && let Ok(Ok(())) = pending.task.await
+            && !replay
+        {
+            self.offset_to_commit = Some(pending.next_offset);
+        }
+        self.failed_start = None;
         for encoded in std::mem::take(&mut self.order) {
             if let Some(mut file) = self.files.remove(&encoded)
                 && let Some(state) = file.upload.take()
@@ -444,10 +584,10 @@ async fn upload_part(
 
 async fn commit_file(
     file: &mut OpenFile,
-    config: &S3SinkConfig,
+    tagging: Option<&crate::config::Tagging>,
     storage: &Storage,
 ) -> Result<(), WriteError> {
-    format::finish(file.writer.as_mut(), &mut file.out)?;
+    format::finish(file.writer.as_mut(), &mut file.out).map_err(WriteError::Finish)?;
     let rest = file.out.take(usize::MAX);
     match file.upload.take() {
         None => storage.put_object(&file.key, rest.into()).await?,
@@ -472,7 +612,7 @@ async fn commit_file(
             }
         }
     }
-    if let Some(tagging) = &config.tagging {
+    if let Some(tagging) = tagging {
         let mut tags = vec![
             ("startOffset".to_string(), file.start_offset.to_string()),
             ("endOffset".to_string(), file.end_offset.to_string()),

@@ -66,6 +66,13 @@ impl ParquetCodec {
 /// Confluent's page size.
 const PAGE_SIZE: usize = 64 * 1024;
 
+/// Where a column chunk's dictionary gives up and the rest of the chunk is written plain.
+/// Columns of few distinct values (enums, countries, flags) keep their dictionary; columns
+/// of mostly distinct values (ids, timestamps, amounts) stop paying a hash lookup per value
+/// early, instead of after parquet's default of 1 MiB (131072 distinct int64s, more than a
+/// row group of a part's size holds, so they never fell back).
+const DICTIONARY_PAGE_SIZE: usize = 128 * 1024;
+
 /// A buffer the file writer owns a handle of; the bytes it writes are moved to [`Output`].
 #[derive(Clone, Default)]
 struct Shared(Arc<Mutex<Vec<u8>>>);
@@ -399,6 +406,7 @@ impl ParquetWriter {
         let props = WriterProperties::builder()
             .set_compression(codec.compression())
             .set_dictionary_enabled(true)
+            .set_dictionary_page_size_limit(DICTIONARY_PAGE_SIZE)
             .set_data_page_size_limit(PAGE_SIZE)
             .set_created_by(format!("ferry-s3 version {}", crate::VERSION))
             .build();
