@@ -179,6 +179,19 @@ impl Schema {
         SchemaBuilder::new(ty)
     }
 
+    /// Whether `self` and `other` are the same schema object (clones of one `Schema`), which
+    /// implies `==`; a pointer comparison, unlike `==` between distinct equal schemas.
+    pub fn is_same(&self, other: &Schema) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// A number that identifies this schema object (and its clones) for as long as one of
+    /// them is alive, for caches keyed by schema object; equal schemas built separately have
+    /// different identities.
+    pub fn identity(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     /// The core type.
     pub fn schema_type(&self) -> SchemaType {
         self.0.ty

@@ -1,15 +1,15 @@
 //! [`JsonConverter`]: Kafka Connect's `org.apache.kafka.connect.json.JsonConverter`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use ferry_api::{
     ConfigDef, ConfigDefault, ConfigMap, ConfigType, ConfigValue, ConnectError, Converter,
     Importance, Result, Schema, Validator, Value,
 };
+use lru::LruCache;
 
-use super::parse::{Envelope, ParseError, parse, parse_envelope};
+use super::parse::{Envelope, ParseError, container_extent, parse, parse_envelope, parse_prefix};
 use super::path::Path;
 use super::read::{ReadOptions, read_schema, read_schemaless, read_value};
 use super::write::{WriteOptions, estimate_schema, estimate_value, write_schema, write_value};
@@ -60,6 +60,7 @@ pub fn json_converter_config_def() -> ConfigDef {
             Importance::High,
             "The maximum number of schemas that can be cached in this converter instance.",
         )
+        .with_validator(Validator::at_least(0.0))
         .define(
             DECIMAL_FORMAT_CONFIG,
             ConfigType::String,
@@ -79,12 +80,108 @@ pub fn json_converter_config_def() -> ConfigDef {
         )
 }
 
-/// Parsed schemas by the exact text of their JSON, so a topic whose records all carry the
-/// same schema builds it once. When full it is emptied (Kafka uses an LRU of the same size).
-#[derive(Debug, Default)]
-struct SchemaCache {
-    schemas: HashMap<Box<[u8]>, Schema>,
+/// The schemas a converter has seen, both ways, each an LRU of `schemas.cache.size` entries
+/// as Kafka's `fromConnectSchemaCache` and `toConnectSchemaCache`; a size of 0 caches
+/// nothing.
+#[derive(Debug)]
+struct SchemaCaches {
     capacity: usize,
+    /// Parsed schemas by the exact text of their JSON (which parsed without error), so an
+    /// envelope whose schema text is known is not parsed again.
+    parsed: Mutex<LruCache<Box<[u8]>, Schema>>,
+    /// The JSON text written for a schema object, by its identity ([`Schema::identity`]).
+    /// Each entry holds the schema, so the identity cannot be reused by another schema while
+    /// the entry exists.
+    written: Mutex<LruCache<usize, WrittenSchema>>,
+}
+
+/// A schema and the JSON text written for it.
+type WrittenSchema = (Schema, Arc<[u8]>);
+
+impl SchemaCaches {
+    fn new(capacity: usize) -> Self {
+        // Unbounded maps, trimmed by hand: `LruCache::new` would allocate the whole capacity
+        // up front.
+        SchemaCaches {
+            capacity,
+            parsed: Mutex::new(LruCache::unbounded()),
+            written: Mutex::new(LruCache::unbounded()),
+        }
+    }
+
+    /// The schema parsed from `text` before, if it is still cached (it becomes the most
+    /// recently used).
+    fn parsed(&self, text: &[u8]) -> Option<Schema> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mut parsed = lock(&self.parsed);
+        parsed.get(text).cloned()
+    }
+
+    /// The cached schema whose text starts `data`, checking only the most recently used one
+    /// (a topic's records usually share one schema): one comparison, no scan.
+    fn recent_prefix(&self, data: &[u8]) -> Option<(usize, Schema)> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let parsed = lock(&self.parsed);
+        let (text, schema) = parsed.peek_mru()?;
+        data.starts_with(text).then(|| (text.len(), schema.clone()))
+    }
+
+    fn insert_parsed(&self, text: &[u8], schema: &Schema) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut parsed = lock(&self.parsed);
+        parsed.put(text.into(), schema.clone());
+        while parsed.len() > self.capacity {
+            parsed.pop_lru();
+        }
+    }
+
+    fn written(&self, schema: &Schema) -> Option<Arc<[u8]>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mut written = lock(&self.written);
+        match written.get(&schema.identity()) {
+            Some((held, text)) if held.is_same(schema) => Some(text.clone()),
+            _ => None,
+        }
+    }
+
+    fn insert_written(&self, schema: &Schema, text: &[u8]) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut written = lock(&self.written);
+        written.put(schema.identity(), (schema.clone(), text.into()));
+        while written.len() > self.capacity {
+            written.pop_lru();
+        }
+    }
+
+    #[cfg(test)]
+    fn lens(&self) -> (usize, usize) {
+        (lock(&self.parsed).len(), lock(&self.written).len())
+    }
+}
+
+/// A cache is valid whatever a panicking holder left in it.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How every envelope Kafka's and Ferry's JsonConverter write begins.
+const ENVELOPE_START: &[u8] = b"{\"schema\":";
+
+fn skip_ws(data: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = data.get(at) {
+        at += 1;
+    }
+    at
 }
 
 /// Kafka Connect's JsonConverter, byte-compatible with the Java one: the same envelope,
@@ -99,7 +196,7 @@ pub struct JsonConverter {
     schemas_enable: bool,
     decimal_format: DecimalFormat,
     replace_null_with_default: bool,
-    cache: Mutex<SchemaCache>,
+    caches: SchemaCaches,
 }
 
 impl Default for JsonConverter {
@@ -116,10 +213,7 @@ impl JsonConverter {
             schemas_enable: SCHEMAS_ENABLE_DEFAULT,
             decimal_format: DecimalFormat::Base64,
             replace_null_with_default: REPLACE_NULL_WITH_DEFAULT_DEFAULT,
-            cache: Mutex::new(SchemaCache {
-                schemas: HashMap::new(),
-                capacity: SCHEMAS_CACHE_SIZE_DEFAULT as usize,
-            }),
+            caches: SchemaCaches::new(SCHEMAS_CACHE_SIZE_DEFAULT as usize),
         }
     }
 
@@ -156,6 +250,12 @@ impl JsonConverter {
         self.replace_null_with_default
     }
 
+    /// How many schemas are cached: (parsed from envelopes, written into envelopes).
+    #[cfg(test)]
+    pub(super) fn cached_schemas(&self) -> (usize, usize) {
+        self.caches.lens()
+    }
+
     fn write_options(&self) -> WriteOptions {
         WriteOptions {
             decimal_numeric: self.decimal_format == DecimalFormat::Numeric,
@@ -164,17 +264,20 @@ impl JsonConverter {
         }
     }
 
+    fn read_options<'b>(&self, src: Option<&'b Bytes>) -> ReadOptions<'b> {
+        ReadOptions {
+            replace_null_with_default: self.replace_null_with_default,
+            src,
+        }
+    }
+
     /// The schema of an envelope from its JSON text, from the cache when the same text was
     /// seen before.
     fn envelope_schema(&self, text: &[u8]) -> Result<Option<Schema>> {
-        // Schema strings are not shared with the record, so no `src`.
-        let o = ReadOptions {
-            replace_null_with_default: self.replace_null_with_default,
-            src: None,
-        };
         let parse_schema = || -> Result<Option<Schema>> {
+            // Schema strings are not shared with the record, so no `src`.
             match parse(text) {
-                Ok(Some(json)) => read_schema(&json, &o),
+                Ok(Some(json)) => read_schema(&json, &self.read_options(None)),
                 Ok(None) => Ok(None),
                 Err(e) => Err(ConnectError::Data(format!("invalid JSON schema: {e}"))),
             }
@@ -182,22 +285,67 @@ impl JsonConverter {
         if text.first() != Some(&b'{') {
             return parse_schema();
         }
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(schema) = cache.schemas.get(text) {
-            return Ok(Some(schema.clone()));
+        if let Some(schema) = self.caches.parsed(text) {
+            return Ok(Some(schema));
         }
-        drop(cache);
         let schema = parse_schema()?;
         if let Some(s) = &schema {
-            cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.capacity > 0 {
-                if cache.schemas.len() >= cache.capacity {
-                    cache.schemas.clear();
-                }
-                cache.schemas.insert(text.into(), s.clone());
-            }
+            self.caches.insert_parsed(text, s);
         }
         Ok(schema)
+    }
+
+    /// Reads an envelope in the form converters write it, `{"schema":{...},"payload":...}`
+    /// (whitespace allowed between tokens), looking its schema up by its text, so a known
+    /// schema is neither parsed nor even checked as JSON (its text is the same as one that
+    /// parsed); only the payload is parsed. `None` for anything else, including every error
+    /// and any envelope that is not exactly two members in that order: the caller then takes
+    /// the general path, which gives the errors.
+    fn to_connect_fast(&self, data: &Bytes) -> Option<Result<(Option<Schema>, Value)>> {
+        if !data.starts_with(ENVELOPE_START) {
+            return None;
+        }
+        let schema_start = skip_ws(data, ENVELOPE_START.len());
+        let (schema_end, schema) = match self.caches.recent_prefix(&data[schema_start..]) {
+            Some((len, schema)) => (schema_start + len, schema),
+            None => {
+                let end = container_extent(data, schema_start)?;
+                let text = &data[schema_start..end];
+                let schema = match self.caches.parsed(text) {
+                    Some(schema) => schema,
+                    None => match self.envelope_schema(text) {
+                        Ok(Some(schema)) => schema,
+                        Ok(None) | Err(_) => return None,
+                    },
+                };
+                (end, schema)
+            }
+        };
+        let mut at = skip_ws(data, schema_end);
+        if data.get(at) != Some(&b',') {
+            return None;
+        }
+        at = skip_ws(data, at + 1);
+        if !data[at..].starts_with(b"\"payload\"") {
+            return None;
+        }
+        at = skip_ws(data, at + b"\"payload\"".len());
+        if data.get(at) != Some(&b':') {
+            return None;
+        }
+        let payload = data.slice(at + 1..);
+        let (json, end) = parse_prefix(&payload).ok()?;
+        let end = skip_ws(&payload, end);
+        if payload.get(end) != Some(&b'}') || skip_ws(&payload, end + 1) != payload.len() {
+            return None;
+        }
+        let value = read_value(
+            &schema,
+            Some(&json),
+            &self.read_options(Some(&payload)),
+            &Path::Root,
+        );
+        Some(value.map(|v| (Some(schema), v)))
     }
 }
 
@@ -241,9 +389,8 @@ impl Converter for JsonConverter {
         let capacity = parsed
             .int(SCHEMAS_CACHE_SIZE_CONFIG)?
             .unwrap_or(SCHEMAS_CACHE_SIZE_DEFAULT);
-        let cache = self.cache.get_mut().unwrap_or_else(|e| e.into_inner());
-        cache.schemas.clear();
-        cache.capacity = usize::try_from(capacity).unwrap_or(0);
+        // Negative sizes are refused by the validator.
+        self.caches = SchemaCaches::new(usize::try_from(capacity).unwrap_or(0));
         Ok(())
     }
 
@@ -257,16 +404,30 @@ impl Converter for JsonConverter {
             return Ok(None);
         }
         let o = self.write_options();
+        let written = match schema {
+            Some(s) if self.schemas_enable => self.caches.written(s),
+            _ => None,
+        };
         let mut capacity = estimate_value(value);
         if self.schemas_enable {
-            capacity += 24 + schema.map_or(4, estimate_schema);
+            capacity += 24
+                + match (&written, schema) {
+                    (Some(text), _) => text.len(),
+                    (None, Some(s)) => estimate_schema(s),
+                    (None, None) => 4,
+                };
         }
         let mut out = Vec::with_capacity(capacity);
         if self.schemas_enable {
-            out.extend_from_slice(b"{\"schema\":");
-            match schema {
-                Some(s) => write_schema(&mut out, s, None, &o)?,
-                None => out.extend_from_slice(b"null"),
+            out.extend_from_slice(ENVELOPE_START);
+            match (written, schema) {
+                (Some(text), _) => out.extend_from_slice(&text),
+                (None, Some(s)) => {
+                    let start = out.len();
+                    write_schema(&mut out, s, None, &o)?;
+                    self.caches.insert_written(s, &out[start..]);
+                }
+                (None, None) => out.extend_from_slice(b"null"),
             }
             out.extend_from_slice(b",\"payload\":");
         }
@@ -292,6 +453,9 @@ impl Converter for JsonConverter {
                 Some(j) => (None, read_schemaless(&j, Some(data), &Path::Root)?),
             });
         }
+        if let Some(read) = self.to_connect_fast(data) {
+            return read;
+        }
         let envelope = parse_envelope(data, "schema").map_err(serialization)?;
         let Some(Envelope::Object(members)) = &envelope else {
             return Err(envelope_error(&describe_envelope(envelope.as_ref())));
@@ -310,12 +474,13 @@ impl Converter for JsonConverter {
             return Err(envelope_error(&describe_envelope(envelope.as_ref())));
         }
         let schema = self.envelope_schema(&data[schema.span.0..schema.span.1])?;
-        let o = ReadOptions {
-            replace_null_with_default: self.replace_null_with_default,
-            src: Some(data),
-        };
         let value = match &schema {
-            Some(s) => read_value(s, Some(payload_json), &o, &Path::Root)?,
+            Some(s) => read_value(
+                s,
+                Some(payload_json),
+                &self.read_options(Some(data)),
+                &Path::Root,
+            )?,
             None => read_schemaless(payload_json, Some(data), &Path::Root)?,
         };
         Ok((schema, value))

@@ -177,6 +177,62 @@ pub(super) fn parse_envelope<'a>(
     Ok(Some(envelope))
 }
 
+/// Parses one JSON value at the start of `input` (after optional whitespace) and returns it
+/// with the offset just after it; what follows is left to the caller. String offsets are
+/// relative to `input`.
+pub(super) fn parse_prefix(input: &[u8]) -> Result<(Json<'_>, usize), ParseError> {
+    let text = std::str::from_utf8(input).map_err(|e| ParseError {
+        message: "invalid UTF-8".into(),
+        offset: e.valid_up_to(),
+    })?;
+    let mut p = Parser {
+        text,
+        bytes: input,
+        pos: 0,
+        depth: 0,
+    };
+    p.skip_ws();
+    let value = p.value()?;
+    Ok((value, p.pos))
+}
+
+/// Where the object or array starting at `input[start]` ends (the offset after its closing
+/// bracket), found by counting brackets outside strings, without checking the syntax: the
+/// cheap way to cut a schema out of an envelope to look it up by its text. `None` when
+/// `input[start]` is no bracket or the brackets do not close. The caller parses the text
+/// properly before trusting it.
+pub(super) fn container_extent(input: &[u8], start: usize) -> Option<usize> {
+    if !matches!(input.get(start), Some(b'{' | b'[')) {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < input.len() {
+        match input[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            b'"' => {
+                i += 1;
+                while i < input.len() {
+                    match input[i] {
+                        b'"' => break,
+                        b'\\' => i += 2,
+                        _ => i += 1,
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],

@@ -1021,6 +1021,192 @@ fn schemas_are_cached_by_text() {
     assert_eq!(read(&no_cache, USER_JSON), read(&c, USER_JSON));
 }
 
+fn int_envelope(ty: &str, payload: &str) -> String {
+    format!(r#"{{"schema":{{"type":"{ty}","optional":false}},"payload":{payload}}}"#)
+}
+
+#[test]
+fn a_cached_schema_is_reused_not_parsed_again() {
+    let c = JsonConverter::new();
+    let (first, v1) = read(&c, USER_JSON);
+    let (second, v2) = read(&c, USER_JSON);
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(first.is_same(&second), "the second read hit the cache");
+    assert_eq!((v1, v2), (user(), user()));
+    assert_eq!(c.cached_schemas(), (1, 0));
+
+    let no_cache = converter(&[("schemas.cache.size", "0")]);
+    let (a, _) = read(&no_cache, USER_JSON);
+    let (b, _) = read(&no_cache, USER_JSON);
+    assert!(!a.unwrap().is_same(&b.unwrap()), "size 0 caches nothing");
+    assert_eq!(no_cache.cached_schemas(), (0, 0));
+}
+
+#[test]
+fn a_different_schema_with_the_same_payload_is_a_miss() {
+    let c = JsonConverter::new();
+    for _ in 0..2 {
+        assert_eq!(
+            read(&c, &int_envelope("int64", "42")),
+            (Some(Schema::int64()), Value::Int64(42))
+        );
+        assert_eq!(
+            read(&c, &int_envelope("int32", "42")),
+            (Some(Schema::int32()), Value::Int32(42))
+        );
+        // The most recent schema's text is a prefix of this one's up to the closing brace.
+        let longer = r#"{"schema":{"type":"int32","optional":false,"name":"n"},"payload":42}"#;
+        let (s, v) = read(&c, longer);
+        assert_eq!(s.unwrap().name(), Some("n"));
+        assert_eq!(v, Value::Int32(42));
+    }
+    assert_eq!(c.cached_schemas(), (3, 0));
+}
+
+#[test]
+fn the_cache_evicts_the_least_recently_used_schema_at_its_size() {
+    let c = converter(&[("schemas.cache.size", "2")]);
+    let schema = |ty: &str| read(&c, &int_envelope(ty, "1")).0.unwrap();
+    let a = schema("int64");
+    let b = schema("int32");
+    assert!(
+        schema("int64").is_same(&a),
+        "a hit makes int64 the most recent"
+    );
+    let _ = schema("int16");
+    assert_eq!(c.cached_schemas(), (2, 0));
+    assert!(schema("int64").is_same(&a), "int64 was kept");
+    assert!(
+        !schema("int32").is_same(&b),
+        "int32 was evicted and parsed again"
+    );
+    assert_eq!(c.cached_schemas(), (2, 0));
+}
+
+#[test]
+fn envelopes_read_the_same_whatever_their_spacing_and_schema_text() {
+    let c = JsonConverter::new();
+    let doc = r#"{"type":"int64","optional":false,"doc":"a \"}]\" [{ b"}"#;
+    for text in [
+        format!(r#"{{"schema":{doc},"payload":7}}"#),
+        format!(r#"{{"schema": {doc} , "payload" : 7 }}  "#),
+        format!(r#" {{ "schema" : {doc}, "payload": 7}}"#),
+        format!(r#"{{"payload":7,"schema":{doc}}}"#),
+    ] {
+        let (s, v) = read(&c, &text);
+        assert_eq!(s.unwrap().doc(), Some("a \"}]\" [{ b"), "{text}");
+        assert_eq!(v, Value::Int64(7), "{text}");
+    }
+    // What the cache cannot vouch for still gets the general path's errors.
+    let known = int_envelope("int64", "1");
+    read(&c, &known);
+    for (text, error) in [
+        (
+            r#"{"schema":{"type":"int64","optional":false},"payload":1,"x":2}"#,
+            "may not contain additional fields",
+        ),
+        (
+            r#"{"schema":{"type":"int64","optional":false},"payload":1,"payload":"a"}"#,
+            "expected an INT64 number, found \"a\"",
+        ),
+        (
+            r#"{"schema":{"type":"int64","optional":false},"payload":[1}"#,
+            "serialization error",
+        ),
+        (
+            r#"{"schema":{"type":"int64","optional":false}},"payload":1}"#,
+            "serialization error",
+        ),
+        (
+            r#"{"schema":{"type":"int64","optional":false}"#,
+            "serialization error",
+        ),
+        (
+            r#"{"schema":{"type":"int64","optional":false},"payload":"a"}"#,
+            "expected an INT64 number, found \"a\"",
+        ),
+        (r#"{"schema":{"type":"int64""#, "serialization error"),
+    ] {
+        let err = read_err(&c, text);
+        assert!(err.contains(error), "{text}: {err}");
+    }
+    let bad_utf8 = Bytes::from_static(b"{\"schema\":{\"type\":\"string\"},\"payload\":\"\xff\"}");
+    read(&c, r#"{"schema":{"type":"string"},"payload":"ok"}"#);
+    let err = c.to_connect("t", Some(&bad_utf8)).unwrap_err().to_string();
+    assert!(err.contains("invalid UTF-8"), "{err}");
+}
+
+#[test]
+fn written_schemas_are_cached_per_schema_object() {
+    let c = JsonConverter::new();
+    let value = user();
+    let Value::Struct(st) = &value else {
+        unreachable!()
+    };
+    let schema = st.schema().clone();
+    assert_eq!(write(&c, Some(&schema), &value), USER_JSON);
+    assert_eq!(
+        write(&c, Some(&schema), &value),
+        USER_JSON,
+        "from the cache"
+    );
+    assert_eq!(c.cached_schemas(), (0, 1));
+    // An equal schema built separately is another object: written again, same bytes.
+    assert_eq!(write(&c, Some(&user_schema()), &user()), USER_JSON);
+    assert_eq!(c.cached_schemas(), (0, 2));
+    // A different schema with the same payload gets its own schema text.
+    assert_eq!(
+        write(&c, Some(&Schema::int32()), &Value::Int32(42)),
+        int_envelope("int32", "42")
+    );
+    assert_eq!(
+        write(&c, Some(&Schema::int64()), &Value::Int64(42)),
+        int_envelope("int64", "42")
+    );
+
+    let small = converter(&[("schemas.cache.size", "2")]);
+    let schemas: Vec<Schema> = (0..3)
+        .map(|i| {
+            SchemaBuilder::new(SchemaType::Int64)
+                .name(format!("s{i}"))
+                .build()
+        })
+        .collect();
+    for _ in 0..2 {
+        for (i, s) in schemas.iter().enumerate() {
+            assert_eq!(
+                write(&small, Some(s), &Value::Int64(1)),
+                format!(
+                    r#"{{"schema":{{"type":"int64","optional":false,"name":"s{i}"}},"payload":1}}"#
+                )
+            );
+        }
+    }
+    assert_eq!(small.cached_schemas(), (0, 2));
+    let none = converter(&[("schemas.cache.size", "0")]);
+    assert_eq!(write(&none, Some(&schema), &value), USER_JSON);
+    assert_eq!(none.cached_schemas(), (0, 0));
+}
+
+#[test]
+fn schemas_cache_size_must_not_be_negative() {
+    let mut c = JsonConverter::new();
+    let mut config = ConfigMap::new();
+    config.insert("schemas.cache.size".into(), "-1".into());
+    assert_eq!(
+        c.configure(&config, false).unwrap_err().to_string(),
+        "invalid config: key \"schemas.cache.size\": value \"-1\": expected a value of at least 0"
+    );
+    config.insert("schemas.cache.size".into(), "many".into());
+    let err = c.configure(&config, false).unwrap_err().to_string();
+    assert!(
+        err.contains("key \"schemas.cache.size\": value \"many\""),
+        "{err}"
+    );
+    config.insert("schemas.cache.size".into(), "0".into());
+    c.configure(&config, false).unwrap();
+}
+
 #[test]
 fn container_defaults_are_written_in_the_schema() {
     let c = JsonConverter::new();
@@ -1361,47 +1547,4 @@ fn jackson_string_and_node_text() {
         from_schemaless_json(golden.as_bytes()).unwrap(),
         Value::Map(expected)
     );
-}
-
-#[test]
-#[ignore = "timing, run by hand"]
-fn timing_hot_paths() {
-    let c = JsonConverter::new();
-    let v = user();
-    let Value::Struct(st) = &v else {
-        unreachable!()
-    };
-    let s = st.schema().clone();
-    let n = 200_000;
-    let t = std::time::Instant::now();
-    let mut total = 0;
-    for _ in 0..n {
-        total += c.from_connect("t", Some(&s), &v).unwrap().unwrap().len();
-    }
-    eprintln!("struct from_connect: {:?}/op ({total})", t.elapsed() / n);
-    let sv =
-        Value::from("a line of text read from a file, about eighty bytes long, give or take a few");
-    let ss = Schema::string();
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        total += c.from_connect("t", Some(&ss), &sv).unwrap().unwrap().len();
-    }
-    eprintln!("string from_connect: {:?}/op", t.elapsed() / n);
-    let bytes = c.from_connect("t", Some(&s), &v).unwrap().unwrap();
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        total += c.to_connect("t", Some(&bytes)).unwrap().0.is_some() as usize;
-    }
-    eprintln!("struct to_connect: {:?}/op", t.elapsed() / n);
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        total += super::parse::parse(&bytes).unwrap().is_some() as usize;
-    }
-    eprintln!("  of which parsing: {:?}/op", t.elapsed() / n);
-    let bytes = c.from_connect("t", Some(&ss), &sv).unwrap().unwrap();
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        total += c.to_connect("t", Some(&bytes)).unwrap().0.is_some() as usize;
-    }
-    eprintln!("string to_connect: {:?}/op ({total})", t.elapsed() / n);
 }
