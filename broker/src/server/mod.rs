@@ -29,6 +29,7 @@
 mod connection;
 mod handlers;
 mod producers;
+mod stats;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -116,6 +117,8 @@ pub(crate) struct Shared {
     pub(crate) advertised: (String, i32),
     pub(crate) producers: producers::Producers,
     pub(crate) groups: Arc<GroupCoordinator>,
+    /// Request handling times of the connections closed so far.
+    pub(crate) times: stats::BrokerTimes,
 }
 
 /// A bound, not yet running, server.
@@ -152,6 +155,7 @@ impl Broker {
             ),
             producers: producers::Producers::new(),
             groups,
+            times: stats::BrokerTimes::default(),
             log,
             config,
         });
@@ -203,6 +207,7 @@ impl Broker {
             connections.abort_all();
         }
         let _ = ticker.await;
+        shared.times.log();
         tracing::info!("broker stopped");
     }
 }
