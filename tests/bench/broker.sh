@@ -195,15 +195,15 @@ printf '\n%-34s %14s %10s %14s %10s %8s\n' "best of $reps, $records x 100 B reco
 for acks in 1 all; do
     for what in produce consume; do
         if [ $what = produce ]; then
-            fr=$(tr ' ' '\n' <<<"${produce_rps[ferry/$acks]}" | best)
-            fm=$(tr ' ' '\n' <<<"${produce_mbs[ferry/$acks]}" | best)
-            tr_=$(tr ' ' '\n' <<<"${produce_rps[tansu/$acks]}" | best)
-            tm=$(tr ' ' '\n' <<<"${produce_mbs[tansu/$acks]}" | best)
+            fr=$(tr ' ' '\n' <<<"${produce_rps[ferry/$acks]:-}" | best)
+            fm=$(tr ' ' '\n' <<<"${produce_mbs[ferry/$acks]:-}" | best)
+            tr_=$(tr ' ' '\n' <<<"${produce_rps[tansu/$acks]:-}" | best)
+            tm=$(tr ' ' '\n' <<<"${produce_mbs[tansu/$acks]:-}" | best)
         else
-            fr=$(tr ' ' '\n' <<<"${consume_rps[ferry/$acks]}" | best)
-            fm=$(tr ' ' '\n' <<<"${consume_mbs[ferry/$acks]}" | best)
-            tr_=$(tr ' ' '\n' <<<"${consume_rps[tansu/$acks]}" | best)
-            tm=$(tr ' ' '\n' <<<"${consume_mbs[tansu/$acks]}" | best)
+            fr=$(tr ' ' '\n' <<<"${consume_rps[ferry/$acks]:-}" | best)
+            fm=$(tr ' ' '\n' <<<"${consume_mbs[ferry/$acks]:-}" | best)
+            tr_=$(tr ' ' '\n' <<<"${consume_rps[tansu/$acks]:-}" | best)
+            tm=$(tr ' ' '\n' <<<"${consume_mbs[tansu/$acks]:-}" | best)
         fi
         printf '%-34s %14s %10s %14s %10s %8s\n' "$what, acks=$acks" "$fr" "$fm" "$tr_" "$tm" \
             "$(ratio "$fr" "$tr_")"
@@ -217,11 +217,11 @@ printf '\n%-34s %14s %14s %8s\n' "broker CPU s per M records (least)" "ferry" "t
 for acks in 1 all; do
     for what in produce consume; do
         if [ $what = produce ]; then
-            fc=$(tr ' ' '\n' <<<"${produce_cpu[ferry/$acks]}" | grep . | least)
-            tc=$(tr ' ' '\n' <<<"${produce_cpu[tansu/$acks]}" | grep . | least)
+            fc=$(tr ' ' '\n' <<<"${produce_cpu[ferry/$acks]:-}" | { grep . || true; } | least)
+            tc=$(tr ' ' '\n' <<<"${produce_cpu[tansu/$acks]:-}" | { grep . || true; } | least)
         else
-            fc=$(tr ' ' '\n' <<<"${consume_cpu[ferry/$acks]}" | grep . | least)
-            tc=$(tr ' ' '\n' <<<"${consume_cpu[tansu/$acks]}" | grep . | least)
+            fc=$(tr ' ' '\n' <<<"${consume_cpu[ferry/$acks]:-}" | { grep . || true; } | least)
+            tc=$(tr ' ' '\n' <<<"${consume_cpu[tansu/$acks]:-}" | { grep . || true; } | least)
         fi
         printf '%-34s %14s %14s %8s\n' "$what, acks=$acks" "$fc" "$tc" "$(ratio "$tc" "$fc")"
     done
@@ -230,7 +230,7 @@ done
 # (d) latency at half of each broker's own best acks=all produce rate.
 echo
 for broker in $brokers; do
-    peak=$(tr ' ' '\n' <<<"${produce_rps[$broker/all]}" | best)
+    peak=$(tr ' ' '\n' <<<"${produce_rps[$broker/all]:-}" | best)
     rate=$(python3 -c "print(int(float('$peak') / 2))")
     count=$((rate * lat_secs))
     new_topic "$broker"
@@ -242,7 +242,7 @@ for broker in $brokers; do
     echo "latency $broker at 50% of its peak ($rate rec/s, acks=all, linger.ms=$lat_linger, nagle off): $out$side"
 done
 # The same ferry case with librdkafka's defaults (linger.ms=5, Nagle on): the client's part.
-rate=$(python3 -c "print(int(float('$(tr ' ' '\n' <<<"${produce_rps[ferry/all]}" | best)') / 2))")
+rate=$(python3 -c "print(int(float('$(tr ' ' '\n' <<<"${produce_rps[ferry/all]:-}" | best)') / 2))")
 new_topic ferry
 from=$(log_lines)
 out=$(run ferry produce "$topic" --records "$((rate * lat_secs))" --acks all --rate "$rate" --linger-ms 5)
