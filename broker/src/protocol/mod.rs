@@ -12,7 +12,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
+    ApiKey, ApiVersionsResponse, FetchResponse, RequestHeader, RequestKind, ResponseHeader,
+    ResponseKind,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Message, VersionRange};
 
@@ -307,6 +308,18 @@ pub fn encode_response(
     version: i16,
     body: &ResponseKind,
 ) -> Result<Bytes, EncodeError> {
+    encode_with(correlation_id, api_key, version, |buf| {
+        body.encode(buf, version)
+    })
+}
+
+/// A response frame whose body `encode_body` writes.
+fn encode_with<E: std::fmt::Display>(
+    correlation_id: i32,
+    api_key: ApiKey,
+    version: i16,
+    encode_body: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+) -> Result<Bytes, EncodeError> {
     let err = |reason: String| EncodeError {
         api_key,
         version,
@@ -323,12 +336,186 @@ pub fn encode_response(
     header
         .encode(&mut buf, header_version)
         .map_err(|e| err(format!("{e:#}")))?;
-    body.encode(&mut buf, version)
-        .map_err(|e| err(format!("{e:#}")))?;
+    encode_body(&mut buf).map_err(|e| err(format!("{e:#}")))?;
     let size = i32::try_from(buf.len() - FRAME_PREFIX)
         .map_err(|_| err(format!("response of {} bytes is too large", buf.len())))?;
     buf[..FRAME_PREFIX].copy_from_slice(&size.to_be_bytes());
     Ok(buf.freeze())
+}
+
+/// Record data of at least this size is written from the log's buffer instead of being
+/// copied into the response buffer (smaller slices cost more as extra iovecs than as copies).
+pub const SPLICE_MIN: usize = 4096;
+
+/// An encoded response as a sequence of byte slices, to be written with vectored writes
+/// (`AsyncWriteExt::write_all_buf`): the record data of a Fetch response stays in the buffers
+/// the log read it into and goes from there into the socket.
+#[derive(Debug, Default)]
+pub struct ResponseFrame {
+    parts: std::collections::VecDeque<Bytes>,
+    remaining: usize,
+}
+
+impl ResponseFrame {
+    fn push(&mut self, part: Bytes) {
+        if !part.is_empty() {
+            self.remaining += part.len();
+            self.parts.push_back(part);
+        }
+    }
+
+    /// The slices still to be written, in order.
+    pub fn parts(&self) -> impl Iterator<Item = &Bytes> {
+        self.parts.iter()
+    }
+}
+
+impl From<Bytes> for ResponseFrame {
+    fn from(b: Bytes) -> Self {
+        let mut f = ResponseFrame::default();
+        f.push(b);
+        f
+    }
+}
+
+impl Buf for ResponseFrame {
+    fn remaining(&self) -> usize {
+        self.remaining
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.parts.front().map_or(&[], |b| &b[..])
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        while cnt > 0 {
+            let Some(front) = self.parts.front_mut() else {
+                return;
+            };
+            let n = cnt.min(front.len());
+            front.advance(n);
+            self.remaining -= n;
+            cnt -= n;
+            if front.is_empty() {
+                self.parts.pop_front();
+            }
+        }
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, part) in dst.iter_mut().zip(self.parts.iter()) {
+            *slot = std::io::IoSlice::new(part);
+            n += 1;
+        }
+        n
+    }
+}
+
+/// Encodes a Fetch response like [`encode_response`], but leaves every partition's records of
+/// [`SPLICE_MIN`] bytes or more where they are: the frame refers to them instead of holding a
+/// copy.
+///
+/// How, with the codec's own encoder for every version: the response is encoded twice, with
+/// those records set to null and to empty. The two encodings differ exactly in those records'
+/// length fields (4 bytes `ff ff ff ff` against `00 00 00 00` before v12, the compact length
+/// byte `00` against `01` from v12 on), in order; everything between them is the response's
+/// own metadata, copied into one small buffer with the real length fields in between.
+pub fn encode_fetch_response(
+    correlation_id: i32,
+    version: i16,
+    mut body: FetchResponse,
+) -> Result<ResponseFrame, EncodeError> {
+    let err = |reason: String| EncodeError {
+        api_key: ApiKey::Fetch,
+        version,
+        reason,
+    };
+    // (topic, partition) index of each spliced records slice, in encoding order.
+    let mut spliced = Vec::new();
+    for (ti, t) in body.responses.iter_mut().enumerate() {
+        for (pi, p) in t.partitions.iter_mut().enumerate() {
+            if p.records.as_ref().is_some_and(|r| r.len() >= SPLICE_MIN) {
+                spliced.push(((ti, pi), p.records.take().unwrap_or_default()));
+            }
+        }
+    }
+    let encode = |body: &FetchResponse| {
+        encode_with(correlation_id, ApiKey::Fetch, version, |buf| {
+            body.encode(buf, version)
+        })
+    };
+    if spliced.is_empty() {
+        return encode(&body).map(ResponseFrame::from);
+    }
+    let with_null = encode(&body)?;
+    for ((ti, pi), _) in &spliced {
+        body.responses[*ti].partitions[*pi].records = Some(Bytes::new());
+    }
+    let with_empty = encode(&body)?;
+    let (null, empty): (&[u8], &[u8]) = if version >= 12 {
+        (&[0], &[1])
+    } else {
+        (&[0xff; 4], &[0; 4])
+    };
+    if with_null.len() != with_empty.len() {
+        return Err(err(
+            "null and empty records encode to different sizes".into()
+        ));
+    }
+    let mut meta = BytesMut::with_capacity(with_null.len() + spliced.len() * 4);
+    let mut cuts = Vec::with_capacity(spliced.len());
+    let mut pos = 0;
+    for (_, records) in &spliced {
+        let Some(d) = with_null[pos..]
+            .iter()
+            .zip(&with_empty[pos..])
+            .position(|(a, b)| a != b)
+        else {
+            return Err(err("fewer records fields than spliced partitions".into()));
+        };
+        let at = pos + d;
+        let field = at..at + null.len();
+        if with_null.get(field.clone()) != Some(null) || with_empty.get(field) != Some(empty) {
+            return Err(err(format!("unexpected difference at byte {at}")));
+        }
+        meta.extend_from_slice(&with_null[pos..at]);
+        if version >= 12 {
+            put_unsigned_varint(&mut meta, records.len() as u64 + 1);
+        } else {
+            let len = i32::try_from(records.len())
+                .map_err(|_| err(format!("records of {} bytes are too large", records.len())))?;
+            meta.put_i32(len);
+        }
+        cuts.push(meta.len());
+        pos = at + null.len();
+    }
+    if with_null[pos..] != with_empty[pos..] {
+        return Err(err("more records fields than spliced partitions".into()));
+    }
+    meta.extend_from_slice(&with_null[pos..]);
+    let total = meta.len() - FRAME_PREFIX + spliced.iter().map(|(_, r)| r.len()).sum::<usize>();
+    let size =
+        i32::try_from(total).map_err(|_| err(format!("response of {total} bytes is too large")))?;
+    meta[..FRAME_PREFIX].copy_from_slice(&size.to_be_bytes());
+    let meta = meta.freeze();
+    let mut frame = ResponseFrame::default();
+    let mut from = 0;
+    for (cut, (_, records)) in cuts.iter().zip(spliced) {
+        frame.push(meta.slice(from..*cut));
+        frame.push(records);
+        from = *cut;
+    }
+    frame.push(meta.slice(from..));
+    Ok(frame)
+}
+
+fn put_unsigned_varint(buf: &mut BytesMut, mut v: u64) {
+    while v >= 0x80 {
+        buf.put_u8((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    buf.put_u8(v as u8);
 }
 
 #[cfg(test)]

@@ -272,3 +272,70 @@ fn hostile_array_counts_are_errors_not_aborts() {
         ));
     }
 }
+
+/// A Fetch response with large (spliced), small (copied), empty and null records over two
+/// topics, some partitions with tagged fields set.
+fn fetch_response_sample(version: i16, big: usize) -> FetchResponse {
+    use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+    let mut resp = FetchResponse::default();
+    resp.throttle_time_ms = 3;
+    for (t, name) in ["alpha", "beta"].iter().enumerate() {
+        let mut topic = FetchableTopicResponse::default();
+        topic.topic = kafka_protocol::messages::TopicName(StrBytes::from_static_str(name));
+        for p in 0..4 {
+            let mut pd = PartitionData::default();
+            pd.partition_index = p;
+            pd.high_watermark = 1000 + i64::from(p);
+            pd.last_stable_offset = pd.high_watermark;
+            pd.log_start_offset = 0;
+            pd.records = match p {
+                0 => Some(Bytes::from(vec![b'a' + t as u8; big])),
+                1 => Some(Bytes::from(vec![7u8; 100])),
+                2 => Some(Bytes::new()),
+                _ => None,
+            };
+            if p == 1 && version >= 12 {
+                pd.current_leader.leader_id = kafka_protocol::messages::BrokerId(5);
+                pd.current_leader.leader_epoch = 9;
+            }
+            topic.partitions.push(pd);
+        }
+        resp.responses.push(topic);
+    }
+    resp
+}
+
+#[test]
+fn spliced_fetch_responses_are_byte_identical_to_copied_ones() {
+    let range = supported_versions(ApiKey::Fetch).unwrap();
+    for version in range.min..=range.max {
+        // Below, at and above the splice threshold; 200 KiB needs a 3-byte compact length.
+        for big in [SPLICE_MIN - 1, SPLICE_MIN, 200 * 1024] {
+            let resp = fetch_response_sample(version, big);
+            let copied = encode_response(7, ApiKey::Fetch, version, &resp.clone().into()).unwrap();
+            let mut frame = encode_fetch_response(7, version, resp).unwrap();
+            let spliced = frame.copy_to_bytes(frame.remaining());
+            assert_eq!(spliced, copied, "v{version}, records of {big} bytes");
+        }
+    }
+}
+
+#[test]
+fn spliced_fetch_records_are_not_copied() {
+    let version = supported_versions(ApiKey::Fetch).unwrap().max;
+    let resp = fetch_response_sample(version, 64 * 1024);
+    let sources: Vec<*const u8> = resp
+        .responses
+        .iter()
+        .map(|t| t.partitions[0].records.as_ref().unwrap().as_ptr())
+        .collect();
+    let frame = encode_fetch_response(1, version, resp).unwrap();
+    let parts: Vec<*const u8> = frame.parts().map(|p| p.as_ptr()).collect();
+    for s in sources {
+        assert!(parts.contains(&s), "a large records slice was copied");
+    }
+    // metadata, records, metadata, records, metadata
+    assert_eq!(frame.parts().count(), 5);
+    let mut slices = [std::io::IoSlice::new(&[]); 8];
+    assert_eq!(frame.chunks_vectored(&mut slices), 5);
+}

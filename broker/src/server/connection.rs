@@ -3,6 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -11,7 +12,9 @@ use tokio::sync::watch;
 
 use super::Shared;
 use super::handlers;
-use crate::protocol::{self, FRAME_PREFIX, FrameError};
+use super::stats::RequestTimes;
+use crate::protocol::{self, FRAME_PREFIX, FrameError, ResponseFrame};
+use kafka_protocol::messages::ResponseKind;
 
 /// Frames at least this large are read into their own allocation, so that Produce can hand
 /// the records to the log without a copy (see `handlers::produce`).
@@ -79,6 +82,7 @@ pub(super) async fn run(
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let max = shared.config.max_frame_size;
+    let mut times = RequestTimes::default();
     loop {
         let frame = tokio::select! {
             biased;
@@ -97,6 +101,7 @@ pub(super) async fn run(
                 break;
             }
         };
+        let received = Instant::now();
         let request = match protocol::decode_request(frame) {
             Ok(r) => r,
             Err(e) => match e.response() {
@@ -116,21 +121,33 @@ pub(super) async fn run(
         let (api_key, version, correlation_id) =
             (request.api_key, request.version(), request.correlation_id());
         let Some(body) = handlers::handle(&shared, request, peer).await else {
+            times.record(api_key, received.elapsed());
             continue; // Produce with acks=0: no response
         };
-        let bytes = match protocol::encode_response(correlation_id, api_key, version, &body) {
-            Ok(b) => b,
+        // Fetch: the records go from the log's read buffers into the socket (vectored write).
+        let encoded = match body {
+            ResponseKind::Fetch(fetch) => {
+                protocol::encode_fetch_response(correlation_id, version, fetch)
+            }
+            body => protocol::encode_response(correlation_id, api_key, version, &body)
+                .map(ResponseFrame::from),
+        };
+        let mut frame = match encoded {
+            Ok(f) => f,
             Err(e) => {
                 tracing::error!(%peer, error = %e, "closing connection");
                 break;
             }
         };
-        if let Err(e) = wr.write_all(&bytes).await {
+        if let Err(e) = wr.write_all_buf(&mut frame).await {
             tracing::debug!(%peer, error = %e, "connection write failed");
             break;
         }
+        times.record(api_key, received.elapsed());
     }
     let _ = wr.shutdown().await;
+    times.log("connection", Some(peer));
+    shared.times.add(&times);
     tracing::debug!(%peer, "connection closed");
 }
 

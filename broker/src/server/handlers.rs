@@ -158,11 +158,8 @@ fn topic_or_create(sh: &Shared, name: &str, allow_create: bool) -> Result<TopicM
         .log
         .create_topic(name, sh.config.num_partitions, BTreeMap::new())
     {
-        Ok(()) => tracing::info!(
-            topic = name,
-            partitions = sh.config.num_partitions,
-            "auto-created topic"
-        ),
+        // The log manager logs the creation (one line per topic created).
+        Ok(()) => tracing::debug!(topic = name, "topic auto-created on request"),
         Err(crate::Error::TopicAlreadyExists(_)) => {}
         Err(e) => {
             tracing::info!(topic = name, error = %e, "cannot auto-create topic");
@@ -759,9 +756,6 @@ fn create_topics(sh: &Shared, req: CreateTopicsRequest, version: i16) -> CreateT
             };
             match result {
                 Ok(()) => {
-                    if !req.validate_only {
-                        tracing::info!(topic = %name, partitions, "created topic");
-                    }
                     r.topic_id = topic_id(&name);
                     r.num_partitions = partitions;
                     r.replication_factor = 1;
@@ -816,7 +810,6 @@ fn delete_topics(sh: &Shared, req: DeleteTopicsRequest, version: i16) -> DeleteT
                 } else {
                     match sh.log.delete_topic(&name) {
                         Ok(()) => {
-                            tracing::info!(topic = %name, "deleted topic");
                             sh.producers.forget_topic(&name);
                             if version >= 6 {
                                 r.topic_id = topic_id(&name);

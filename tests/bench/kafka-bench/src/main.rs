@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! ferry-kafka-bench produce BROKERS TOPIC --records N [--size 100] [--acks 1|all|0]
-//!     [--partitions 1] [--rate R] [--linger-ms 5] [--idempotence] [--secs LIMIT]
+//!     [--partitions 1] [--rate R] [--linger-ms 5] [--idempotence] [--nagle-disable]
+//!     [--secs LIMIT]
 //! ferry-kafka-bench consume BROKERS TOPIC --records N [--partitions 1] [--secs LIMIT]
 //! ```
 //!
@@ -36,12 +37,15 @@ struct Args {
     rate: Option<f64>,
     linger_ms: u32,
     idempotence: bool,
+    nagle_disable: bool,
     limit: Duration,
 }
 
 fn parse() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let mode = it.next().ok_or("usage: ferry-kafka-bench produce|consume BROKERS TOPIC ...")?;
+    let mode = it
+        .next()
+        .ok_or("usage: ferry-kafka-bench produce|consume BROKERS TOPIC ...")?;
     let brokers = it.next().ok_or("missing BROKERS")?;
     let topic = it.next().ok_or("missing TOPIC")?;
     let mut a = Args {
@@ -55,6 +59,7 @@ fn parse() -> Result<Args, String> {
         rate: None,
         linger_ms: 5,
         idempotence: false,
+        nagle_disable: false,
         limit: Duration::from_secs(120),
     };
     while let Some(flag) = it.next() {
@@ -87,6 +92,7 @@ fn parse() -> Result<Args, String> {
                 a.limit = Duration::from_secs(v.parse().map_err(|_| bad(&v))?)
             }
             "--idempotence" => a.idempotence = true,
+            "--nagle-disable" => a.nagle_disable = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -155,6 +161,7 @@ fn produce(a: &Args) -> Result<(), String> {
         .set("acks", &a.acks)
         .set("linger.ms", a.linger_ms.to_string())
         .set("enable.idempotence", a.idempotence.to_string())
+        .set("socket.nagle.disable", a.nagle_disable.to_string())
         .set("compression.codec", "none")
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
