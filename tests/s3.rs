@@ -795,31 +795,41 @@ fn kill_9_during_uploads_then_every_record_is_in_the_bucket_exactly_once() {
         seed ^= seed << 17;
         lo + seed % (hi - lo)
     };
-    let mut committed_while_killed = 0;
+    let total = (n / 2500) as usize;
+    let mut killed_mid_work = 0;
     for round in 0..5 {
         let log = format!("kill{round}");
         let mut ferry = ws.standalone(&[&worker, &conn], &log);
-        // Kill while objects are being written: after this run's first commit, at a random
-        // moment of the next few hundred milliseconds.
+        // Kill while objects are being written: after a random few of this run's commits, at
+        // a random moment soon after.
+        let commits = random(1, 4) as usize;
         assert!(
-            wait_until(START, || ws.log(&log).contains("files committed")),
-            "no commit in round {round}; log:\n{}",
+            wait_until(START, || ws.log(&log).matches("files committed").count()
+                >= commits),
+            "fewer than {commits} commits in round {round}; log:\n{}",
             ws.log(&log)
         );
-        std::thread::sleep(Duration::from_millis(random(0, 400)));
+        std::thread::sleep(Duration::from_millis(random(0, 50)));
         ferry.kill().expect("kill -9");
         let _ = ferry.wait();
-        committed_while_killed += ws.log(&log).matches("files committed").count();
+        let present = s3.dump("crashy").len();
+        eprintln!(
+            "round {round}: killed after {} commits with {present} of {total} objects written",
+            ws.log(&log).matches("files committed").count()
+        );
+        if present < total {
+            killed_mid_work += 1;
+        }
     }
-    let mut ferry = ws.standalone(&[&worker, &conn], "final");
-    let objects = wait_for_objects(&s3, "crashy", (n / 2500) as usize, &ws, "final");
-    assert!(terminate(&mut ferry, Duration::from_secs(20)).success());
-    // The kills came while there was work left: the last run committed files too.
-    let final_commits = ws.log("final").matches("files committed").count();
-    eprintln!(
-        "commits in the killed runs: {committed_while_killed}, in the final run: {final_commits}"
+    // The sink is fast enough to finish in one run's time: what matters is that kills came
+    // while objects were still being written.
+    assert!(
+        killed_mid_work >= 2,
+        "only {killed_mid_work} of 5 kills came while objects were still being written"
     );
-    assert!(final_commits > 0, "everything was done before the kills");
+    let mut ferry = ws.standalone(&[&worker, &conn], "final");
+    let objects = wait_for_objects(&s3, "crashy", total, &ws, "final");
+    assert!(terminate(&mut ferry, Duration::from_secs(20)).success());
     let mut ids: Vec<i64> = objects
         .iter()
         .flat_map(|o| o.records.iter().map(|r| r["id"].as_i64().unwrap()))
