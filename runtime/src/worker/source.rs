@@ -25,8 +25,12 @@ use crate::errors::{ErrorHandler, Failure, Stage};
 use crate::log::{Log, NewTopic, ensure_topic, now_ms};
 use crate::storage::OffsetStore;
 
-/// How many polls' worth of batches may wait for the log before `poll()` pauses.
+/// How many polls' worth of batches may wait for the log before `poll()` pauses (besides
+/// those of the append under way, which may hold as many again, merged).
 const IN_FLIGHT_POLLS: usize = 8;
+/// Queued polls are merged into one append per partition up to this many bytes (half of
+/// Kafka's default `max.request.size`).
+const MERGED_APPEND_BYTES: usize = 512 * 1024;
 /// Pause after a retriable poll error.
 const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 
@@ -34,6 +38,20 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 struct Produce {
     batches: Vec<(TopicPartition, BytesMut)>,
     offsets: Vec<(SourceMap, SourceMap)>,
+}
+
+impl Produce {
+    /// Appends `later`'s batches after this one's, partition by partition, so that each
+    /// partition's records keep their order; its offsets supersede this one's.
+    fn merge(&mut self, later: Produce) {
+        for (tp, data) in later.batches {
+            match self.batches.iter_mut().find(|(t, _)| *t == tp) {
+                Some((_, into)) => into.extend_from_slice(&data),
+                None => self.batches.push((tp, data)),
+            }
+        }
+        merge_offsets(&mut self.offsets, later.offsets);
+    }
 }
 
 /// Offsets whose records are durable, not yet committed.
@@ -139,12 +157,22 @@ async fn execute(
 }
 
 /// Appends batches in order; after a poll's last batch, its offsets become committable.
+/// Polls that queued up while an append was under way go out together, one append per
+/// partition: each append waits for its acknowledgement (a Kafka-protocol log lingers
+/// `producer.linger.ms` first), so appending poll by poll would cap a task at one poll per
+/// round trip.
 async fn produce(
     log: Arc<dyn Log>,
     mut rx: mpsc::Receiver<Produce>,
     committable: Committable,
 ) -> Result<(), ConnectError> {
-    while let Some(p) = rx.recv().await {
+    while let Some(mut p) = rx.recv().await {
+        let mut bytes: usize = p.batches.iter().map(|(_, d)| d.len()).sum();
+        while bytes < MERGED_APPEND_BYTES {
+            let Ok(next) = rx.try_recv() else { break };
+            bytes += next.batches.iter().map(|(_, d)| d.len()).sum::<usize>();
+            p.merge(next);
+        }
         for (tp, data) in p.batches {
             log.append(&tp, data.freeze())
                 .await
@@ -420,7 +448,21 @@ mod tests {
     /// A log whose appends wait for permits.
     struct GatedLog {
         gate: Semaphore,
+        /// Records appended.
         appended: AtomicUsize,
+        /// Append calls.
+        appends: AtomicUsize,
+    }
+
+    /// Records in concatenated v2 record batches (the count is the header's last field).
+    fn records_in(mut batches: &[u8]) -> usize {
+        let mut n = 0;
+        while batches.len() >= 61 {
+            let len = i32::from_be_bytes(batches[8..12].try_into().unwrap()) as usize;
+            n += i32::from_be_bytes(batches[57..61].try_into().unwrap()) as usize;
+            batches = &batches[(12 + len).min(batches.len())..];
+        }
+        n
     }
 
     #[async_trait]
@@ -434,9 +476,12 @@ mod tests {
         async fn topics(&self) -> crate::log::Result<Vec<String>> {
             Ok(vec!["t".into()])
         }
-        async fn append(&self, _tp: &TopicPartition, _batches: Bytes) -> crate::log::Result<i64> {
+        async fn append(&self, _tp: &TopicPartition, batches: Bytes) -> crate::log::Result<i64> {
             self.gate.acquire().await.expect("gate").forget();
-            Ok(self.appended.fetch_add(1, Ordering::SeqCst) as i64)
+            self.appends.fetch_add(1, Ordering::SeqCst);
+            Ok(self
+                .appended
+                .fetch_add(records_in(&batches), Ordering::SeqCst) as i64)
         }
         async fn fetch(
             &self,
@@ -503,6 +548,7 @@ mod tests {
         let log = Arc::new(GatedLog {
             gate: Semaphore::new(0),
             appended: AtomicUsize::new(0),
+            appends: AtomicUsize::new(0),
         });
         let offsets = Arc::new(OffsetStore::file(&dir.path().join("o")).unwrap());
         let (stop_tx, stop_rx) = watch::channel(crate::worker::TargetState::Started);
@@ -531,10 +577,10 @@ mod tests {
 
         tokio::time::sleep(Duration::from_millis(300)).await;
         let blocked = polls.load(Ordering::SeqCst);
-        // One poll is being appended, IN_FLIGHT_POLLS wait in the channel, one waits to be
-        // sent: nothing more.
+        // One merged append (at most IN_FLIGHT_POLLS + 1 polls) is under way, IN_FLIGHT_POLLS
+        // wait in the channel, one waits to be sent: nothing more.
         assert!(
-            blocked <= IN_FLIGHT_POLLS + 2,
+            blocked <= 2 * IN_FLIGHT_POLLS + 2,
             "{blocked} polls while the log was stuck"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -554,6 +600,13 @@ mod tests {
             .get("c", &SourceMap::single("p", Value::Int64(0)))
             .and_then(|o| o.get("n").and_then(Value::as_i64))
             .unwrap();
-        assert_eq!(committed as usize + 1, log.appended.load(Ordering::SeqCst));
+        let appended = log.appended.load(Ordering::SeqCst);
+        assert_eq!(committed as usize + 1, appended);
+        // The polls that queued while the log was stuck went out merged.
+        let appends = log.appends.load(Ordering::SeqCst);
+        assert!(
+            appends < appended,
+            "{appends} appends for {appended} records"
+        );
     }
 }
