@@ -105,16 +105,7 @@ impl fmt::Display for ParseError {
 /// Parses one JSON document. Empty (or all-whitespace) input is `Ok(None)`, which Jackson
 /// reads as a "missing" node.
 pub(super) fn parse(input: &[u8]) -> Result<Option<Json<'_>>, ParseError> {
-    let text = std::str::from_utf8(input).map_err(|e| ParseError {
-        message: "invalid UTF-8".into(),
-        offset: e.valid_up_to(),
-    })?;
-    let mut p = Parser {
-        text,
-        bytes: input,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser::new(input)?;
     p.skip_ws();
     if p.pos == p.bytes.len() {
         return Ok(None);
@@ -151,16 +142,7 @@ pub(super) fn parse_envelope<'a>(
     input: &'a [u8],
     lazy: &str,
 ) -> Result<Option<Envelope<'a>>, ParseError> {
-    let text = std::str::from_utf8(input).map_err(|e| ParseError {
-        message: "invalid UTF-8".into(),
-        offset: e.valid_up_to(),
-    })?;
-    let mut p = Parser {
-        text,
-        bytes: input,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser::new(input)?;
     p.skip_ws();
     if p.pos == p.bytes.len() {
         return Ok(None);
@@ -181,16 +163,7 @@ pub(super) fn parse_envelope<'a>(
 /// with the offset just after it; what follows is left to the caller. String offsets are
 /// relative to `input`.
 pub(super) fn parse_prefix(input: &[u8]) -> Result<(Json<'_>, usize), ParseError> {
-    let text = std::str::from_utf8(input).map_err(|e| ParseError {
-        message: "invalid UTF-8".into(),
-        offset: e.valid_up_to(),
-    })?;
-    let mut p = Parser {
-        text,
-        bytes: input,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser::new(input)?;
     p.skip_ws();
     let value = p.value()?;
     Ok((value, p.pos))
@@ -241,6 +214,20 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// A parser at the start of `input`, which must be UTF-8.
+    fn new(input: &'a [u8]) -> Result<Parser<'a>, ParseError> {
+        let text = std::str::from_utf8(input).map_err(|e| ParseError {
+            message: "invalid UTF-8".into(),
+            offset: e.valid_up_to(),
+        })?;
+        Ok(Parser {
+            text,
+            bytes: input,
+            pos: 0,
+            depth: 0,
+        })
+    }
+
     fn error(&self, message: impl Into<Cow<'static, str>>) -> ParseError {
         ParseError {
             message: message.into(),
