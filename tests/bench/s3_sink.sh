@@ -10,7 +10,8 @@
 #    (files of 250000 records, the rest of each partition closed by a 1 s scheduled
 #    rotation); timed from the worker's start until its committed offsets cover every record
 #    (an offset is committed only once its object is complete in S3). Peak RSS of the worker
-#    is read from /proc.
+#    is read from /proc, and so are the CPU seconds it and moto used (which tell whether the
+#    sink waited for the store or for the CPU: the machine has 2 cores).
 # 3. Baseline: `aws s3 cp` (awscli) of a file of the same size as what the sink wrote, to
 #    the same server.
 #
@@ -32,6 +33,7 @@ free_port() { python3 -c "import socket;s=socket.socket();s.bind(('127.0.0.1',0)
 
 S3_PORT=$(free_port)
 python3 tests/s3/s3tool.py server "$S3_PORT" 2>"$WORK/moto.log" &
+MOTO=$!
 URL=http://127.0.0.1:$S3_PORT
 for _ in $(seq 100); do python3 -c "import socket;socket.create_connection(('127.0.0.1',$S3_PORT))" 2>/dev/null && break; sleep 0.1; done
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
@@ -92,6 +94,9 @@ sleep 2
 kill -TERM $SEED; wait $SEED || true
 
 peak_rss() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+TICKS=$(getconf CLK_TCK)
+# CPU seconds (user + system) a process used so far.
+cpu_secs() { awk -v t="$TICKS" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 run_sink() { # name format extra
   local name=$1 format=$2 extra=$3
@@ -114,7 +119,8 @@ value.converter: org.apache.kafka.connect.json.JsonConverter
 value.converter.schemas.enable: true
 $extra
 EOF
-  local start end pid bytes rss=0
+  local start end pid bytes rss=0 moto_before
+  moto_before=$(cpu_secs "$MOTO")
   start=$(date +%s.%N)
   FERRY_LOG=warn "$FERRY" standalone "$WORK/worker.yaml" "$WORK/$name.yaml" 2>"$WORK/$name.log" &
   pid=$!
@@ -144,6 +150,8 @@ except Exception:
     perf report -i "$WORK/$name.perf" --no-children --stdio --percent-limit 1.5 2>/dev/null \
       | grep -E '^ +[0-9]' | head -25
   fi
+  FERRY_CPU=$(cpu_secs $pid)
+  MOTO_CPU=$(echo "$(cpu_secs "$MOTO") - $moto_before" | bc -l)
   kill -TERM $pid; wait $pid || true
   bytes=$(aws --endpoint-url "$URL" s3 ls "s3://bench/$name/" --recursive | awk '{s+=$3} END {print s}')
   SECS=$(echo "$end - $start" | bc -l)
@@ -153,11 +161,13 @@ except Exception:
 
 baseline() { # bytes
   head -c "$1" /dev/urandom > "$WORK/blob"
-  local start end
+  local start end moto_before
+  moto_before=$(cpu_secs "$MOTO")
   start=$(date +%s.%N)
   aws --endpoint-url "$URL" s3 cp --quiet "$WORK/blob" "s3://bench/baseline/blob-$RANDOM"
   end=$(date +%s.%N)
   BASE_SECS=$(echo "$end - $start" | bc -l)
+  BASE_MOTO_CPU=$(echo "$(cpu_secs "$MOTO") - $moto_before" | bc -l)
   rm -f "$WORK/blob"
 }
 
@@ -168,6 +178,8 @@ report() { # label
   ratio=$(echo "100 * $mbs / $base" | bc -l)
   printf "%-8s %8d records  %7.1f MB out  sink %6.2f s %7.1f MB/s out, %6.1f MB/s of payload (%5.2f M rec/s)  aws s3 cp %6.2f s %7.1f MB/s  ratio %5.1f%%  peak RSS %d MiB\n" \
     "$1" "$N" "$(echo "$BYTES/1000000" | bc -l)" "$SECS" "$mbs" "$(echo "$N*$PAYLOAD/1000000/$SECS" | bc -l)" "$(echo "$N/$SECS/1000000" | bc -l)" "$BASE_SECS" "$base" "$ratio" "$RSS_MB"
+  printf "         CPU: ferry %.1f s (%.0f%% of a core), moto %.1f s during the sink, %.1f s during aws s3 cp\n" \
+    "$FERRY_CPU" "$(echo "100 * $FERRY_CPU / $SECS" | bc -l)" "$MOTO_CPU" "$BASE_MOTO_CPU"
   echo "         load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
@@ -179,4 +191,4 @@ echo "== Parquet (snappy)"
 run_sink parquet io.confluent.connect.s3.format.parquet.ParquetFormat ""
 baseline "$BYTES"
 report Parquet
-echo "memory bound: $PARTITIONS partitions x $((PART_SIZE >> 20)) MiB parts = $((PARTITIONS * PART_SIZE >> 20)) MiB (+ one Parquet row group per partition)"
+echo "memory bound: 2 x $PARTITIONS partitions x $((PART_SIZE >> 20)) MiB parts = $((2 * PARTITIONS * PART_SIZE >> 20)) MiB (+ Parquet row groups, about a part per partition, + fetched records)"

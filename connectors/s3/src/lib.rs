@@ -11,13 +11,15 @@
 //! `aws.secret.access.key`).
 //!
 //! Layout: `config` (every key), `partitioner` (directories), `format` (encoders),
-//! `schema` (`schema.compatibility`), `storage` (the S3 client), `writer` (one Kafka
-//! partition's files and when they are committed), `task` (the connector and its task).
+//! `schema` (`schema.compatibility`), `storage` (the S3 client), `slots` (how many upload
+//! buffers are in flight), `writer` (one Kafka partition's files and when they are
+//! committed), `task` (the connector and its task).
 
 mod config;
 mod format;
 mod partitioner;
 mod schema;
+mod slots;
 mod storage;
 mod task;
 mod writer;

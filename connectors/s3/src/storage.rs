@@ -1,9 +1,8 @@
 //! The S3 client: one bucket, objects uploaded in parts.
 //!
 //! An object smaller than one part is written with a single `PutObject`; a bigger one as a
-//! multipart upload whose parts are sent as soon as they are full (in the background, one at
-//! a time per object), so memory stays at about two parts per open object, plus the last
-//! part of the partition's previous commit while it finishes in the background. Over https
+//! multipart upload whose parts are sent as soon as they are full (in the background, in the
+//! task's upload slots: see `slots` for the memory this bounds). Over https
 //! bodies are sent as `UNSIGNED-PAYLOAD` (TLS guards them); over http they are signed.
 //! Requests are retried by the SDK's standard retry policy
 //! (`s3.part.retries`, exponential backoff from `s3.retry.backoff.ms`) when they fail

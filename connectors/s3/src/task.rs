@@ -23,6 +23,7 @@ use ferry_api::{
 };
 
 use crate::config::{S3SinkConfig, config_def, cross_key_issues};
+use crate::slots::UploadSlots;
 use crate::storage::Storage;
 use crate::writer::{PartitionWriter, WriteError};
 
@@ -82,6 +83,9 @@ pub struct S3SinkTask {
     storage: Option<Storage>,
     context: Option<Arc<dyn SinkTaskContext>>,
     writers: HashMap<TopicPartition, PartitionWriter>,
+    /// Upload buffers in flight, one slot per partition: with the open files this bounds
+    /// the task's memory (see `slots`).
+    slots: UploadSlots,
 }
 
 impl std::fmt::Debug for S3SinkTask {
@@ -160,12 +164,14 @@ impl SinkTask for S3SinkTask {
 
     async fn open(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         let now = now_ms();
-        let (config, _, writers) = self.parts()?;
         for tp in partitions {
-            writers
-                .entry(tp.clone())
-                .or_insert_with(|| PartitionWriter::new(tp.clone(), config, now));
+            self.writer(tp, now)?;
         }
+        tracing::debug!(
+            partitions = self.writers.len(),
+            upload_slots = self.slots.total(),
+            "partitions opened"
+        );
         Ok(())
     }
 
@@ -251,13 +257,15 @@ impl S3SinkTask {
             return Ok(());
         };
         let tp = TopicPartition::new(first.topic.clone(), first.kafka_partition);
+        self.writer(&tp, now)?;
+        let slots = self.slots.clone();
         let (config, storage, writers) = self.parts()?;
-        let writer = writers
-            .entry(tp.clone())
-            .or_insert_with(|| PartitionWriter::new(tp.clone(), config, now));
+        let Some(writer) = writers.get_mut(&tp) else {
+            return Ok(());
+        };
         let mut failure = None;
         for record in records {
-            match writer.write(record, config, storage, now).await {
+            match writer.write(record, config, storage, &slots, now).await {
                 Ok(()) => {}
                 Err(e) if e.is_record_error() => {
                     let error = ConnectError::Data(format!("S3 sink: {e}"));
@@ -284,15 +292,27 @@ impl S3SinkTask {
         }
     }
 
+    /// Creates the writer of `tp` if it has none, with the partition's upload slot.
+    fn writer(&mut self, tp: &TopicPartition, now: i64) -> Result<()> {
+        let slots = self.slots.clone();
+        let (config, _, writers) = self.parts()?;
+        if !writers.contains_key(tp) {
+            writers.insert(tp.clone(), PartitionWriter::new(tp.clone(), config, now));
+            slots.add_partitions(1);
+        }
+        Ok(())
+    }
+
     /// Scheduled rotations, which happen without records too.
     async fn tick(&mut self, now: i64) -> Result<()> {
+        let slots = self.slots.clone();
         let (config, storage, writers) = self.parts()?;
         if config.rotate_schedule_interval_ms.is_none() {
             return Ok(());
         }
         let mut failed = None;
         for (tp, w) in writers.iter_mut() {
-            if let Err(e) = w.tick(config, storage, now).await {
+            if let Err(e) = w.tick(config, storage, &slots, now).await {
                 failed = Some((tp.clone(), e));
                 break;
             }

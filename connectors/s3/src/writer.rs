@@ -17,7 +17,7 @@
 //! wall clock is used), so after a crash the records replayed from the committed offset
 //! produce the same objects with the same contents: exactly once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use ferry_api::{Schema, SinkRecord, TopicPartition};
 
@@ -25,7 +25,14 @@ use crate::config::S3SinkConfig;
 use crate::format::{self, FormatError, Output, RecordWriter};
 use crate::partitioner::PartitionError;
 use crate::schema::{self, Decision};
+use crate::slots::{Slot, UploadSlots};
 use crate::storage::{Storage, StorageError};
+
+/// Parts of one file uploading at once (each also holds one of the task's upload slots), so
+/// that one partition's file can use slots other partitions leave free.
+const PARTS_IN_FLIGHT_PER_FILE: usize = 2;
+
+type PartUpload = tokio::task::JoinHandle<Result<aws_sdk_s3::types::CompletedPart, StorageError>>;
 
 /// Why a record could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -72,20 +79,21 @@ struct OpenFile {
     records: u64,
 }
 
-/// A multipart upload under way. One part is uploaded in the background while the next one
-/// fills, so encoding and uploading overlap; an open file holds at most two parts.
+/// A multipart upload under way. Full parts are uploaded in the background (up to
+/// [`PARTS_IN_FLIGHT_PER_FILE`] at once, each in an upload slot) while the next one fills, so
+/// encoding and uploading overlap.
 struct MultipartState {
     id: String,
     parts: Vec<aws_sdk_s3::types::CompletedPart>,
-    in_flight:
-        Option<tokio::task::JoinHandle<Result<aws_sdk_s3::types::CompletedPart, StorageError>>>,
+    /// Parts being uploaded, oldest (lowest number) first.
+    in_flight: VecDeque<PartUpload>,
     next_number: i32,
 }
 
 impl MultipartState {
-    /// Waits for the part in flight, if any.
-    async fn settle(&mut self) -> Result<(), StorageError> {
-        if let Some(handle) = self.in_flight.take() {
+    /// Waits for the oldest part in flight, if any.
+    async fn settle_oldest(&mut self) -> Result<(), StorageError> {
+        if let Some(handle) = self.in_flight.pop_front() {
             let part = handle.await.map_err(|e| StorageError {
                 transient: true,
                 message: format!("part upload task ended: {e}"),
@@ -95,9 +103,18 @@ impl MultipartState {
         Ok(())
     }
 
-    /// Abandons the upload: the part in flight is cancelled, the upload aborted.
+    /// Waits for every part in flight.
+    async fn settle(&mut self) -> Result<(), StorageError> {
+        while !self.in_flight.is_empty() {
+            self.settle_oldest().await?;
+        }
+        Ok(())
+    }
+
+    /// Abandons the upload: the parts in flight are cancelled (their slots free), the
+    /// upload aborted.
     async fn abandon(mut self, storage: &Storage, key: &str) {
-        if let Some(handle) = self.in_flight.take() {
+        for handle in self.in_flight.drain(..) {
             handle.abort();
         }
         storage.abort_upload(key, &self.id).await;
@@ -245,6 +262,7 @@ impl PartitionWriter {
         record: &SinkRecord,
         config: &S3SinkConfig,
         storage: &Storage,
+        slots: &UploadSlots,
         now_ms: i64,
     ) -> Result<(), WriteError> {
         if let Some(from) = self.replay_from {
@@ -275,7 +293,7 @@ impl PartitionWriter {
             }
             if self.rotate_on_time(config, &encoded, timestamp, now_ms) {
                 tracing::info!(partition = %self.tp, encoded = %encoded, "rotating files on time");
-                self.commit(config, storage, now_ms).await?;
+                self.commit(config, storage, slots, now_ms).await?;
                 continue;
             }
             let file_schema = self.files.get(&encoded).map(|f| f.schema.as_ref());
@@ -295,7 +313,7 @@ impl PartitionWriter {
                     match (decision, file_schema, record.value_schema.as_ref()) {
                         (Decision::Rotate, _, _) if self.record_count > 0 => {
                             tracing::info!(partition = %self.tp, encoded = %encoded, "rotating files on a schema change");
-                            self.commit(config, storage, now_ms).await?;
+                            self.commit(config, storage, slots, now_ms).await?;
                             continue;
                         }
                         (Decision::Keep, Some(fs), Some(rs)) if fs != rs => {
@@ -316,11 +334,12 @@ impl PartitionWriter {
                     }
                 }
             };
-            self.append(record, &encoded, config, storage).await?;
+            self.append(record, &encoded, config, storage, slots)
+                .await?;
             break;
         }
         if self.record_count >= config.flush_size {
-            self.commit(config, storage, now_ms).await?;
+            self.commit(config, storage, slots, now_ms).await?;
         }
         Ok(())
     }
@@ -356,6 +375,7 @@ impl PartitionWriter {
         encoded: &str,
         config: &S3SinkConfig,
         storage: &Storage,
+        slots: &UploadSlots,
     ) -> Result<(), WriteError> {
         if !self.files.contains_key(encoded) {
             let key = self.object_key(config, encoded, record.kafka_offset);
@@ -408,8 +428,11 @@ impl PartitionWriter {
         self.last_offset = Some(record.kafka_offset);
         let part_size = config.storage.part_size;
         while file.out.buffered() >= part_size {
+            // Waits here while the task's uploads fill every slot: the store's pace bounds
+            // what is buffered, not the records'.
+            let slot = slots.take().await;
             let part = file.out.take(part_size);
-            upload_part(storage, file, part).await?;
+            upload_part(storage, file, part, slot).await?;
         }
         Ok(())
     }
@@ -437,6 +460,7 @@ impl PartitionWriter {
         &mut self,
         config: &S3SinkConfig,
         storage: &Storage,
+        slots: &UploadSlots,
         now_ms: i64,
     ) -> Result<(), WriteError> {
         if self.replay_from.is_some() {
@@ -450,57 +474,51 @@ impl PartitionWriter {
         }
         if self.next_scheduled_rotation.is_some_and(|at| now_ms >= at) {
             tracing::info!(partition = %self.tp, "rotating files on schedule");
-            self.commit(config, storage, now_ms).await?;
+            self.commit(config, storage, slots, now_ms).await?;
         }
         Ok(())
     }
 
     /// Commits every open file: their last parts, completions and tags go on in the
-    /// background (after the previous commit of this partition has ended); the offset after
-    /// the last record becomes committable once all of them are complete in S3.
+    /// background (after the previous commit of this partition has ended, each file in an
+    /// upload slot); the offset after the last record becomes committable once all of them
+    /// are complete in S3.
     async fn commit(
         &mut self,
         config: &S3SinkConfig,
         storage: &Storage,
+        slots: &UploadSlots,
         now_ms: i64,
     ) -> Result<(), WriteError> {
         self.settle_pending().await?;
         let order = std::mem::take(&mut self.order);
-        let files: Vec<OpenFile> = order
-            .iter()
-            .filter_map(|encoded| self.files.remove(encoded))
-            .collect();
-        self.files.clear();
         let (start, last, records) = (self.batch_start, self.last_offset, self.record_count);
         self.record_count = 0;
         self.batch_start = None;
         self.base_timestamp = None;
         self.schedule_rotation(config, now_ms);
         let Some(last) = last else {
+            self.files.clear();
             return Ok(());
         };
-        tracing::debug!(partition = %self.tp, files = files.len(), records, next_offset = last + 1, "committing files");
-        let (storage, tagging, tp) = (storage.clone(), config.tagging.clone(), self.tp.clone());
+        tracing::debug!(partition = %self.tp, files = order.len(), records, next_offset = last + 1, "committing files");
+        // Each file is finished in the background as soon as it has a slot, so a commit of
+        // more files than slots waits for its own first files, never for itself.
+        let mut handles = Vec::with_capacity(order.len());
+        for encoded in &order {
+            if let Some(file) = self.files.remove(encoded) {
+                let slot = slots.take().await;
+                handles.push(tokio::spawn(finish_file(
+                    file,
+                    slot,
+                    storage.clone(),
+                    config.tagging.clone(),
+                )));
+            }
+        }
+        self.files.clear();
+        let tp = self.tp.clone();
         let task = tokio::spawn(async move {
-            // The files of one commit are finished concurrently.
-            let handles: Vec<_> = files
-                .into_iter()
-                .map(|mut file| {
-                    let (storage, tagging) = (storage.clone(), tagging.clone());
-                    tokio::spawn(async move {
-                        let result = commit_file(&mut file, tagging.as_ref(), &storage).await;
-                        if result.is_err()
-                            && let Some(state) = file.upload.take()
-                        {
-                            state.abandon(&storage, &file.key).await;
-                        }
-                        if result.is_ok() {
-                            tracing::debug!(key = %file.key, records = file.records, "file committed");
-                        }
-                        result
-                    })
-                })
-                .collect();
             let mut outcome = Ok(());
             for handle in handles {
                 let result = handle.await.unwrap_or_else(|e| {
@@ -555,46 +573,92 @@ impl PartitionWriter {
     }
 }
 
+/// Uploads the next part of `file` in the background, in `slot` (freed when the upload
+/// ends), after waiting for the file's oldest part if it has too many in flight.
 async fn upload_part(
     storage: &Storage,
     file: &mut OpenFile,
     part: Vec<u8>,
+    slot: Slot,
 ) -> Result<(), StorageError> {
     if file.upload.is_none() {
         let id = storage.create_upload(&file.key).await?;
         file.upload = Some(MultipartState {
             id,
             parts: Vec::new(),
-            in_flight: None,
+            in_flight: VecDeque::new(),
             next_number: 1,
         });
     }
     let Some(state) = file.upload.as_mut() else {
         return Ok(());
     };
-    state.settle().await?;
+    while state.in_flight.len() >= PARTS_IN_FLIGHT_PER_FILE {
+        state.settle_oldest().await?;
+    }
     let number = state.next_number;
     state.next_number += 1;
     let (storage, key, id) = (storage.clone(), file.key.clone(), state.id.clone());
-    state.in_flight = Some(tokio::spawn(async move {
+    state.in_flight.push_back(tokio::spawn(async move {
+        let _slot = slot;
         storage.upload_part(&key, &id, number, part.into()).await
     }));
     Ok(())
 }
 
+/// Finishes and completes a committed file in `slot`; on failure its upload is aborted.
+async fn finish_file(
+    file: OpenFile,
+    slot: Slot,
+    storage: Storage,
+    tagging: Option<crate::config::Tagging>,
+) -> Result<(), WriteError> {
+    // Encoding what the format kept (Parquet's last row group) is CPU work: off the
+    // runtime's threads, which run the task's `put`.
+    let finished = tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        let result = format::finish(file.writer.as_mut(), &mut file.out);
+        (file, result)
+    })
+    .await;
+    let (mut file, finished) = finished.map_err(|e| StorageError {
+        transient: false,
+        message: format!("finishing a file: the encoding task ended: {e}"),
+    })?;
+    let result = match finished {
+        Ok(()) => commit_file(&mut file, slot, tagging.as_ref(), &storage).await,
+        Err(e) => Err(WriteError::Finish(e)),
+    };
+    match &result {
+        Ok(()) => tracing::debug!(key = %file.key, records = file.records, "file committed"),
+        Err(_) => {
+            if let Some(state) = file.upload.take() {
+                state.abandon(&storage, &file.key).await;
+            }
+        }
+    }
+    result
+}
+
+/// Completes a finished `file` in `slot`: its last bytes, its completion and tags.
 async fn commit_file(
     file: &mut OpenFile,
+    slot: Slot,
     tagging: Option<&crate::config::Tagging>,
     storage: &Storage,
 ) -> Result<(), WriteError> {
-    format::finish(file.writer.as_mut(), &mut file.out).map_err(WriteError::Finish)?;
     let rest = file.out.take(usize::MAX);
     match file.upload.take() {
-        None => storage.put_object(&file.key, rest.into()).await?,
+        None => {
+            storage.put_object(&file.key, rest.into()).await?;
+            drop(slot);
+        }
         Some(state) => {
             file.upload = Some(state);
-            if !rest.is_empty() {
-                upload_part(storage, file, rest).await?;
+            if rest.is_empty() {
+                drop(slot);
+            } else {
+                upload_part(storage, file, rest, slot).await?;
             }
             if let Some(mut state) = file.upload.take() {
                 let done = match state.settle().await {

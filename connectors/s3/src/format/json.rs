@@ -58,14 +58,9 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value, decimal_numeric: boo
         Value::Int64(v) | Value::Timestamp(v) => {
             let _ = write!(out, "{v}");
         }
-        Value::Float32(v) => java_float(
-            out,
-            f64::from(*v),
-            v.is_finite(),
-            &format!("{v}"),
-            &format!("{v:e}"),
-        ),
-        Value::Float64(v) => java_float(out, *v, v.is_finite(), &format!("{v}"), &format!("{v:e}")),
+        // An f32 is written with its own shortest digits (0.1, not 0.10000000149011612).
+        Value::Float32(v) => java_float(out, *v, f64::from(*v)),
+        Value::Float64(v) => java_float(out, *v, *v),
         Value::String(s) => write_str(out, s.as_str()),
         Value::Bytes(b) => {
             out.push(b'"');
@@ -134,9 +129,13 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value, decimal_numeric: boo
 }
 
 /// Java's `Double.toString` layout over Rust's shortest digits: plain between 10^-3 and
-/// 10^7 (always with a fraction digit), `d.dddEn` outside.
-fn java_float(out: &mut Vec<u8>, v: f64, finite: bool, plain: &str, exp: &str) {
-    if !finite {
+/// 10^7 (always with a fraction digit), `d.dddEn` outside. `v` is `value` as f64.
+fn java_float<F>(out: &mut Vec<u8>, value: F, v: f64)
+where
+    F: std::fmt::Display + std::fmt::LowerExp,
+{
+    use std::io::Write as _;
+    if !v.is_finite() {
         let text = if v.is_nan() {
             "\"NaN\""
         } else if v > 0.0 {
@@ -148,19 +147,26 @@ fn java_float(out: &mut Vec<u8>, v: f64, finite: bool, plain: &str, exp: &str) {
         return;
     }
     let a = v.abs();
+    let start = out.len();
+    // Formatted straight into `out` (no String per number): writing into a Vec cannot fail.
     if a == 0.0 || (1e-3..1e7).contains(&a) {
-        out.extend_from_slice(plain.as_bytes());
-        if !plain.contains('.') {
+        let _ = write!(out, "{value}");
+        if !out[start..].contains(&b'.') {
             out.extend_from_slice(b".0");
         }
     } else {
-        let (mantissa, exponent) = exp.split_once('e').unwrap_or((exp, "0"));
-        out.extend_from_slice(mantissa.as_bytes());
-        if !mantissa.contains('.') {
-            out.extend_from_slice(b".0");
+        let _ = write!(out, "{value:e}");
+        let e = out[start..]
+            .iter()
+            .position(|&b| b == b'e')
+            .map_or(out.len(), |i| start + i);
+        if !out[start..e].contains(&b'.') {
+            out.splice(e..e, *b".0");
         }
-        out.push(b'E');
-        out.extend_from_slice(exponent.as_bytes());
+        match out[start..].iter().position(|&b| b == b'e') {
+            Some(i) => out[start + i] = b'E',
+            None => out.extend_from_slice(b"E0"),
+        }
     }
 }
 
@@ -168,6 +174,12 @@ fn java_float(out: &mut Vec<u8>, v: f64, finite: bool, plain: &str, exp: &str) {
 fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings need no escape: one check over the whole string (vectorised), one copy.
+    if bytes.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: Option<&[u8]> = match b {
@@ -231,6 +243,13 @@ mod tests {
         assert_eq!(json(&Value::Float64(1e10)), "1.0E10");
         assert_eq!(json(&Value::Float64(1.5e-5)), "1.5E-5");
         assert_eq!(json(&Value::Float32(0.1)), "0.1");
+        assert_eq!(json(&Value::Float32(3e10)), "3.0E10");
+        assert_eq!(json(&Value::Float64(-2.5e-7)), "-2.5E-7");
+        assert_eq!(json(&Value::Float64(1.25e300)), "1.25E300");
+        assert_eq!(json(&Value::Float64(-0.0)), "-0.0");
+        assert_eq!(json(&Value::Float64(1234567.5)), "1234567.5");
+        assert_eq!(json(&Value::Float64(f64::NEG_INFINITY)), "\"-Infinity\"");
+        assert_eq!(json(&Value::from("plain text")), "\"plain text\"");
         assert_eq!(json(&Value::Float64(f64::NAN)), "\"NaN\"");
         assert_eq!(
             json(&Value::Bytes(bytes::Bytes::from_static(b"hi"))),

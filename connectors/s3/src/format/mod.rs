@@ -2,8 +2,9 @@
 //!
 //! A [`RecordWriter`] encodes records into an [`Output`], which holds the bytes not yet
 //! uploaded (optionally through gzip). The object's upload takes them out part by part, so
-//! an open file holds at most about two parts in memory, one being uploaded while the next
-//! fills (Parquet also holds its current row group, which is flushed at about a part's size).
+//! an open file holds less than a part in memory (Parquet also holds its current row group,
+//! flushed when its values reach a part's size); the parts handed to uploads are bounded by
+//! the task's upload slots.
 //!
 //! Every writer is deterministic: the same records give the same bytes (Avro's sync marker
 //! comes from the object's name, gzip headers carry no time), so an object rewritten after a
