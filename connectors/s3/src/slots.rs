@@ -23,14 +23,21 @@ const SLOTS_PER_PARTITION: usize = 1;
 /// file's commit starts.
 const MIN_SLOTS: usize = 2;
 
+/// Slots of a task that was given `partitions` partitions (none before the first).
+fn slots_for(partitions: usize) -> usize {
+    if partitions == 0 {
+        0
+    } else {
+        (partitions * SLOTS_PER_PARTITION).max(MIN_SLOTS)
+    }
+}
+
 /// The task's upload slots (cheap to clone; clones share them). None until partitions come.
 #[derive(Debug, Clone)]
 pub(crate) struct UploadSlots {
     semaphore: Arc<Semaphore>,
-    /// Partitions given to the task so far.
+    /// Partitions given to the task so far; the slots created are derived from it.
     partitions: Arc<AtomicUsize>,
-    /// Slots created so far.
-    total: Arc<AtomicUsize>,
 }
 
 /// One slot, given back when dropped (when its upload ended, however it ended).
@@ -44,7 +51,6 @@ impl Default for UploadSlots {
         UploadSlots {
             semaphore: Arc::new(Semaphore::new(0)),
             partitions: Arc::new(AtomicUsize::new(0)),
-            total: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
@@ -53,17 +59,16 @@ impl UploadSlots {
     /// Adds the slots of `partitions` newly assigned partitions. Slots are not taken back
     /// when partitions go: the bound is that of the most partitions the task had.
     pub(crate) fn add_partitions(&self, partitions: usize) {
-        let partitions = self.partitions.fetch_add(partitions, Ordering::AcqRel) + partitions;
-        let wanted = (partitions * SLOTS_PER_PARTITION).max(MIN_SLOTS);
-        let before = self.total.swap(wanted, Ordering::AcqRel);
-        if wanted > before {
-            self.semaphore.add_permits(wanted - before);
+        let before = self.partitions.fetch_add(partitions, Ordering::AcqRel);
+        let added = slots_for(before + partitions) - slots_for(before);
+        if added > 0 {
+            self.semaphore.add_permits(added);
         }
     }
 
     /// Slots in all.
     pub(crate) fn total(&self) -> usize {
-        self.total.load(Ordering::Acquire)
+        slots_for(self.partitions.load(Ordering::Acquire))
     }
 
     /// Slots free now.
