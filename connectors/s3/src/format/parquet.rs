@@ -797,6 +797,15 @@ mod tests {
     use super::*;
     use ferry_api::{ByteStr, SchemaBuilder, Struct};
 
+    /// The schema of the rows of [`record`]: an id and a name.
+    fn row_schema() -> Schema {
+        SchemaBuilder::struct_()
+            .name("t.Row")
+            .field("id", Schema::int64())
+            .field("name", Schema::string())
+            .build()
+    }
+
     fn record(schema: &Schema, name: Value, offset: i64) -> SinkRecord {
         let value = Struct::from_values(schema.clone(), vec![Value::Int64(offset), name]).unwrap();
         SinkRecord {
@@ -814,11 +823,7 @@ mod tests {
 
     #[test]
     fn row_groups_keep_no_slice_of_the_fetched_batch() {
-        let schema = SchemaBuilder::struct_()
-            .name("t.Row")
-            .field("id", Schema::int64())
-            .field("name", Schema::string())
-            .build();
+        let schema = row_schema();
         // The batch a record's strings were sliced from, as the JsonConverter shares it.
         let batch = Bytes::from(vec![b'x'; 1 << 20]);
         let mut writer = ParquetWriter::new(&schema, ParquetCodec::Snappy, 1 << 20).unwrap();
@@ -852,11 +857,7 @@ mod tests {
     /// records give the same bytes (exactly once rewrites objects identically).
     #[test]
     fn row_groups_encoded_in_the_background_are_in_order_and_deterministic() {
-        let schema = SchemaBuilder::struct_()
-            .name("t.Row")
-            .field("id", Schema::int64())
-            .field("name", Schema::string())
-            .build();
+        let schema = row_schema();
         let encode = || {
             // Row groups of 1 MiB of values (the least): about 8000 of these rows each.
             let mut writer = ParquetWriter::new(&schema, ParquetCodec::Snappy, 1 << 20).unwrap();
