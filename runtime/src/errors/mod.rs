@@ -431,37 +431,68 @@ impl ErrorHandler {
 }
 
 /// A sink task's errant record reporter: a reported record goes to its task's
-/// [`ErrorHandler`] with the bytes it was consumed with (found in the batches of the fetch
-/// being written), or, if those are gone, serialized again with the connector's converters.
+/// [`ErrorHandler`] with the bytes it was consumed with (found in the batches of recent
+/// fetches), or, if those are gone, serialized again with the connector's converters.
 pub(crate) struct ErrantReporter {
     pub(crate) handler: Arc<ErrorHandler>,
     pub(crate) key: Box<dyn Converter>,
     pub(crate) value: Box<dyn Converter>,
     pub(crate) class: String,
-    /// The raw batches of the fetch whose records are being written.
-    pub(crate) fetched: std::sync::Mutex<Vec<(TopicPartition, Bytes)>>,
+    pub(crate) fetched: std::sync::Mutex<RecentFetches>,
+}
+
+/// The raw batches of the latest fetches, newest last, up to [`RecentFetches::KEPT_BYTES`]
+/// (always the latest fetch): a task that gathers records over several deliveries reports
+/// them after later fetches came.
+#[derive(Default)]
+pub(crate) struct RecentFetches {
+    batches: std::collections::VecDeque<(TopicPartition, Bytes)>,
+    bytes: usize,
+}
+
+impl RecentFetches {
+    const KEPT_BYTES: usize = 8 << 20;
 }
 
 impl ErrantReporter {
-    /// The batches the next reports refer to.
-    pub(crate) fn set_fetched(&self, batches: Vec<(TopicPartition, Bytes)>) {
-        *self.fetched.lock().unwrap_or_else(|e| e.into_inner()) = batches;
+    /// Keeps the batches of a new fetch for the reports that refer to them.
+    pub(crate) fn add_fetched(&self, batches: Vec<(TopicPartition, Bytes)>) {
+        if batches.is_empty() {
+            return;
+        }
+        let mut recent = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
+        let keep = batches.len();
+        for (tp, data) in batches {
+            recent.bytes += data.len();
+            recent.batches.push_back((tp, data));
+        }
+        while recent.bytes > RecentFetches::KEPT_BYTES && recent.batches.len() > keep {
+            if let Some((_, data)) = recent.batches.pop_front() {
+                recent.bytes -= data.len();
+            }
+        }
     }
 
     fn original(&self, record: &SinkRecord) -> Option<Consumed> {
-        let fetched = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
-        let (tp, data) = fetched
-            .iter()
-            .find(|(tp, _)| tp.partition == record.kafka_partition && tp.topic == record.topic)?;
-        for batch in ferry_broker::record::batches(data.clone()) {
-            let batch = batch.ok()?;
-            if batch.next_offset() <= record.kafka_offset {
-                continue;
-            }
-            for r in batch.records() {
-                let r = r.ok()?;
-                if r.offset == record.kafka_offset {
-                    return Some(crate::worker::sink_consumed(tp, &r));
+        let recent = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
+        let partition =
+            recent.batches.iter().rev().filter(|(tp, _)| {
+                tp.partition == record.kafka_partition && tp.topic == record.topic
+            });
+        for (tp, data) in partition {
+            for batch in ferry_broker::record::batches(data.clone()) {
+                let batch = batch.ok()?;
+                if batch.next_offset() <= record.kafka_offset {
+                    continue;
+                }
+                if batch.base_offset() > record.kafka_offset {
+                    break;
+                }
+                for r in batch.records() {
+                    let r = r.ok()?;
+                    if r.offset == record.kafka_offset {
+                        return Some(crate::worker::sink_consumed(tp, &r));
+                    }
                 }
             }
         }

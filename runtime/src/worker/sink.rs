@@ -198,11 +198,9 @@ async fn execute(
                 .min(MAX_FETCH_WAIT);
             let (records, advanced) = consumer.fetch(fetch_bytes, wait).await?;
             // Reports of errant records find their consumed bytes in these batches.
-            reporter.set_fetched(consumer.last_fetched.take().unwrap_or_default());
-            if records.is_empty() {
-                consumer.positions.extend(advanced);
-                continue;
-            }
+            reporter.add_fetched(consumer.last_fetched.take().unwrap_or_default());
+            // Empty deliveries too, as Kafka Connect makes them: a task that buffers (the
+            // Postgres sink's batches, S3's scheduled rotation) acts on time passing.
             match task.put(records).await {
                 Ok(()) => consumer.positions.extend(advanced),
                 Err(e) if e.is_retriable() => {
