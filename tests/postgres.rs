@@ -710,6 +710,129 @@ fn sink_writes_each_record_exactly_once_across_kill_9() {
     assert!(terminate(&mut ferry, LIMIT).success());
 }
 
+/// A worker on `broker` with small fetches (a dozen records each) and the given offset
+/// commit interval.
+fn small_fetch_worker(ws: &Workspace, broker: &str, flush_ms: u64) -> PathBuf {
+    ws.write(
+        "worker.yaml",
+        &format!(
+            "bootstrap.servers: {broker}\nkey.converter: org.apache.kafka.connect.storage.StringConverter\n\
+             value.converter: org.apache.kafka.connect.storage.StringConverter\n\
+             offset.flush.interval.ms: {flush_ms}\nlisteners: http://127.0.0.1:0\n\
+             consumer.max.partition.fetch.bytes: 8192\n"
+        ),
+    )
+}
+
+fn id_name_lines(ids: std::ops::Range<usize>) -> Vec<String> {
+    let fields = r#"{"field":"id","type":"int64","optional":false},{"field":"name","type":"string","optional":true}"#;
+    ids.map(|i| envelope(fields, &format!(r#"{{"id":{i},"name":"n{i}"}}"#)))
+        .collect()
+}
+
+#[test]
+fn sink_gathers_the_records_of_several_fetches_into_one_transaction() {
+    let schema = TestSchema::new("sink_gather");
+    let table = schema.table("t");
+    psql(&format!(
+        "CREATE TABLE {table} (id bigint NOT NULL, name text)"
+    ));
+    let ws = Workspace::new();
+    let broker = FerryBroker::start(&ws);
+    // No offset commit before the end: only batch.size and the stop write rows.
+    let worker = small_fetch_worker(&ws, &broker.addr, 600_000);
+    kcat_produce(&broker.addr, "gather", &id_name_lines(0..2050));
+    let sink_config = |linger: &str| {
+        format!(
+            "name: gather\nconnector.class: PostgresSink\nconnection.url: {}\ntopics: gather\n\
+             table.name.format: {table}\nbatch.size: 500\nbatch.linger.ms: {linger}\n\
+             value.converter: org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable: true\n",
+            jdbc_url()
+        )
+    };
+    let sink = ws.write("sink.yaml", &sink_config("600000"));
+    let mut ferry = ws.standalone(&[&worker, &sink], "run");
+    wait_for_sql(&ws, "run", &format!("SELECT count(*) FROM {table}"), "2000");
+    // The last 50 wait for a full batch until the task stops, which writes them before it
+    // commits their offsets.
+    assert!(terminate(&mut ferry, LIMIT).success(), "{}", ws.log("run"));
+    let transactions = format!(
+        "SELECT count(*) || ' rows in ' || count(DISTINCT xmin::text) || ' transactions' FROM {table}"
+    );
+    assert_eq!(psql(&transactions), "2050 rows in 5 transactions");
+    assert_eq!(
+        psql(&format!(
+            "SELECT count(*) FROM (SELECT xmin FROM {table} GROUP BY xmin HAVING count(*) = 500) b"
+        )),
+        "4"
+    );
+    // With a short linger, a few records are written without waiting for a batch, and
+    // nothing before them again.
+    ws.write("sink.yaml", &sink_config("200"));
+    let mut ferry = ws.standalone(&[&worker, &sink], "again");
+    kcat_produce(&broker.addr, "gather", &id_name_lines(2050..2057));
+    wait_for_sql(
+        &ws,
+        "again",
+        &format!("SELECT count(*) || '/' || count(DISTINCT id) FROM {table}"),
+        "2057/2057",
+    );
+    assert!(terminate(&mut ferry, LIMIT).success());
+}
+
+#[test]
+fn sink_commits_no_offset_ahead_of_its_rows_across_kill_9() {
+    const N: usize = 20_000;
+    let schema = TestSchema::new("sink_ahead");
+    let table = schema.table("t");
+    psql(&format!(
+        "CREATE TABLE {table} (id bigint PRIMARY KEY, name text)"
+    ));
+    let ws = Workspace::new();
+    let broker = FerryBroker::start(&ws);
+    // Offsets commit every 100 ms while rows wait up to a second for a batch: an offset
+    // committed for a pending row would lose that row at the kill.
+    let worker = small_fetch_worker(&ws, &broker.addr, 100);
+    kcat_produce(&broker.addr, "ahead", &id_name_lines(0..N));
+    let sink = ws.write(
+        "sink.yaml",
+        &pg_sink("ahead", &table, "batch.size: 700\nbatch.linger.ms: 1000\n"),
+    );
+    let count = || {
+        psql(&format!("SELECT count(*) FROM {table}"))
+            .parse::<usize>()
+            .unwrap_or(0)
+    };
+    let mut killed_midway = 0;
+    for round in 0..4 {
+        let log = format!("run{round}");
+        let mut ferry = ws.standalone(&[&worker, &sink], &log);
+        let before = count();
+        assert!(
+            wait_until(LIMIT, || count() > before || before == N),
+            "no progress; log:\n{}",
+            ws.log(&log)
+        );
+        ferry.kill().unwrap();
+        ferry.wait().unwrap();
+        if count() < N {
+            killed_midway += 1;
+        }
+    }
+    assert!(
+        killed_midway >= 2,
+        "the kills came too late to test anything"
+    );
+    let mut ferry = ws.standalone(&[&worker, &sink], "last");
+    wait_for_sql(
+        &ws,
+        "last",
+        &format!("SELECT count(*) || '/' || min(id) || '/' || max(id) FROM {table}"),
+        &format!("{N}/0/{}", N - 1),
+    );
+    assert!(terminate(&mut ferry, LIMIT).success());
+}
+
 #[test]
 fn sink_retries_an_unreachable_database_then_fails_and_resumes_on_restart() {
     let pg = PrivatePostgres::start();

@@ -11,6 +11,8 @@ use crate::error::Result;
 
 pub(crate) const INSERT_MODE: &str = "insert.mode";
 pub(crate) const BATCH_SIZE: &str = "batch.size";
+/// Ferry's own: how long records wait for a batch to fill before they are written anyway.
+pub(crate) const BATCH_LINGER: &str = "batch.linger.ms";
 pub(crate) const DELETE_ENABLED: &str = "delete.enabled";
 pub(crate) const TABLE_NAME_FORMAT: &str = "table.name.format";
 pub(crate) const PK_MODE: &str = "pk.mode";
@@ -46,6 +48,14 @@ pub(crate) fn config_def() -> ConfigDef {
             "Specifies how many records to attempt to batch together for insertion into the destination table, when possible. Each batch is one transaction.",
         )
         .with_validator(Validator::at_least(1.0))
+        .define(
+            BATCH_LINGER,
+            ConfigType::Long,
+            Default::Value(ConfigValue::Long(100)),
+            Importance::Low,
+            "How long records given to the task may wait for more to fill a batch of batch.size before they are written anyway (Ferry's own; 0 writes each delivery as Kafka Connect does). Offsets are never committed ahead of written rows.",
+        )
+        .with_validator(Validator::at_least(0.0))
         .define(
             DELETE_ENABLED,
             ConfigType::Boolean,
@@ -171,6 +181,7 @@ pub(crate) struct SinkConfig {
     pub(crate) connect_retry: Retry,
     pub(crate) insert_mode: InsertMode,
     pub(crate) batch_size: usize,
+    pub(crate) batch_linger: Duration,
     pub(crate) delete_enabled: bool,
     pub(crate) table_name_format: String,
     pub(crate) pk_mode: PkMode,
@@ -248,6 +259,7 @@ pub(crate) fn parse(config: &ConfigMap) -> Result<SinkConfig, ferry_api::Connect
         connect_retry,
         insert_mode,
         batch_size: long(&parsed, BATCH_SIZE).max(1) as usize,
+        batch_linger: Duration::from_millis(long(&parsed, BATCH_LINGER).max(0) as u64),
         delete_enabled: boolean(&parsed, DELETE_ENABLED),
         table_name_format: string(&parsed, TABLE_NAME_FORMAT),
         pk_mode,

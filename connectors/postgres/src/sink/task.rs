@@ -1,7 +1,14 @@
 //! The sink task: batches, transactions, retries, errant records, exactly-once offsets.
+//!
+//! Records given to `put` are gathered until `batch.size` of them are pending or the oldest
+//! has waited `batch.linger.ms`, then written in one transaction per batch: a delivery of
+//! the worker holds what one fetch returned (about a megabyte), and a transaction per
+//! delivery spends much of its time committing. `pre_commit` writes what is pending and
+//! never reports an offset past a row that is not written.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use ferry_api::{ConfigMap, ConnectError, SinkRecord, SinkTask, SinkTaskContext, TopicPartition};
@@ -23,8 +30,14 @@ pub struct PostgresSinkTask {
     conn: Option<PgConnection>,
     tables: Tables,
     retries_left: u32,
-    /// With `exactly.once`: the next offset to write per partition, as the database has it.
-    next_offsets: HashMap<TopicPartition, i64>,
+    /// Records accepted by `put` and not yet written, in the order they came.
+    pending: Vec<SinkRecord>,
+    /// When the oldest pending record came.
+    pending_since: Option<Instant>,
+    /// The next offset `put` accepts per partition. Records before it are pending or
+    /// written already: the runtime delivers them again after a retriable error, and with
+    /// `exactly.once` a restarted task may see records the database has.
+    accepted: HashMap<TopicPartition, i64>,
 }
 
 impl std::fmt::Debug for PostgresSinkTask {
@@ -85,6 +98,81 @@ impl PostgresSinkTask {
             }
         }
         Ok(())
+    }
+
+    /// Takes the records not seen before into the pending batch.
+    fn accept(&mut self, records: Vec<SinkRecord>) {
+        // Records come in runs of one partition: one map lookup per run.
+        let mut run: Option<(TopicPartition, i64)> = None;
+        for record in records {
+            let same = run.as_ref().is_some_and(|(tp, _)| {
+                tp.partition == record.kafka_partition && tp.topic == record.topic
+            });
+            if !same {
+                if let Some((tp, next)) = run.take() {
+                    self.accepted.insert(tp, next);
+                }
+                let tp = TopicPartition::new(record.topic.clone(), record.kafka_partition);
+                let next = self.accepted.get(&tp).copied().unwrap_or(i64::MIN);
+                run = Some((tp, next));
+            }
+            let Some((_, next)) = run.as_mut() else {
+                continue;
+            };
+            if record.kafka_offset < *next {
+                continue;
+            }
+            *next = record.kafka_offset + 1;
+            if self.pending.is_empty() {
+                self.pending_since = Some(Instant::now());
+            }
+            self.pending.push(record);
+        }
+        if let Some((tp, next)) = run {
+            self.accepted.insert(tp, next);
+        }
+    }
+
+    /// Writes the pending records in batches of `batch.size`: all of them with `all`, else
+    /// only full batches unless the oldest has waited `batch.linger.ms`. On an error the
+    /// records not written stay pending.
+    async fn write_pending(&mut self, all: bool) -> Result<(), ConnectError> {
+        let config = self.config()?;
+        let lingered = self
+            .pending_since
+            .is_some_and(|since| since.elapsed() >= config.batch_linger);
+        let all = all || lingered;
+        while self.pending.len() >= config.batch_size || (all && !self.pending.is_empty()) {
+            let n = self.pending.len().min(config.batch_size);
+            let batch: Vec<SinkRecord> = self.pending.drain(..n).collect();
+            if let Err(e) = self.write_batch(&batch).await {
+                self.pending.splice(0..0, batch);
+                return Err(e);
+            }
+        }
+        // What is left came with the latest deliveries.
+        self.pending_since = (!self.pending.is_empty()).then(Instant::now);
+        Ok(())
+    }
+
+    /// The offsets that are safe to commit: each partition's next offset, or its first
+    /// pending record's.
+    fn written_offsets(
+        &self,
+        mut offsets: HashMap<TopicPartition, i64>,
+    ) -> HashMap<TopicPartition, i64> {
+        let mut seen: Option<(&str, i32)> = None;
+        for record in &self.pending {
+            if seen == Some((&record.topic, record.kafka_partition)) {
+                continue;
+            }
+            seen = Some((&record.topic, record.kafka_partition));
+            let tp = TopicPartition::new(record.topic.clone(), record.kafka_partition);
+            if let Some(next) = offsets.get_mut(&tp) {
+                *next = (*next).min(record.kafka_offset);
+            }
+        }
+        offsets
     }
 
     /// Writes `records` (one batch) in one transaction, with retries as configured.
@@ -192,9 +280,6 @@ impl PostgresSinkTask {
                 self.write_one_by_one(config, &groups, &offsets).await?;
             }
             Err(e) => return Err(Failure::Db(e)),
-        }
-        if config.exactly_once {
-            self.next_offsets.extend(offsets);
         }
         Ok(())
     }
@@ -484,37 +569,46 @@ impl SinkTask for PostgresSinkTask {
                 if let Some(ctx) = &self.context {
                     ctx.reset_offset(tp.clone(), *next);
                 }
-                self.next_offsets.insert(tp.clone(), *next);
+                self.accepted.insert(tp.clone(), *next);
             }
         }
         Ok(())
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> ferry_api::Result<()> {
-        let config = self.config()?;
-        let records: Vec<SinkRecord> = if config.exactly_once {
-            // Records before the stored offset were written by an earlier run.
-            records
-                .into_iter()
-                .filter(|r| {
-                    let tp = TopicPartition::new(r.topic.clone(), r.kafka_partition);
-                    self.next_offsets
-                        .get(&tp)
-                        .is_none_or(|next| r.kafka_offset >= *next)
-                })
-                .collect()
-        } else {
-            records
-        };
-        for batch in records.chunks(config.batch_size) {
-            self.write_batch(batch).await?;
+        self.accept(records);
+        self.write_pending(false).await
+    }
+
+    async fn pre_commit(
+        &mut self,
+        offsets: HashMap<TopicPartition, i64>,
+    ) -> ferry_api::Result<HashMap<TopicPartition, i64>> {
+        match self.write_pending(true).await {
+            Ok(()) => {}
+            // The rows stay pending for the next put; only what is written commits.
+            Err(e) if e.is_retriable() => {
+                tracing::warn!(error = %e, pending = self.pending.len(),
+                    "pending rows not written at the offset commit; committing up to them");
+            }
+            Err(e) => return Err(e),
         }
-        Ok(())
+        Ok(self.written_offsets(offsets))
     }
 
     async fn close(&mut self, partitions: &[TopicPartition]) -> ferry_api::Result<()> {
+        if let Err(e) = self.write_pending(true).await {
+            // Their offsets were not committed: the next owner reads them again.
+            tracing::warn!(error = %e, pending = self.pending.len(),
+                "pending rows of closed partitions not written; they will be delivered again");
+        }
+        self.pending.retain(|r| {
+            !partitions
+                .iter()
+                .any(|tp| tp.partition == r.kafka_partition && tp.topic == r.topic)
+        });
         for tp in partitions {
-            self.next_offsets.remove(tp);
+            self.accepted.remove(tp);
         }
         Ok(())
     }
