@@ -766,16 +766,37 @@ fn sink_gathers_the_records_of_several_fetches_into_one_transaction() {
         )),
         "4"
     );
-    // With a short linger, a few records are written without waiting for a batch, and
-    // nothing before them again.
-    ws.write("sink.yaml", &sink_config("200"));
+    // With a linger of a second, records that trickle in are written while more keep coming,
+    // without waiting for a batch, and nothing before them again.
+    ws.write("sink.yaml", &sink_config("1000"));
     let mut ferry = ws.standalone(&[&worker, &sink], "again");
-    kcat_produce(&broker.addr, "gather", &id_name_lines(2050..2057));
+    let mut kcat = std::process::Command::new("kcat")
+        .args(["-b", &broker.addr, "-t", "gather", "-P", "-z", "none"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("kcat");
+    let mut stdin = kcat.stdin.take().expect("stdin");
+    let count = || psql(&format!("SELECT count(*) FROM {table}"));
+    let mut written_while_trickling = false;
+    for line in id_name_lines(2050..2110) {
+        use std::io::Write;
+        writeln!(stdin, "{line}").expect("write to kcat");
+        stdin.flush().expect("flush kcat's stdin");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        written_while_trickling |= count() != "2050";
+    }
+    drop(stdin);
+    assert!(kcat.wait().expect("kcat").success());
+    assert!(
+        written_while_trickling,
+        "no row was written before the records stopped coming; log:\n{}",
+        ws.log("again")
+    );
     wait_for_sql(
         &ws,
         "again",
         &format!("SELECT count(*) || '/' || count(DISTINCT id) FROM {table}"),
-        "2057/2057",
+        "2110/2110",
     );
     assert!(terminate(&mut ferry, LIMIT).success());
 }

@@ -17,7 +17,7 @@ use sqlx::{Connection, Row};
 
 use super::config::{self, InsertMode, SinkConfig};
 use super::rows::{Shape, shape_of};
-use super::writer::{self, Group, Rejected, Tables};
+use super::writer::{self, Encoded, Group, Rejected, Tables};
 use crate::catalog::TableId;
 use crate::connection::Retry;
 use crate::error::{Error, Result};
@@ -32,6 +32,8 @@ pub struct PostgresSinkTask {
     retries_left: u32,
     /// Records accepted by `put` and not yet written, in the order they came.
     pending: Vec<SinkRecord>,
+    /// The batch before them, committing in the background.
+    in_flight: Option<InFlight>,
     /// When the oldest pending record came.
     pending_since: Option<Instant>,
     /// The next offset `put` accepts per partition. Records before it are pending or
@@ -142,27 +144,34 @@ impl PostgresSinkTask {
             .pending_since
             .is_some_and(|since| since.elapsed() >= config.batch_linger);
         let all = all || lingered;
+        let mut wrote = false;
         while self.pending.len() >= config.batch_size || (all && !self.pending.is_empty()) {
+            wrote = true;
+            // One transaction at a time, in order.
+            self.settle().await?;
             let n = self.pending.len().min(config.batch_size);
             let batch: Vec<SinkRecord> = self.pending.drain(..n).collect();
-            if let Err(e) = self.write_batch(&batch).await {
+            if let Err((batch, e)) = self.write_in_background(batch).await {
                 self.pending.splice(0..0, batch);
                 return Err(e);
             }
         }
-        // What is left came with the latest deliveries.
-        self.pending_since = (!self.pending.is_empty()).then(Instant::now);
+        if wrote {
+            // What is left came with the latest deliveries.
+            self.pending_since = (!self.pending.is_empty()).then(Instant::now);
+        }
         Ok(())
     }
 
     /// The offsets that are safe to commit: each partition's next offset, or its first
-    /// pending record's.
+    /// record not written.
     fn written_offsets(
         &self,
         mut offsets: HashMap<TopicPartition, i64>,
     ) -> HashMap<TopicPartition, i64> {
         let mut seen: Option<(&str, i32)> = None;
-        for record in &self.pending {
+        let in_flight = self.in_flight.iter().flat_map(|f| &f.batch);
+        for record in in_flight.chain(&self.pending) {
             if seen == Some((&record.topic, record.kafka_partition)) {
                 continue;
             }
@@ -176,11 +185,15 @@ impl PostgresSinkTask {
     }
 
     /// Writes `records` (one batch) in one transaction, with retries as configured.
-    async fn write_batch(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
+    async fn write_batch(
+        &mut self,
+        records: &[SinkRecord],
+        report: bool,
+    ) -> Result<(), ConnectError> {
         let config = self.config()?;
         let mut schema_retry = true;
         loop {
-            let result = self.try_write(&config, records).await;
+            let result = self.try_write(&config, records, report).await;
             match result {
                 Ok(()) => {
                     self.retries_left = config.max_retries;
@@ -222,13 +235,15 @@ impl PostgresSinkTask {
         }
     }
 
-    async fn try_write(
+    /// Encodes a batch, the tables made to fit first. The records that do not fit are
+    /// reported with `report` (not when they were reported at an earlier attempt).
+    async fn encode(
         &mut self,
         config: &SinkConfig,
         records: &[SinkRecord],
-    ) -> Result<(), Failure> {
+        report: bool,
+    ) -> Result<Vec<(TableId, Encoded)>, Failure> {
         let (groups, mut rejected) = build_groups(config, records);
-        let offsets = batch_offsets(records);
         self.connection(Retry {
             attempts: 1,
             backoff: config.retry_backoff,
@@ -244,42 +259,104 @@ impl PostgresSinkTask {
             rejected.extend(bad);
             encoded.push((group.table.clone(), e));
         }
-        let rows: usize = encoded.iter().map(|(_, e)| e.rows()).sum();
-        // Reported before anything commits: without tolerance this fails the task and the
-        // whole batch stays unwritten.
-        self.report(std::mem::take(&mut rejected))
-            .await
-            .map_err(Failure::Report)?;
+        if report {
+            // Reported before anything commits: without tolerance this fails the task and
+            // the whole batch stays unwritten.
+            self.report(rejected).await.map_err(Failure::Report)?;
+        }
+        Ok(encoded)
+    }
+
+    async fn try_write(
+        &mut self,
+        config: &SinkConfig,
+        records: &[SinkRecord],
+        report: bool,
+    ) -> Result<(), Failure> {
+        let encoded = self.encode(config, records, report).await?;
+        let offsets = batch_offsets(records);
         let conn = self
             .conn
             .as_mut()
             .ok_or_else(|| Error::Schema("no connection".into()))?;
-        let outcome = async {
-            let mut tx = conn
-                .begin()
-                .await
-                .map_err(|e| Error::db("beginning a transaction", e))?;
-            for (table, e) in encoded {
-                e.execute(&mut tx, &table).await?;
-            }
-            if config.exactly_once {
-                store_offsets(&mut tx, config, &offsets).await?;
-            }
-            tx.commit()
-                .await
-                .map_err(|e| Error::db("committing a transaction", e))
-        }
-        .await;
-        match outcome {
-            Ok(()) => {
+        match commit_batch(conn, config, encoded, &offsets).await {
+            Ok(rows) => {
                 tracing::debug!(connector = %config.connector, rows, "batch written");
             }
             Err(e) if writer::is_record_error(&e) => {
                 tracing::info!(connector = %config.connector, error = %writer::describe_db_error(&e),
                     "a batch failed on its data; writing its records one by one to find the bad ones");
+                let (groups, _) = build_groups(config, records);
                 self.write_one_by_one(config, &groups, &offsets).await?;
             }
             Err(e) => return Err(Failure::Db(e)),
+        }
+        Ok(())
+    }
+
+    /// Encodes a batch and commits it in the background, so that the runtime fetches and
+    /// converts the next records meanwhile. What cannot start so is written in the
+    /// foreground; on an error the batch is handed back.
+    async fn write_in_background(
+        &mut self,
+        batch: Vec<SinkRecord>,
+    ) -> Result<(), (Vec<SinkRecord>, ConnectError)> {
+        let config = match self.config() {
+            Ok(c) => c,
+            Err(e) => return Err((batch, e)),
+        };
+        match self.encode(&config, &batch, true).await {
+            Ok(encoded) => {
+                let Some(mut conn) = self.conn.take() else {
+                    return self
+                        .write_batch(&batch, false)
+                        .await
+                        .map_err(|e| (batch, e));
+                };
+                let offsets = batch_offsets(&batch);
+                let commit = tokio::spawn(async move {
+                    let result = commit_batch(&mut conn, &config, encoded, &offsets).await;
+                    (conn, result)
+                });
+                self.in_flight = Some(InFlight { batch, commit });
+                Ok(())
+            }
+            Err(Failure::Report(e)) => Err((batch, e)),
+            // A reconnect or a changed table: the foreground path retries as configured.
+            Err(Failure::Db(_)) => self.write_batch(&batch, true).await.map_err(|e| (batch, e)),
+        }
+    }
+
+    /// Waits for the batch committing in the background. If it failed, it is written again
+    /// in the foreground (record by record if its data was the problem); if that fails too,
+    /// it goes back to the front of the pending records.
+    async fn settle(&mut self) -> Result<(), ConnectError> {
+        let Some(InFlight { batch, commit }) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let config = self.config()?;
+        let result = match commit.await {
+            Ok((conn, result)) => {
+                self.conn = Some(conn);
+                result
+            }
+            Err(e) => Err(Error::Schema(format!("the background write stopped: {e}"))),
+        };
+        let Err(e) = result else {
+            self.retries_left = config.max_retries;
+            tracing::debug!(connector = %config.connector, rows = batch.len(), "batch written");
+            return Ok(());
+        };
+        if e.is_transient() {
+            self.conn = None;
+            self.tables.forget();
+        }
+        tracing::info!(connector = %config.connector, error = %writer::describe_db_error(&e),
+            "a batch failed to commit; writing it again");
+        // Its records that do not fit were reported when it was encoded.
+        if let Err(e) = self.write_batch(&batch, false).await {
+            self.pending.splice(0..0, batch);
+            return Err(e);
         }
         Ok(())
     }
@@ -361,6 +438,37 @@ impl PostgresSinkTask {
             .map_err(|e| Error::db("committing a transaction", e))?;
         Ok(())
     }
+}
+
+/// A batch whose transaction runs while the runtime fetches and converts the next records.
+struct InFlight {
+    batch: Vec<SinkRecord>,
+    commit: tokio::task::JoinHandle<(PgConnection, Result<usize>)>,
+}
+
+/// One batch's transaction: the encoded groups, and the offsets with `exactly.once`.
+/// Returns the rows written.
+async fn commit_batch(
+    conn: &mut PgConnection,
+    config: &SinkConfig,
+    encoded: Vec<(TableId, Encoded)>,
+    offsets: &HashMap<TopicPartition, i64>,
+) -> Result<usize> {
+    let rows = encoded.iter().map(|(_, e)| e.rows()).sum();
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(|e| Error::db("beginning a transaction", e))?;
+    for (table, e) in encoded {
+        e.execute(&mut tx, &table).await?;
+    }
+    if config.exactly_once {
+        store_offsets(&mut tx, config, offsets).await?;
+    }
+    tx.commit()
+        .await
+        .map_err(|e| Error::db("committing a transaction", e))?;
+    Ok(rows)
 }
 
 /// Why a write did not happen: the database (maybe retriable), or a report that failed the
@@ -584,7 +692,11 @@ impl SinkTask for PostgresSinkTask {
         &mut self,
         offsets: HashMap<TopicPartition, i64>,
     ) -> ferry_api::Result<HashMap<TopicPartition, i64>> {
-        match self.write_pending(true).await {
+        let written = match self.write_pending(true).await {
+            Ok(()) => self.settle().await,
+            Err(e) => Err(e),
+        };
+        match written {
             Ok(()) => {}
             // The rows stay pending for the next put; only what is written commits.
             Err(e) if e.is_retriable() => {
@@ -597,7 +709,11 @@ impl SinkTask for PostgresSinkTask {
     }
 
     async fn close(&mut self, partitions: &[TopicPartition]) -> ferry_api::Result<()> {
-        if let Err(e) = self.write_pending(true).await {
+        let written = match self.write_pending(true).await {
+            Ok(()) => self.settle().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             // Their offsets were not committed: the next owner reads them again.
             tracing::warn!(error = %e, pending = self.pending.len(),
                 "pending rows of closed partitions not written; they will be delivered again");
@@ -614,6 +730,9 @@ impl SinkTask for PostgresSinkTask {
     }
 
     async fn stop(&mut self) -> ferry_api::Result<()> {
+        if let Err(e) = self.settle().await {
+            tracing::warn!(error = %e, "the last batch was not written; it will be delivered again");
+        }
         if let Some(conn) = self.conn.take() {
             let _ = conn.close().await;
         }
