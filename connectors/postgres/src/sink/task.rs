@@ -342,10 +342,13 @@ impl PostgresSinkTask {
             }
             Err(e) => Err(Error::Schema(format!("the background write stopped: {e}"))),
         };
-        let Err(e) = result else {
-            self.retries_left = config.max_retries;
-            tracing::debug!(connector = %config.connector, rows = batch.len(), "batch written");
-            return Ok(());
+        let e = match result {
+            Ok(rows) => {
+                self.retries_left = config.max_retries;
+                tracing::debug!(connector = %config.connector, rows, "batch written");
+                return Ok(());
+            }
+            Err(e) => e,
         };
         if e.is_transient() {
             self.conn = None;
@@ -684,6 +687,13 @@ impl SinkTask for PostgresSinkTask {
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> ferry_api::Result<()> {
+        if self
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| f.commit.is_finished())
+        {
+            self.settle().await?;
+        }
         self.accept(records);
         self.write_pending(false).await
     }
