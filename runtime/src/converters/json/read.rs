@@ -140,13 +140,14 @@ fn read_int(json: &Json<'_>, ty: SchemaType, path: &Path<'_>) -> Result<i64> {
         SchemaType::Int32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
         _ => (i64::MIN, i64::MAX),
     };
-    let what = format!("{} {ty} number", article(ty));
+    // Described only on the error path: this runs for every integer of every record.
+    let what = || format!("{} {ty} number", article(ty));
     match json {
         Json::Number(n) if is_integral(n) => match parse_i64(n) {
             Some(v) if (min..=max).contains(&v) => Ok(v),
-            _ => Err(path.read_error(format!("expected {what}, found {n} (out of range)"))),
+            _ => Err(path.read_error(format!("expected {}, found {n} (out of range)", what()))),
         },
-        other => Err(expected(path, &what, other)),
+        other => Err(expected(path, &what(), other)),
     }
 }
 
@@ -158,17 +159,17 @@ fn read_float<F: std::str::FromStr>(
     neg_inf: F,
     path: &Path<'_>,
 ) -> Result<F> {
-    let what = format!("a {ty} number");
+    let what = || format!("a {ty} number");
     match json {
-        Json::Number(n) => n.parse().map_err(|_| expected(path, &what, json)),
+        Json::Number(n) => n.parse().map_err(|_| expected(path, &what(), json)),
         // Jackson writes non-finite floats as these strings.
         Json::Str(s) => match &*s.text {
             "NaN" => Ok(nan),
             "Infinity" => Ok(inf),
             "-Infinity" => Ok(neg_inf),
-            _ => Err(expected(path, &what, json)),
+            _ => Err(expected(path, &what(), json)),
         },
-        other => Err(expected(path, &what, other)),
+        other => Err(expected(path, &what(), other)),
     }
 }
 
