@@ -441,6 +441,12 @@ impl ByteStr {
             Err(bytes)
         }
     }
+    /// The part of `bytes` that `text` borrows, without checking its UTF-8 again; `None`
+    /// when `text` does not lie within `bytes`.
+    pub fn slice_of(bytes: &Bytes, text: &str) -> Option<ByteStr> {
+        let start = (text.as_ptr() as usize).checked_sub(bytes.as_ptr() as usize)?;
+        (start + text.len() <= bytes.len()).then(|| ByteStr(bytes.slice(start..start + text.len())))
+    }
     /// From a static string, without a copy.
     pub const fn from_static(s: &'static str) -> ByteStr {
         ByteStr(Bytes::from_static(s.as_bytes()))
@@ -696,6 +702,21 @@ impl Struct {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_str_slices_only_text_within_its_bytes() {
+        let bytes = Bytes::from_static("{\"name\":\"é\"}".as_bytes());
+        let text = std::str::from_utf8(&bytes[9..11]).unwrap();
+        let s = ByteStr::slice_of(&bytes, text).unwrap();
+        assert_eq!(s.as_str(), "é");
+        assert_eq!(
+            s.as_bytes().as_ptr(),
+            bytes[9..].as_ptr(),
+            "shares the buffer"
+        );
+        assert!(ByteStr::slice_of(&bytes, &String::from("é")).is_none());
+        assert!(ByteStr::slice_of(&bytes.slice(..10), text).is_none());
+    }
 
     fn user_schema() -> Schema {
         SchemaBuilder::struct_()

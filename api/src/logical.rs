@@ -153,6 +153,15 @@ impl Decimal {
     /// The decimal digits of the unscaled magnitude and its sign.
     fn digits(&self) -> (bool, String) {
         let negative = self.is_negative();
+        // Most decimals fit 128 bits: format them natively, not by long division.
+        if self.unscaled.len() <= 16 {
+            let start: i128 = if negative { -1 } else { 0 };
+            let v = self
+                .unscaled
+                .iter()
+                .fold(start, |v, &b| (v << 8) | i128::from(b));
+            return (negative, v.unsigned_abs().to_string());
+        }
         let mut magnitude = if negative {
             negate(&self.unscaled)
         } else {
@@ -316,6 +325,17 @@ mod tests {
             assert_eq!(Decimal::parse(text).unwrap().to_string(), expect, "{text}");
         }
         assert_eq!(Decimal::parse("1E+3").unwrap().to_plain_string(), "1000");
+        // Either side of the 16 unscaled bytes that are formatted as an i128.
+        for text in [
+            "170141183460469231731687303715884105727",
+            "-170141183460469231731687303715884105728",
+            "170141183460469231731687303715884105728",
+            "-170141183460469231731687303715884105729",
+            "-1",
+            "-256",
+        ] {
+            assert_eq!(Decimal::parse(text).unwrap().to_string(), text);
+        }
         assert!(Decimal::parse("1.2.3").is_err());
         assert!(Decimal::parse("").is_err());
     }

@@ -264,12 +264,15 @@ impl ErrorHandler {
         &self,
         mut op: impl FnMut() -> Result<T, ConnectError>,
     ) -> Result<T, ConnectError> {
-        let deadline = self.retry_timeout.map(|t| tokio::time::Instant::now() + t);
+        // The clock is read from the first failure on: this runs for every record and stage.
+        let mut deadline = None;
         let mut delay = FIRST_RETRY_DELAY;
         loop {
             match op() {
                 Err(e) if e.is_retriable() => {
                     let now = tokio::time::Instant::now();
+                    let deadline =
+                        *deadline.get_or_insert_with(|| self.retry_timeout.map(|t| now + t));
                     let wait = match deadline {
                         Some(d) if now >= d => return Err(e),
                         Some(d) => delay.min(d - now),

@@ -36,11 +36,7 @@ pub(super) struct ReadOptions<'b> {
 fn string_value(s: &JsonStr<'_>, src: Option<&Bytes>) -> Value {
     match (&s.text, src) {
         (std::borrow::Cow::Borrowed(text), Some(src)) => {
-            let shared = src.slice(s.start..s.start + text.len());
-            match ByteStr::from_utf8(shared) {
-                Ok(b) => Value::String(b),
-                Err(_) => Value::String(ByteStr::from(*text)),
-            }
+            Value::String(ByteStr::slice_of(src, text).unwrap_or_else(|| ByteStr::from(*text)))
         }
         (std::borrow::Cow::Borrowed(text), None) => Value::String(ByteStr::from(*text)),
         (std::borrow::Cow::Owned(text), _) => Value::String(ByteStr::from(text.clone())),
