@@ -147,14 +147,10 @@ impl PostgresSinkTask {
         let mut wrote = false;
         while self.pending.len() >= config.batch_size || (all && !self.pending.is_empty()) {
             wrote = true;
-            // One transaction at a time, in order.
-            self.settle().await?;
             let n = self.pending.len().min(config.batch_size);
             let batch: Vec<SinkRecord> = self.pending.drain(..n).collect();
-            if let Err((batch, e)) = self.write_in_background(batch).await {
-                self.pending.splice(0..0, batch);
-                return Err(e);
-            }
+            // On an error the batch is pending again, in order.
+            self.write_in_background(batch).await?;
         }
         if wrote {
             // What is left came with the latest deliveries.
@@ -243,19 +239,36 @@ impl PostgresSinkTask {
         records: &[SinkRecord],
         report: bool,
     ) -> Result<Vec<(TableId, Encoded)>, Failure> {
-        let (groups, mut rejected) = build_groups(config, records);
         self.connection(Retry {
             attempts: 1,
             backoff: config.retry_backoff,
         })
         .await?;
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| Error::Schema("no connection".into()))?;
+        self.encode_with(config, records, report, true)
+            .await?
+            .ok_or_else(|| Failure::Db(Error::Schema("no connection".into())))
+    }
+
+    /// [`Self::encode`] with the connection there is: without one (it is committing the
+    /// previous batch), `None` when a table is not known yet.
+    async fn encode_with(
+        &mut self,
+        config: &SinkConfig,
+        records: &[SinkRecord],
+        report: bool,
+        connected: bool,
+    ) -> Result<Option<Vec<(TableId, Encoded)>>, Failure> {
+        let (groups, mut rejected) = build_groups(config, records);
+        let mut conn = if connected { self.conn.as_mut() } else { None };
         let mut encoded = Vec::with_capacity(groups.len());
         for group in &groups {
-            let (e, bad) = self.tables.encode(conn, config, group).await?;
+            let Some((e, bad)) = self
+                .tables
+                .encode(conn.as_deref_mut(), config, group)
+                .await?
+            else {
+                return Ok(None);
+            };
             rejected.extend(bad);
             encoded.push((group.table.clone(), e));
         }
@@ -264,7 +277,7 @@ impl PostgresSinkTask {
             // the whole batch stays unwritten.
             self.report(rejected).await.map_err(Failure::Report)?;
         }
-        Ok(encoded)
+        Ok(Some(encoded))
     }
 
     async fn try_write(
@@ -296,16 +309,51 @@ impl PostgresSinkTask {
 
     /// Encodes a batch and commits it in the background, so that the runtime fetches and
     /// converts the next records meanwhile. What cannot start so is written in the
-    /// foreground; on an error the batch is handed back.
-    async fn write_in_background(
-        &mut self,
-        batch: Vec<SinkRecord>,
-    ) -> Result<(), (Vec<SinkRecord>, ConnectError)> {
-        let config = match self.config() {
-            Ok(c) => c,
-            Err(e) => return Err((batch, e)),
+    /// foreground; on an error the batch goes back to the front of the pending records,
+    /// behind an earlier batch that failed.
+    async fn write_in_background(&mut self, batch: Vec<SinkRecord>) -> Result<(), ConnectError> {
+        let rest = self.pending.len();
+        let config = self.config()?;
+        // Encoded while the previous batch commits, when its tables need no catalog lookup:
+        // Postgres then need not wait for it.
+        let early = match &self.in_flight {
+            Some(_) => self
+                .encode_with(&config, &batch, true, false)
+                .await
+                .transpose(),
+            None => None,
         };
-        match self.encode(&config, &batch, true).await {
+        // One transaction at a time, in order.
+        let kept = match self.settle_batch().await {
+            Ok(kept) => kept,
+            Err(e) => {
+                let at = self.pending.len() - rest;
+                self.pending.splice(at..at, batch);
+                return Err(e);
+            }
+        };
+        let encoded = match early {
+            // Not if the previous batch had to be written again: its connection (and the
+            // staging tables the encoding names) may be gone.
+            Some(encoded) if kept || matches!(encoded, Err(Failure::Report(_))) => encoded,
+            // Its rejected records were reported already.
+            Some(_) => self.encode(&config, &batch, false).await,
+            None => self.encode(&config, &batch, true).await,
+        };
+        let result = self.commit_in_background(config, batch, encoded).await;
+        result.map_err(|(batch, e)| {
+            self.pending.splice(0..0, batch);
+            e
+        })
+    }
+
+    async fn commit_in_background(
+        &mut self,
+        config: Arc<SinkConfig>,
+        batch: Vec<SinkRecord>,
+        encoded: Result<Vec<(TableId, Encoded)>, Failure>,
+    ) -> Result<(), (Vec<SinkRecord>, ConnectError)> {
+        match encoded {
             Ok(encoded) => {
                 let Some(mut conn) = self.conn.take() else {
                     return self
@@ -316,6 +364,11 @@ impl PostgresSinkTask {
                 let offsets = batch_offsets(&batch);
                 let commit = tokio::spawn(async move {
                     let result = commit_batch(&mut conn, &config, encoded, &offsets).await;
+                    // Logged as it commits, not when the task next looks (after a fetch that
+                    // may wait for new records).
+                    if let Ok(rows) = &result {
+                        tracing::debug!(connector = %config.connector, rows, "batch written");
+                    }
                     (conn, result)
                 });
                 self.in_flight = Some(InFlight { batch, commit });
@@ -331,8 +384,14 @@ impl PostgresSinkTask {
     /// in the foreground (record by record if its data was the problem); if that fails too,
     /// it goes back to the front of the pending records.
     async fn settle(&mut self) -> Result<(), ConnectError> {
+        self.settle_batch().await.map(|_| ())
+    }
+
+    /// [`Self::settle`]; true if the connection and the tables known are as before (nothing
+    /// was in flight, or it committed).
+    async fn settle_batch(&mut self) -> Result<bool, ConnectError> {
         let Some(InFlight { batch, commit }) = self.in_flight.take() else {
-            return Ok(());
+            return Ok(true);
         };
         let config = self.config()?;
         let result = match commit.await {
@@ -343,10 +402,9 @@ impl PostgresSinkTask {
             Err(e) => Err(Error::Schema(format!("the background write stopped: {e}"))),
         };
         let e = match result {
-            Ok(rows) => {
+            Ok(_) => {
                 self.retries_left = config.max_retries;
-                tracing::debug!(connector = %config.connector, rows, "batch written");
-                return Ok(());
+                return Ok(true);
             }
             Err(e) => e,
         };
@@ -361,7 +419,7 @@ impl PostgresSinkTask {
             self.pending.splice(0..0, batch);
             return Err(e);
         }
-        Ok(())
+        Ok(false)
     }
 
     /// The slow path after a batch failed on its data: each record in a savepoint of one
@@ -389,7 +447,11 @@ impl PostgresSinkTask {
                     records: vec![*record],
                     delete: group.delete,
                 };
-                let (encoded, bad) = self.tables.encode(&mut tx, config, &single).await?;
+                let (encoded, bad) = self
+                    .tables
+                    .encode(Some(&mut *tx), config, &single)
+                    .await?
+                    .ok_or_else(|| Error::Schema(format!("table {} is not known", group.table)))?;
                 if !bad.is_empty() {
                     // Already reported by the batch's encoding.
                     continue;

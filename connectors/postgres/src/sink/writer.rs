@@ -67,19 +67,23 @@ impl Tables {
         self.stages.retain(|(t, _, _), _| t != id);
     }
 
-    /// The table, created or evolved to hold `shape` as the config allows.
-    pub(crate) async fn ensure(
+    /// The table, created or evolved to hold `shape` as the config allows; `None` when that
+    /// needs the catalog and there is no connection.
+    async fn ensure(
         &mut self,
-        conn: &mut PgConnection,
+        conn: Option<&mut PgConnection>,
         config: &SinkConfig,
         id: &TableId,
         shape: &Shape,
-    ) -> Result<&TableInfo> {
+    ) -> Result<Option<&TableInfo>> {
         let known = match self.tables.get(id) {
             Some(info) => shape.fields.iter().all(|f| info.column(&f.name).is_some()),
             None => false,
         };
         if !known {
+            let Some(conn) = conn else {
+                return Ok(None);
+            };
             let info = match table_info(conn, id).await? {
                 Some(info) => info,
                 None if config.auto_create => {
@@ -118,21 +122,26 @@ impl Tables {
         }
         self.tables
             .get(id)
+            .map(Some)
             .ok_or_else(|| Error::Schema(format!("table {id} is not known")))
     }
 
     /// Encodes a group into COPY data and the statements that apply it. Records that do
-    /// not fit are left out and returned with the reason.
+    /// not fit are left out and returned with the reason. Without a connection, `None` if
+    /// the table or its staging table is not known yet.
     pub(crate) async fn encode<'r>(
         &mut self,
-        conn: &mut PgConnection,
+        mut conn: Option<&mut PgConnection>,
         config: &SinkConfig,
         group: &Group<'r>,
-    ) -> Result<(Encoded, Vec<Rejected<'r>>)> {
-        let info = self
-            .ensure(conn, config, &group.table, &group.shape)
+    ) -> Result<Option<(Encoded, Vec<Rejected<'r>>)>> {
+        let Some(info) = self
+            .ensure(conn.as_deref_mut(), config, &group.table, &group.shape)
             .await?
-            .clone();
+        else {
+            return Ok(None);
+        };
+        let info = info.clone();
         let fields: Vec<&Field> = if group.delete {
             group.shape.key_fields().collect()
         } else {
@@ -227,7 +236,7 @@ impl Tables {
                 "COPY {target} ({}) FROM STDIN (FORMAT binary)",
                 column_list("", false)
             );
-            return Ok((
+            return Ok(Some((
                 Encoded {
                     sql_copy,
                     apply: None,
@@ -235,11 +244,14 @@ impl Tables {
                     rows,
                 },
                 rejected,
-            ));
+            )));
         }
-        let stage = self
+        let Some(stage) = self
             .stage(conn, config, &info, &columns, group.delete)
-            .await?;
+            .await?
+        else {
+            return Ok(None);
+        };
         let sql_copy = format!("COPY {stage} FROM STDIN (FORMAT binary)");
         let keys: Vec<&ColumnInfo> = columns
             .iter()
@@ -312,7 +324,7 @@ impl Tables {
                 }
             }
         };
-        Ok((
+        Ok(Some((
             Encoded {
                 sql_copy,
                 apply: Some(apply),
@@ -320,24 +332,27 @@ impl Tables {
                 rows,
             },
             rejected,
-        ))
+        )))
     }
 
     /// The staging table for these columns, created on first use in this session. Its rows
-    /// vanish at each commit.
+    /// vanish at each commit. `None` if it is not known and there is no connection.
     async fn stage(
         &mut self,
-        conn: &mut PgConnection,
+        conn: Option<&mut PgConnection>,
         config: &SinkConfig,
         info: &TableInfo,
         columns: &[(&Field, &ColumnInfo)],
         delete: bool,
-    ) -> Result<String> {
+    ) -> Result<Option<String>> {
         let names: Vec<String> = columns.iter().map(|(_, c)| c.name.clone()).collect();
         let key = (info.id.clone(), names, delete);
         if let Some(name) = self.stages.get(&key) {
-            return Ok(name.clone());
+            return Ok(Some(name.clone()));
         }
+        let Some(conn) = conn else {
+            return Ok(None);
+        };
         let name = format!("ferry_stage_{}", self.stages.len() + 1);
         let defs: Vec<String> = columns
             .iter()
@@ -359,7 +374,7 @@ impl Tables {
             .await
             .map_err(|e| Error::db(format!("creating the staging table for {}", info.id), e))?;
         self.stages.insert(key, name.clone());
-        Ok(name)
+        Ok(Some(name))
     }
 }
 

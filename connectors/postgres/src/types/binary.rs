@@ -171,6 +171,8 @@ mod tests {
 
 /// Encoding Connect values in the binary form of a column's type (the sink's COPY).
 pub(crate) mod encode {
+    use std::borrow::Cow;
+
     use bytes::{BufMut, BytesMut};
     use ferry_api::logical::Decimal;
     use ferry_api::{Schema, Value};
@@ -304,9 +306,10 @@ pub(crate) mod encode {
                 numeric::encode(&d, out);
             }
             Kind::Text | Kind::Json | Kind::Other => {
-                let text = text_of(value, schema).ok_or_else(|| mismatch(value, pg))?;
+                let text = text_bytes(value, schema).ok_or_else(|| mismatch(value, pg))?;
                 if let Some(max) = pg.char_length() {
-                    let chars = text.chars().count();
+                    // UTF-8: every byte but a continuation byte (0b10xx_xxxx) starts a char.
+                    let chars = text.iter().filter(|&&b| (b as i8) >= -0x40).count();
                     if chars > max as usize {
                         return Err(TypeError::new(format!(
                             "a value of {chars} characters is longer than {} allows",
@@ -314,12 +317,12 @@ pub(crate) mod encode {
                         )));
                     }
                 }
-                out.put_slice(text.as_bytes());
+                out.put_slice(&text);
             }
             Kind::Jsonb => {
-                let text = text_of(value, schema).ok_or_else(|| mismatch(value, pg))?;
+                let text = text_bytes(value, schema).ok_or_else(|| mismatch(value, pg))?;
                 out.put_u8(1);
-                out.put_slice(text.as_bytes());
+                out.put_slice(&text);
             }
             Kind::Bytea => match value {
                 Value::Bytes(b) => out.put_slice(b),
@@ -402,6 +405,15 @@ pub(crate) mod encode {
         Ok(())
     }
 
+    /// [`text_of`] as UTF-8 bytes, a string's own bytes borrowed (no copy, no UTF-8 check:
+    /// this runs for every text value written).
+    fn text_bytes<'v>(value: &'v Value, schema: Option<&Schema>) -> Option<Cow<'v, [u8]>> {
+        match value {
+            Value::String(s) => Some(Cow::Borrowed(s.as_bytes())),
+            other => text_of(other, schema).map(|t| Cow::Owned(t.into_bytes())),
+        }
+    }
+
     /// The text written for a text-like column: strings as they are, numbers and other
     /// primitives in their usual text form.
     pub(crate) fn text_of(value: &Value, schema: Option<&Schema>) -> Option<String> {
@@ -428,5 +440,42 @@ pub(crate) mod encode {
             }
             Value::Bytes(_) | Value::Null => return None,
         })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::types::oid;
+
+        fn encoded(value: &Value, pg: &PgType) -> Result<Vec<u8>, TypeError> {
+            let mut out = BytesMut::new();
+            encode(value, None, pg, &mut out).map(|()| out.to_vec())
+        }
+
+        #[test]
+        fn varchar_lengths_count_characters_not_bytes() {
+            let varchar3 = PgType::new(oid::VARCHAR, 3 + 4, "varchar(3)");
+            assert_eq!(
+                encoded(&Value::string("héé"), &varchar3).unwrap(),
+                "héé".as_bytes()
+            );
+            let err = encoded(&Value::string("héél"), &varchar3).unwrap_err();
+            assert!(err.to_string().contains("4 characters"), "{err}");
+            assert_eq!(
+                encoded(&Value::Int32(42), &varchar3).unwrap(),
+                b"42".to_vec()
+            );
+        }
+
+        #[test]
+        fn numeric_precision_is_checked_before_the_point() {
+            // numeric(5,2): typmod ((5 << 16) | 2) + 4; 3 digits before the point fit, 4 do not.
+            let numeric52 = PgType::new(oid::NUMERIC, ((5 << 16) | 2) + 4, "numeric(5,2)");
+            let fits = Decimal::parse("-999.99").unwrap();
+            assert!(encoded(&Value::Decimal(fits), &numeric52).is_ok());
+            let too_big = Decimal::parse("1000.5").unwrap();
+            let err = encoded(&Value::Decimal(too_big), &numeric52).unwrap_err();
+            assert!(err.to_string().contains("needs 4 digits"), "{err}");
+        }
     }
 }

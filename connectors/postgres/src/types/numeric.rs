@@ -218,6 +218,19 @@ fn encode_text(text: &str, out: &mut BytesMut) {
 
 /// The number of decimal digits before the point of a decimal (for `numeric(p,s)` checks).
 pub(crate) fn integer_digits(value: &Decimal) -> usize {
+    // Checked for every numeric value written: count digits without formatting the decimal.
+    if let Some(unscaled) = value.unscaled_i128() {
+        return match unscaled.unsigned_abs().checked_ilog10() {
+            None => 0,
+            Some(log) => {
+                usize::try_from(i64::from(log) + 1 - i64::from(value.scale())).unwrap_or(0)
+            }
+        };
+    }
+    integer_digits_of_text(value)
+}
+
+fn integer_digits_of_text(value: &Decimal) -> usize {
     let text = value.to_plain_string();
     let body = text.trim_start_matches('-');
     let int_part = body.split_once('.').map_or(body, |(i, _)| i);
@@ -268,6 +281,12 @@ mod tests {
         fn decimals_round_trip(unscaled in any::<i64>(), scale in 0i32..20) {
             let d = Decimal::from_i128(i128::from(unscaled), scale);
             prop_assert_eq!(round_trip(&d.to_plain_string()), d.to_plain_string());
+        }
+
+        #[test]
+        fn integer_digits_agree_with_the_decimal_text(unscaled in any::<i128>(), scale in -40i32..60) {
+            let d = Decimal::from_i128(unscaled, scale);
+            prop_assert_eq!(integer_digits(&d), integer_digits_of_text(&d), "{}", d.to_plain_string());
         }
     }
 }
