@@ -280,7 +280,7 @@ async fn run_broker(
     num_partitions: u32,
     auto_create_topics: bool,
 ) -> anyhow::Result<()> {
-    use ferry_broker::log::{LogConfig, LogManager};
+    use ferry_log::{LogConfig, LogManager};
     use ferry_broker::server::{Broker, BrokerConfig};
     anyhow::ensure!(num_partitions >= 1, "--num-partitions must be at least 1");
     let log = LogManager::open(LogConfig::new(&data_dir))

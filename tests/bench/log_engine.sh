@@ -29,7 +29,7 @@ fsync_bytes=$(( fsync_mb * 1024 * 1024 ))
 bytes=$(( size_mb * 1024 * 1024 ))
 tail_bytes=$(( bytes / 2 ))
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p ferry-broker --bin ferry-log-tool
+cargo build --release -q -p ferry-log --bin ferry-log-tool
 tool="$target/release/ferry-log-tool"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-log-bench.XXXXXX")

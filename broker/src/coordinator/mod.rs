@@ -17,22 +17,22 @@
 //! All state sits behind one mutex, never held across an `.await`; offset commits append to
 //! the log while holding it (a `pwrite`), which keeps the cache and the log in the same order.
 
-pub mod offsets;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError as E;
 use tokio::sync::{oneshot, watch};
 
-use crate::log::LogManager;
-use crate::record::{RecordBatchBuilder, batches};
-use offsets::{OffsetValue, decode_key, decode_value, encode_key, encode_value};
+use ferry_log::LogManager;
+use ferry_record::consumer_offsets::{
+    OffsetValue, decode_key, decode_value, encode_key, encode_value, partition_for_group,
+};
+use ferry_record::{RecordBatchBuilder, batches, now_ms};
 
 /// The internal topic of committed offsets, as in Kafka.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+pub use ferry_record::consumer_offsets::TOPIC as OFFSETS_TOPIC;
 
 /// Longest metadata string accepted with an offset (Kafka's `offset.metadata.max.bytes`).
 pub const MAX_OFFSET_METADATA: usize = 4096;
@@ -449,25 +449,9 @@ pub struct GroupCoordinator {
     state: Mutex<State>,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// Kafka's choice of the `__consumer_offsets` partition: Java's `String.hashCode` of the group,
-/// made non-negative, modulo the partition count.
-fn offsets_partition(group: &str, partitions: u32) -> i32 {
-    let h = group.encode_utf16().fold(0i32, |h, c| {
-        h.wrapping_mul(31).wrapping_add(i32::from(c as i16))
-    });
-    ((h & 0x7fff_ffff) as u32 % partitions.max(1)) as i32
-}
-
 impl GroupCoordinator {
     /// Creates `__consumer_offsets` if needed (compacted) and loads the committed offsets.
-    pub fn open(log: Arc<LogManager>, config: GroupConfig) -> crate::Result<GroupCoordinator> {
+    pub fn open(log: Arc<LogManager>, config: GroupConfig) -> ferry_log::Result<GroupCoordinator> {
         if log.topic(OFFSETS_TOPIC).is_none() {
             let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
             match log.create_topic(
@@ -475,7 +459,7 @@ impl GroupCoordinator {
                 config.offsets_topic_partitions.max(1),
                 configs,
             ) {
-                Ok(()) | Err(crate::Error::TopicAlreadyExists(_)) => {}
+                Ok(()) | Err(ferry_log::Error::TopicAlreadyExists(_)) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -496,7 +480,7 @@ impl GroupCoordinator {
         Duration::from_millis(self.config.initial_rebalance_delay_ms)
     }
 
-    fn load(&self) -> crate::Result<()> {
+    fn load(&self) -> ferry_log::Result<()> {
         let partitions = self.log.topic(OFFSETS_TOPIC).map_or(0, |t| t.partitions);
         let mut state = self.lock();
         let mut loaded = 0usize;
@@ -899,11 +883,11 @@ impl GroupCoordinator {
         codes
     }
 
-    fn append(&self, group_id: &str, builder: RecordBatchBuilder) -> crate::Result<()> {
+    fn append(&self, group_id: &str, builder: RecordBatchBuilder) -> ferry_log::Result<()> {
         let partitions = self.log.topic(OFFSETS_TOPIC).map_or(1, |t| t.partitions);
         let log = self
             .log
-            .partition(OFFSETS_TOPIC, offsets_partition(group_id, partitions))?;
+            .partition(OFFSETS_TOPIC, partition_for_group(group_id, partitions))?;
         log.append(builder.finish_mut())?;
         Ok(())
     }

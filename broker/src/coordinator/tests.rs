@@ -1,5 +1,5 @@
 use super::*;
-use crate::log::LogConfig;
+use ferry_log::LogConfig;
 
 fn open(dir: &std::path::Path) -> (Arc<LogManager>, Arc<GroupCoordinator>) {
     let log = Arc::new(LogManager::open(LogConfig::new(dir)).unwrap());
@@ -263,13 +263,6 @@ async fn offsets_are_stored_in_kafkas_format_and_reloaded() {
             .collect::<Vec<_>>(),
         vec!["g"]
     );
-}
-
-#[test]
-fn offsets_partition_is_javas_string_hash() {
-    // "abc".hashCode() == 96354
-    assert_eq!(offsets_partition("abc", 50), 96354 % 50);
-    assert_eq!(offsets_partition("anything", 1), 0);
 }
 
 #[tokio::test]

@@ -15,9 +15,9 @@ use uuid::Uuid;
 use super::Shared;
 use super::producers::{SeqCheck, SeqError, last_seq, lock_partition};
 use crate::coordinator::{CommitOffset, JoinArgs, OFFSETS_TOPIC};
-use crate::log::{KNOWN_TOPIC_CONFIGS, OffsetSpec, PartitionLog, TopicConfig, TopicMetadata};
+use ferry_log::{KNOWN_TOPIC_CONFIGS, OffsetSpec, PartitionLog, TopicConfig, TopicMetadata};
 use crate::protocol::{Request, api_versions_response};
-use crate::record::{self, LOG_OVERHEAD};
+use ferry_record::{self as record, LOG_OVERHEAD};
 
 fn s(v: impl Into<String>) -> StrBytes {
     StrBytes::from_string(v.into())
@@ -42,8 +42,8 @@ pub(crate) fn topic_id(name: &str) -> Uuid {
 }
 
 /// The one mapping of log-engine errors to Kafka error codes.
-pub(crate) fn error_code(e: &crate::Error) -> i16 {
-    use crate::Error as L;
+pub(crate) fn error_code(e: &ferry_log::Error) -> i16 {
+    use ferry_log::Error as L;
     match e {
         L::UnknownTopic(_) | L::UnknownPartition { .. } => E::UnknownTopicOrPartition.code(),
         L::TopicAlreadyExists(_) => E::TopicAlreadyExists.code(),
@@ -160,7 +160,7 @@ fn topic_or_create(sh: &Shared, name: &str, allow_create: bool) -> Result<TopicM
     {
         // The log manager logs the creation (one line per topic created).
         Ok(()) => tracing::debug!(topic = name, "topic auto-created on request"),
-        Err(crate::Error::TopicAlreadyExists(_)) => {}
+        Err(ferry_log::Error::TopicAlreadyExists(_)) => {}
         Err(e) => {
             tracing::info!(topic = name, error = %e, "cannot auto-create topic");
             return Err(error_code(&e));
@@ -462,7 +462,7 @@ fn append(
         Err(e) => {
             tracing::debug!(topic = log.topic(), partition = index, error = %e, "append refused");
             let code = match &e {
-                crate::Error::InvalidConfig { .. } => E::InvalidRecord.code(),
+                ferry_log::Error::InvalidConfig { .. } => E::InvalidRecord.code(),
                 e => error_code(e),
             };
             partition_error(index, code, Some(e.to_string()))
@@ -708,13 +708,13 @@ fn create_topics(sh: &Shared, req: CreateTopicsRequest, version: i16) -> CreateT
                     t.replication_factor
                 ),
             );
-        } else if partitions < 1 || partitions as u32 > crate::log::MAX_PARTITIONS {
+        } else if partitions < 1 || partitions as u32 > ferry_log::MAX_PARTITIONS {
             fail(
                 &mut r,
                 E::InvalidPartitions.code(),
                 format!(
                     "number of partitions {partitions} must be between 1 and {}",
-                    crate::log::MAX_PARTITIONS
+                    ferry_log::MAX_PARTITIONS
                 ),
             );
         } else if t.assignments.iter().any(|a| {
@@ -739,7 +739,7 @@ fn create_topics(sh: &Shared, req: CreateTopicsRequest, version: i16) -> CreateT
                 })
                 .collect();
             let result = if req.validate_only {
-                crate::log::validate_topic_name(&name)
+                ferry_log::validate_topic_name(&name)
                     .and_then(|()| {
                         sh.log
                             .config()
@@ -748,7 +748,7 @@ fn create_topics(sh: &Shared, req: CreateTopicsRequest, version: i16) -> CreateT
                             .map(|_| ())
                     })
                     .and_then(|()| match sh.log.topic(&name) {
-                        Some(_) => Err(crate::Error::TopicAlreadyExists(name.clone())),
+                        Some(_) => Err(ferry_log::Error::TopicAlreadyExists(name.clone())),
                         None => Ok(()),
                     })
             } else {
@@ -871,7 +871,7 @@ fn create_partitions(sh: &Shared, req: CreatePartitionsRequest) -> CreatePartiti
                 )),
                 Some(m) => {
                     let added = i64::from(t.count) - i64::from(m.partitions);
-                    if t.count <= m.partitions as i32 || t.count as u32 > crate::log::MAX_PARTITIONS
+                    if t.count <= m.partitions as i32 || t.count as u32 > ferry_log::MAX_PARTITIONS
                     {
                         Err((
                             E::InvalidPartitions.code(),
@@ -879,7 +879,7 @@ fn create_partitions(sh: &Shared, req: CreatePartitionsRequest) -> CreatePartiti
                                 "topic '{name}' has {} partitions; {} is not more (partitions can only be added, up to {})",
                                 m.partitions,
                                 t.count,
-                                crate::log::MAX_PARTITIONS
+                                ferry_log::MAX_PARTITIONS
                             ),
                         ))
                     } else if t

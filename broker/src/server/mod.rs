@@ -46,7 +46,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::coordinator::{GroupConfig, GroupCoordinator};
-use crate::log::LogManager;
+use ferry_log::LogManager;
 use crate::protocol::DEFAULT_MAX_FRAME_SIZE;
 
 /// Default `num.partitions` of auto-created topics and CreateTopics with -1 partitions.
@@ -111,7 +111,7 @@ pub enum ServerError {
     },
     /// The stored group offsets cannot be loaded.
     #[error("cannot load consumer group offsets: {0}")]
-    Offsets(#[from] crate::Error),
+    Offsets(#[from] ferry_log::Error),
 }
 
 /// What every connection shares.

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::log::PartitionLog;
-use crate::record::batches;
+use ferry_log::PartitionLog;
+use ferry_record::batches;
 
 /// Batches remembered per producer and partition for duplicate detection.
 const REMEMBERED_BATCHES: usize = 5;

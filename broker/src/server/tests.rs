@@ -9,9 +9,9 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::log::LogConfig;
+use ferry_log::LogConfig;
 use crate::protocol::SUPPORTED_APIS;
-use crate::record::RecordBatchBuilder;
+use ferry_record::RecordBatchBuilder;
 
 struct TestBroker {
     addr: SocketAddr,

@@ -26,10 +26,11 @@ use ferry_api::{
     ConfigDef, ConfigMap, ConfigType, ConfigValue, ConnectError, ConnectorType, Converter,
     ErrantRecordReporter, Importance, SinkRecord, TopicPartition, Value,
 };
-use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
+use ferry_record::{RecordBatchBuilder, partition_for_key};
 use tokio::sync::OnceCell;
 
-use crate::log::{Log, NewTopic, ensure_topic, now_ms};
+use crate::log::{Log, NewTopic, ensure_topic};
+use ferry_record::now_ms;
 
 pub(crate) const TOLERANCE: &str = "errors.tolerance";
 pub(crate) const RETRY_TIMEOUT: &str = "errors.retry.timeout";
@@ -483,7 +484,7 @@ impl ErrantReporter {
                 tp.partition == record.kafka_partition && tp.topic == record.topic
             });
         for (tp, data) in partition {
-            for batch in ferry_broker::record::batches(data.clone()) {
+            for batch in ferry_record::batches(data.clone()) {
                 let batch = batch.ok()?;
                 if batch.next_offset() <= record.kafka_offset {
                     continue;
@@ -593,7 +594,7 @@ mod tests {
     #[tokio::test]
     async fn retries_until_the_timeout() {
         let log: Arc<dyn Log> = Arc::new(
-            crate::log::EmbeddedLog::open(ferry_broker::log::LogConfig::new(
+            crate::log::EmbeddedLog::open(ferry_log::LogConfig::new(
                 tempfile::tempdir().unwrap().path(),
             ))
             .unwrap(),

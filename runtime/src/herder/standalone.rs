@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_api::{ConfigIssue, ConfigMap, ConnectorType};
-use ferry_broker::log::LogConfig;
+use ferry_log::LogConfig;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{

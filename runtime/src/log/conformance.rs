@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferry_api::TopicPartition;
-use ferry_broker::record::{RecordBatchBuilder, batches};
+use ferry_record::{RecordBatchBuilder, batches};
 
 use super::{Log, LogError, NewTopic};
 
@@ -232,7 +232,7 @@ async fn group_offsets(log: &dyn Log, prefix: &str) {
 mod tests {
     use super::*;
     use crate::log::EmbeddedLog;
-    use ferry_broker::log::LogConfig;
+    use ferry_log::LogConfig;
 
     #[tokio::test]
     async fn embedded_log_keeps_the_contract() {

@@ -2,13 +2,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use ferry_api::TopicPartition;
-use ferry_broker::log::{LogConfig, LogManager, PartitionLog};
-use ferry_broker::record::{RecordBatchBuilder, batches};
+use ferry_log::{LogConfig, LogManager, PartitionLog};
+use ferry_record::{RecordBatchBuilder, batches, now_ms};
 
 use super::group_offsets::{self, GroupOffsets};
 use super::{FetchedPartition, Log, LogError, NewTopic, Result};
@@ -46,7 +46,7 @@ impl EmbeddedLog {
         self.manager
             .partition(&tp.topic, tp.partition)
             .map_err(|e| match e {
-                ferry_broker::Error::UnknownTopic(t) => LogError::UnknownTopic(t),
+                ferry_log::Error::UnknownTopic(t) => LogError::UnknownTopic(t),
                 other => LogError::Storage(other),
             })
     }
@@ -90,9 +90,9 @@ fn load_group_offsets(manager: &LogManager) -> Result<GroupOffsets> {
     Ok(offsets)
 }
 
-fn to_log_error(tp: &TopicPartition, e: ferry_broker::Error) -> LogError {
+fn to_log_error(tp: &TopicPartition, e: ferry_log::Error) -> LogError {
     match e {
-        ferry_broker::Error::OffsetOutOfRange {
+        ferry_log::Error::OffsetOutOfRange {
             offset,
             log_start,
             log_end,
@@ -103,15 +103,9 @@ fn to_log_error(tp: &TopicPartition, e: ferry_broker::Error) -> LogError {
             log_start,
             log_end,
         },
-        ferry_broker::Error::UnknownTopic(t) => LogError::UnknownTopic(t),
+        ferry_log::Error::UnknownTopic(t) => LogError::UnknownTopic(t),
         other => LogError::Storage(other),
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[async_trait]
@@ -120,7 +114,7 @@ impl Log for EmbeddedLog {
         self.manager
             .create_topic(&topic.name, topic.partitions, topic.configs)
             .map_err(|e| match e {
-                ferry_broker::Error::TopicAlreadyExists(t) => LogError::TopicExists(t),
+                ferry_log::Error::TopicAlreadyExists(t) => LogError::TopicExists(t),
                 other => LogError::Storage(other),
             })
     }

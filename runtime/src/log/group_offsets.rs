@@ -2,19 +2,19 @@
 //! `__consumer_offsets` in Kafka's own record formats (`OffsetCommitKey` version 1,
 //! `OffsetCommitValue` version 3), so that tools which read that topic understand it.
 //!
-//! The formats live in [`ferry_broker::coordinator::offsets`], shared with `ferry broker`'s
+//! The formats live in [`ferry_record::consumer_offsets`], shared with `ferry broker`'s
 //! group coordinator (same topic, same bytes); this module adapts them to the runtime's types.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use ferry_api::TopicPartition;
-use ferry_broker::coordinator::offsets::{self, OffsetValue};
+use ferry_record::consumer_offsets::{self as offsets, OffsetValue};
 
 use super::{LogError, Result};
 
 /// The internal topic, as in Kafka.
-pub(crate) const TOPIC: &str = ferry_broker::coordinator::OFFSETS_TOPIC;
+pub(crate) const TOPIC: &str = offsets::TOPIC;
 
 /// `(group, partition) → next offset to consume`.
 pub(crate) type GroupOffsets = HashMap<(String, TopicPartition), i64>;

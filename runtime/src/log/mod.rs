@@ -3,7 +3,7 @@
 //! standalone mode) and, later, a Kafka-protocol client (network, for distributed mode and
 //! for any Kafka-compatible cluster). Both pass the same tests.
 //!
-//! Records travel as encoded Kafka v2 record batches ([`ferry_broker::record`]): a batch is
+//! Records travel as encoded Kafka v2 record batches ([`ferry_record`]): a batch is
 //! encoded once by the producer side and handed to the log as bytes, and fetched batches are
 //! decoded in place.
 
@@ -23,7 +23,6 @@ use bytes::Bytes;
 use ferry_api::TopicPartition;
 
 pub use embedded::EmbeddedLog;
-pub(crate) use embedded::now_ms;
 pub use kafka::{KafkaError, KafkaLog, ProducerConfig};
 pub use retry::RetryingLog;
 pub use tail::{Tail, TailRecord};
@@ -53,7 +52,10 @@ pub enum LogError {
     },
     /// The storage engine failed.
     #[error(transparent)]
-    Storage(#[from] ferry_broker::Error),
+    Storage(#[from] ferry_log::Error),
+    /// Fetched bytes are not valid record batches.
+    #[error(transparent)]
+    Record(#[from] ferry_record::Error),
     /// Records could not be encoded or decoded.
     #[error("{0}")]
     Corrupt(String),
@@ -326,7 +328,7 @@ pub async fn read_records_to_end(
         let Some(f) = fetched.into_iter().next().filter(|f| !f.batches.is_empty()) else {
             break;
         };
-        for batch in ferry_broker::record::batches(f.batches) {
+        for batch in ferry_record::batches(f.batches) {
             let batch = batch?;
             for record in batch.records() {
                 let record = record?;
@@ -372,7 +374,7 @@ pub async fn ensure_topic_replicated(
 #[cfg(test)]
 mod group_tests {
     use super::*;
-    use ferry_broker::log::LogConfig;
+    use ferry_log::LogConfig;
 
     #[tokio::test]
     async fn the_embedded_log_has_no_group_membership() {

@@ -116,7 +116,7 @@ async fn follow(
             if f.batches.is_empty() {
                 continue;
             }
-            for batch in ferry_broker::record::batches(f.batches) {
+            for batch in ferry_record::batches(f.batches) {
                 let batch = match batch {
                     Ok(b) => b,
                     Err(e) => {
@@ -151,8 +151,8 @@ async fn follow(
 mod tests {
     use super::*;
     use crate::log::{EmbeddedLog, NewTopic};
-    use ferry_broker::log::LogConfig;
-    use ferry_broker::record::RecordBatchBuilder;
+    use ferry_log::LogConfig;
+    use ferry_record::RecordBatchBuilder;
 
     #[tokio::test]
     async fn a_tail_sees_records_as_they_are_written() {

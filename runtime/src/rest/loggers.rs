@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Applies a filter directive string (`info,ferry_runtime::worker=debug`) to the live
 /// subscriber.
@@ -41,13 +40,6 @@ const LEVELS: &[(&str, &str)] = &[
     ("DEBUG", "debug"),
     ("TRACE", "trace"),
 ];
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 impl Loggers {
     /// Levels over the filter `base` (the process's starting directives); `apply` changes
@@ -116,7 +108,7 @@ impl Loggers {
             return Err("The logger name must not be empty.".into());
         }
         let mut state = self.lock();
-        let at = now_ms();
+        let at = u64::try_from(ferry_record::now_ms()).unwrap_or(0);
         let mut changed = Vec::new();
         if logger == "root" {
             state.root = name.to_string();

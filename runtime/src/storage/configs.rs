@@ -20,11 +20,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use ferry_api::{ConfigMap, TopicPartition, Value};
-use ferry_broker::record::RecordBatchBuilder;
+use ferry_record::RecordBatchBuilder;
 
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::herder::RestartRequest;
-use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, now_ms, read_records_to_end};
+use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, read_records_to_end};
+use ferry_record::now_ms;
 use crate::worker::TargetState;
 
 /// The stored state of one connector.
@@ -502,7 +503,7 @@ fn parse_properties(bytes: &[u8]) -> Option<ConfigMap> {
 mod tests {
     use super::*;
     use crate::log::EmbeddedLog;
-    use ferry_broker::log::LogConfig;
+    use ferry_log::LogConfig;
 
     fn map(pairs: &[(&str, &str)]) -> ConfigMap {
         pairs

@@ -17,10 +17,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use ferry_api::{TopicPartition, Value};
-use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
+use ferry_record::{RecordBatchBuilder, partition_for_key};
 
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
-use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, now_ms, read_to_end};
+use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, read_to_end};
+use ferry_record::now_ms;
 use crate::worker::TaskId;
 
 /// Default of `status.storage.partitions`.
@@ -464,7 +465,7 @@ impl StatusStore {
 mod tests {
     use super::*;
     use crate::log::EmbeddedLog;
-    use ferry_broker::log::LogConfig;
+    use ferry_log::LogConfig;
 
     fn status(state: State, generation: i32) -> Status {
         Status {
@@ -635,7 +636,7 @@ mod tests {
             .await
             .unwrap();
         let mut saw_tombstone = false;
-        for batch in ferry_broker::record::batches(fetched[0].batches.clone()) {
+        for batch in ferry_record::batches(fetched[0].batches.clone()) {
             for r in batch.unwrap().records() {
                 let r = r.unwrap();
                 if r.key.as_deref() == Some(task_key(&task("my-conn", 2)).as_bytes()) {

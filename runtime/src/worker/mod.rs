@@ -201,7 +201,7 @@ impl ActiveTopics {
                 topic: topic.to_string(),
                 connector: connector.to_string(),
                 task: self.task,
-                discover_timestamp: crate::log::now_ms(),
+                discover_timestamp: ferry_record::now_ms(),
             };
             tokio::spawn(async move {
                 if let Err(e) = store.put_topic(&status).await {

@@ -16,7 +16,7 @@ use ferry_api::{
     ByteStr, ConnectError, ConnectorType, Converter, ErrantRecordReporter, Header, SinkRecord,
     SinkTask, SinkTaskContext, TopicPartition, Value,
 };
-use ferry_broker::record::batches;
+use ferry_record::batches;
 use tokio::time::Instant;
 
 use super::topic_regex::TopicRegex;
@@ -408,7 +408,7 @@ impl Consumer<'_> {
     async fn convert(
         &self,
         tp: &TopicPartition,
-        record: &ferry_broker::record::Record,
+        record: &ferry_record::Record,
     ) -> Result<SinkRecord, (Stage, ConnectError)> {
         let topic = &tp.topic;
         let at = |what: &str, e: ConnectError| {
@@ -479,7 +479,7 @@ impl Consumer<'_> {
 }
 
 /// A fetched record as the error handler keeps it (for the dead letter queue).
-pub(crate) fn consumed(tp: &TopicPartition, record: &ferry_broker::record::Record) -> Consumed {
+pub(crate) fn consumed(tp: &TopicPartition, record: &ferry_record::Record) -> Consumed {
     Consumed {
         topic: tp.topic.clone(),
         partition: tp.partition,

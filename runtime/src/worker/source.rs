@@ -15,14 +15,15 @@ use ferry_api::{
     ConnectError, ConnectorType, Converter, Header, OffsetReader, SourceMap, SourceRecord,
     SourceTask, SourceTaskContext, TopicPartition, Value,
 };
-use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
+use ferry_record::{RecordBatchBuilder, partition_for_key};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{TaskSetup, TaskState};
 use crate::converters::json::to_schemaless_json;
 use crate::errors::{ErrorHandler, Failure, Stage};
-use crate::log::{Log, NewTopic, ensure_topic, now_ms};
+use crate::log::{Log, NewTopic, ensure_topic};
+use ferry_record::now_ms;
 use crate::storage::OffsetStore;
 
 /// How many polls' worth of batches may wait for the log before `poll()` pauses (besides

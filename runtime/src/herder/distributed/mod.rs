@@ -1133,7 +1133,7 @@ mod tests {
     async fn requested_reconfigurations_reach_the_config_topic_from_any_worker() {
         use crate::plugins::testing;
         use crate::rest::{self, Loggers, RestState};
-        use ferry_broker::log::{LogConfig, LogManager};
+        use ferry_log::{LogConfig, LogManager};
         use ferry_broker::server::{Broker, BrokerConfig};
 
         let dir = tempfile::tempdir().unwrap();

@@ -764,7 +764,7 @@ mod tests {
 
     #[test]
     fn partial_trailing_batches_are_cut() {
-        let mut b = ferry_broker::record::RecordBatchBuilder::new(0);
+        let mut b = ferry_record::RecordBatchBuilder::new(0);
         b.append(0, None, Some(b"v"), &[]);
         let one = b.finish();
         let mut data = one.to_vec();

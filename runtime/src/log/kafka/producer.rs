@@ -13,7 +13,7 @@
 //!
 //! Idempotence (`enable.idempotence`, default on as in Kafka 3+): the sender gets a
 //! producer id and epoch (InitProducerId) and stamps each batch with them and a sequence
-//! number per partition, counting records (`ferry_broker::record::set_producer`). A
+//! number per partition, counting records (`ferry_record::set_producer`). A
 //! partition's next sequence only moves on when the broker acknowledged the batch, and a
 //! retried batch goes out again with the same producer id, epoch and sequence, so a retry of
 //! a batch the broker did append (the response was lost: a disconnect, a timeout) is
@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferry_api::TopicPartition;
-use ferry_broker::record::set_producer;
+use ferry_record::set_producer;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId};
 use tokio::sync::{mpsc, oneshot};
@@ -387,7 +387,7 @@ impl Sender {
                     let mut offset = base;
                     let mut seq = state.next_seq;
                     for p in taken {
-                        seq = ferry_broker::record::next_sequence(seq, p.records);
+                        seq = ferry_record::next_sequence(seq, p.records);
                         let _ = p.reply.send(Ok(if base >= 0 { offset } else { -1 }));
                         offset += i64::from(p.records);
                     }

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ferry_broker::log::{LogConfig, LogManager};
-use ferry_broker::record::{RecordBatch, RecordBatchBuilder};
+use ferry_log::{LogConfig, LogManager};
+use ferry_record::{RecordBatch, RecordBatchBuilder};
 
 const BATCH_BYTES: usize = 16 * 1024;
 const RECORD_VALUE: usize = 100;
@@ -173,7 +173,7 @@ fn read(c: &mut Criterion) {
     group.bench_function("log_read", |b| {
         b.iter(|| {
             let r = p.read(offset, 1 << 20).expect("read");
-            let last = ferry_broker::record::batches(r.data.clone())
+            let last = ferry_record::batches(r.data.clone())
                 .last()
                 .and_then(|b| b.ok())
                 .map_or(0, |b| b.next_offset());

@@ -5,8 +5,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{Rng, batch_at};
-use ferry_broker::Error;
-use ferry_broker::log::{LogConfig, LogManager};
+use ferry_log::Error;
+use ferry_log::{LogConfig, LogManager};
 
 #[test]
 fn read_into_matches_read() {

@@ -11,7 +11,7 @@ use std::io::Read;
 use bytes::Bytes;
 
 use super::batch::BATCH_HEADER_SIZE;
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// Largest records section a compressed batch may decompress to (64 MiB). Larger output is
 /// refused as [`Error::CorruptBatch`]. Kafka's default `max.message.bytes` is 1 MiB of
@@ -144,11 +144,11 @@ fn snappy(input: &[u8], limit: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Test helper: the same batch with its records section compressed with `codec` (1–4),
-/// attributes, batchLength and CRC updated. Snappy is written in the xerial framing, as
-/// Kafka's Java producer does.
-#[cfg(test)]
-pub(crate) fn compress_batch(batch: &[u8], codec: i16) -> Bytes {
+/// Test helper (feature `test-util`): the same batch with its records section compressed with
+/// `codec` (1–4), attributes, batchLength and CRC updated. Snappy is written in the xerial
+/// framing, as Kafka's Java producer does. Panics on a codec outside 1–4.
+#[cfg(any(test, feature = "test-util"))]
+pub fn compress_batch(batch: &[u8], codec: i16) -> Bytes {
     use super::batch::{ATTRIBUTES_OFFSET, CRC_OFFSET, LENGTH_OFFSET, LOG_OVERHEAD, compute_crc};
     use std::io::Write;
     let section = &batch[BATCH_HEADER_SIZE..];

@@ -134,7 +134,7 @@ impl RecordBatchBuilder {
 
     /// Re-encodes a record with a given offset delta and raw (already encoded) headers, for
     /// the compactor, which keeps offsets and headers as they were.
-    pub(crate) fn append_raw(
+    pub fn append_raw(
         &mut self,
         offset_delta: i32,
         timestamp_ms: i64,
@@ -167,7 +167,7 @@ impl RecordBatchBuilder {
     }
 
     /// Overrides lastOffsetDelta (the compactor keeps the original batch's).
-    pub(crate) fn set_last_offset_delta(&mut self, delta: i32) {
+    pub fn set_last_offset_delta(&mut self, delta: i32) {
         self.last_offset_delta = Some(delta);
     }
 
@@ -205,7 +205,7 @@ impl RecordBatchBuilder {
     }
 
     /// Like [`RecordBatchBuilder::finish`], as a mutable buffer ready for
-    /// [`PartitionLog::append`](crate::log::PartitionLog::append) (no copy).
+    /// the log engine's `PartitionLog::append` (no copy).
     pub fn finish_mut(self) -> BytesMut {
         BytesMut::from(Bytes::from(self.finish_vec()))
     }

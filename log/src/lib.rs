@@ -1,4 +1,6 @@
-//! A durable, segmented, partitioned log in a data directory.
+//! Ferry's log engine: a durable, segmented, partitioned log of Kafka v2 record batches
+//! ([`ferry_record`]) in a data directory. The embedded log of `ferry standalone` and the
+//! storage of `ferry broker` are both this engine.
 //!
 //! Layout: `<data_dir>/<topic>-<partition>/<base offset, 20 digits>.log|.index`, topic
 //! metadata in `<data_dir>/<topic>.topic.json`, the advisory lock `<data_dir>/.lock` and the
@@ -32,7 +34,7 @@
 //! written to a temp file, fsynced and renamed, so a crash cannot leave it half-written. A
 //! file damaged otherwise (unreadable, bad JSON, checksum mismatch, invalid values) does not
 //! stop the data directory from opening: the topic is left out, listed by
-//! [`LogManager::damaged_topics`], answered with [`Error::CorruptMetadata`](crate::Error)
+//! [`LogManager::damaged_topics`], answered with [`Error::CorruptMetadata`]
 //! naming the file, and its partition directories are not touched (no recovery, retention
 //! or compaction runs on them; `create_topic` refuses the name), so repairing the file brings
 //! back every batch. A file without a checksum (hand-repaired) is accepted if it is valid.
@@ -43,9 +45,12 @@
 
 mod cleaner;
 mod config;
+mod error;
 mod manager;
 mod partition;
 mod segment;
+
+pub use error::{Error, Result};
 
 pub use config::{
     CleanupPolicy, DEFAULT_DELETE_RETENTION_MS, DEFAULT_INDEX_INTERVAL_BYTES,

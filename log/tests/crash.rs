@@ -24,8 +24,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{Rng, base_of, batch_at, read_and_check, seed, segment_files, valid_prefix};
-use ferry_broker::Error;
-use ferry_broker::log::{LogConfig, LogManager};
+use ferry_log::Error;
+use ferry_log::{LogConfig, LogManager};
 
 const TOOL: &str = env!("CARGO_BIN_EXE_ferry-log-tool");
 

@@ -5,7 +5,7 @@
 //!     Appends batches to topic `crash` forever. After each append returns (with `fsync`:
 //!     after its fsync, `flush.messages=1`), writes "BASE LAST\n" to ACK_FILE. Record values
 //!     are a function of their offset (see `value_for`), so a checker can verify content.
-//!     Meant to be killed with SIGKILL (broker/tests/crash.rs).
+//!     Meant to be killed with SIGKILL (log/tests/crash.rs).
 //! ferry-log-tool append DIR BYTES PARTITIONS default|fsync
 //!     Appends BYTES (split over PARTITIONS writer threads) of 100-byte records in 16 KiB
 //!     batches to a new topic `bench`; prints `bytes=.. records=.. secs=..`.
@@ -26,9 +26,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_broker::Result;
-use ferry_broker::log::{LogConfig, LogManager, PartitionLog};
-use ferry_broker::record::{BATCH_HEADER_SIZE, LOG_OVERHEAD, RecordBatchBuilder, batches};
+use ferry_log::Result;
+use ferry_log::{LogConfig, LogManager, PartitionLog};
+use ferry_record::{BATCH_HEADER_SIZE, LOG_OVERHEAD, RecordBatchBuilder, batches};
 
 /// Timestamp of offset 0 in the crash writer's records; offset `o` has `CRASH_TS + o`.
 const CRASH_TS: i64 = 1_700_000_000_000;
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         ["fill", dir, bytes, segment] => fill(dir, bytes, Some(segment)),
         ["recover", dir] => recover(dir),
         _ => {
-            eprintln!("usage: see the module docs of broker/src/bin/ferry-log-tool.rs");
+            eprintln!("usage: see the module docs of log/src/bin/ferry-log-tool.rs");
             return ExitCode::from(2);
         }
     };
@@ -61,15 +61,15 @@ fn main() -> ExitCode {
 }
 
 fn num(s: &str) -> Result<u64> {
-    s.parse().map_err(|_| ferry_broker::Error::InvalidConfig {
+    s.parse().map_err(|_| ferry_log::Error::InvalidConfig {
         key: "argument".to_owned(),
         value: s.to_owned(),
         reason: "expected a number".to_owned(),
     })
 }
 
-fn io_err(path: &str, e: std::io::Error) -> ferry_broker::Error {
-    ferry_broker::Error::Io {
+fn io_err(path: &str, e: std::io::Error) -> ferry_log::Error {
+    ferry_log::Error::Io {
         path: PathBuf::from(path),
         source: e,
     }
@@ -82,7 +82,7 @@ fn manager(dir: &str) -> Result<LogManager> {
 }
 
 /// The value of the crash writer's record at `offset`: the offset in text, then 0..300
-/// bytes of a pattern that depends on it. `broker/tests/crash.rs` has the same function.
+/// bytes of a pattern that depends on it. `log/tests/crash.rs` has the same function.
 fn value_for(offset: i64) -> Vec<u8> {
     let mut v = format!("{offset:012}|").into_bytes();
     let len = (offset as u64).wrapping_mul(2_654_435_761) % 300;
@@ -267,7 +267,7 @@ fn bench_read(dir: &str, fetch: &str, reuse: bool) -> Result<()> {
     let m = manager(dir)?;
     let meta = m
         .topic("bench")
-        .ok_or_else(|| ferry_broker::Error::UnknownTopic("bench".to_owned()))?;
+        .ok_or_else(|| ferry_log::Error::UnknownTopic("bench".to_owned()))?;
     let logs: Vec<Arc<PartitionLog>> = (0..meta.partitions as i32)
         .map(|i| m.partition("bench", i))
         .collect::<Result<_>>()?;

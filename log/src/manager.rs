@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::config::LogConfig;
-use super::partition::{PartitionLog, partition_dir};
-use super::segment::{now_ms, read_lock, write_lock};
+use crate::config::LogConfig;
+use crate::partition::{PartitionLog, partition_dir};
+use crate::segment::{read_lock, write_lock};
+use ferry_record::now_ms;
 use crate::error::{Error, IoContext, Result};
 
 const LOCK_FILE: &str = ".lock";
@@ -708,8 +709,8 @@ mod tests {
     use bytes::{Bytes, BytesMut};
 
     use super::*;
-    use crate::log::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RETENTION_MS};
-    use crate::record::{RecordBatch, RecordBatchBuilder, batches};
+    use crate::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RETENTION_MS};
+    use ferry_record::{RecordBatch, RecordBatchBuilder, batches};
 
     pub(crate) fn batch(first: u64, n: u64) -> BytesMut {
         let mut b = RecordBatchBuilder::new(1_000 + first as i64);
@@ -1146,7 +1147,7 @@ mod tests {
 
     #[test]
     fn list_offsets_by_time_looks_inside_compressed_batches() {
-        use crate::log::{OffsetSpec, TimestampOffset};
+        use crate::{OffsetSpec, TimestampOffset};
         let dir = tempfile::tempdir().unwrap();
         let m = LogManager::open(config(dir.path(), 1 << 20)).unwrap();
         m.create_topic("z", 1, BTreeMap::new()).unwrap();
@@ -1154,7 +1155,7 @@ mod tests {
         for codec in 1..=4i16 {
             let base = 1000 * i64::from(codec);
             let plain = batch_at(0, 10, base);
-            let b = BytesMut::from(crate::record::compress_batch(&plain, codec));
+            let b = BytesMut::from(ferry_record::compress_batch(&plain, codec));
             p.append(b).unwrap();
         }
         for codec in 1..=4i64 {
@@ -1172,7 +1173,7 @@ mod tests {
 
     #[test]
     fn list_offsets_by_time_across_segments_and_reopen() {
-        use crate::log::{OffsetSpec, TimestampOffset};
+        use crate::{OffsetSpec, TimestampOffset};
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path(), 2048);
         let check = |p: &PartitionLog| {
@@ -1419,7 +1420,7 @@ mod tests {
             // rounds included).
             let batch = keyed_batch(&recs, ts);
             let batch = if round % 2 == 0 {
-                BytesMut::from(crate::record::compress_batch(
+                BytesMut::from(ferry_record::compress_batch(
                     &batch,
                     (round / 2 % 4 + 1) as i16,
                 ))
@@ -1439,7 +1440,7 @@ mod tests {
         let mut keyless = RecordBatchBuilder::new(now);
         keyless.append(now, None, Some(b"v"), &[]);
         let keyless = keyless.finish_mut();
-        let keyless_gzip = BytesMut::from(crate::record::compress_batch(&keyless, 1));
+        let keyless_gzip = BytesMut::from(ferry_record::compress_batch(&keyless, 1));
         assert!(matches!(p.append(keyless), Err(Error::CorruptBatch { .. })));
         assert!(matches!(
             p.append(keyless_gzip),
@@ -1604,7 +1605,7 @@ mod tests {
                         let batch = if codec == 0 {
                             batch
                         } else {
-                            BytesMut::from(crate::record::compress_batch(&batch, codec))
+                            BytesMut::from(ferry_record::compress_batch(&batch, codec))
                         };
                         let info = p.append(batch).unwrap();
                         proptest::prop_assert_eq!(info.base_offset, model.len() as i64);

@@ -11,11 +11,12 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::error::{Error, IoContext, Result};
-use crate::record::{
-    BASE_OFFSET_OFFSET, BATCH_HEADER_SIZE, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAGIC_V2,
-    MAX_TIMESTAMP_OFFSET, check_batch, get_i32, get_i64,
+use crate::error::{IoContext, Result};
+use ferry_record::layout::{
+    BASE_OFFSET_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, check_batch, get_i32,
+    get_i64,
 };
+use ferry_record::{BATCH_HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2};
 
 /// Size of one `.index` entry: relative offset u32 + position u32, big-endian (as Kafka).
 const INDEX_ENTRY_SIZE: usize = 8;
@@ -26,11 +27,6 @@ const TIME_INDEX_ENTRY_SIZE: usize = 12;
 /// Kafka's `RecordBatch.NO_TIMESTAMP`.
 pub(crate) const NO_TIMESTAMP: i64 = -1;
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 /// Read size when walking batch headers.
 const SCAN_CHUNK: usize = 64 * 1024;
 /// Read size when locating an offset (the index is at most `index.interval.bytes` behind).
@@ -139,7 +135,7 @@ pub(crate) fn scan(
             return done(pos, Some(format!("magic {}", h[16] as i8)));
         }
         if verify {
-            if let Err(Error::CorruptBatch { reason, .. }) = check_batch(&h[..need], 0) {
+            if let Err(ferry_record::Error::CorruptBatch { reason, .. }) = check_batch(&h[..need], 0) {
                 return done(pos, Some(reason));
             }
         } else if get_i32(h, LAST_OFFSET_DELTA_OFFSET) < 0 {
@@ -659,7 +655,7 @@ impl Segment {
         self.max_timestamp
             .fetch_max(max_timestamp, Ordering::AcqRel);
         if pos == 0 || self.first_append_ms() == 0 {
-            self.first_append_ms.store(now_ms(), Ordering::Release);
+            self.first_append_ms.store(ferry_record::now_ms(), Ordering::Release);
         }
         self.size.store(pos + data.len() as u64, Ordering::Release);
         Ok(())
@@ -749,12 +745,12 @@ impl Segment {
         self.file
             .read_exact_at(&mut buf, b.position)
             .at(&self.log_path)?;
-        let batch = crate::record::RecordBatch::parse(buf.freeze())?;
+        let batch = ferry_record::RecordBatch::parse(buf.freeze())?;
         for r in batch.records() {
             match r {
                 Ok(r) if r.timestamp >= timestamp => return Ok(Some((r.offset, r.timestamp))),
                 Ok(_) => {}
-                Err(e) if batch.compression() == 0 => return Err(e),
+                Err(e) if batch.compression() == 0 => return Err(e.into()),
                 Err(_) => break,
             }
         }

@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{Rng, base_of, batch_at, key_for, seed, segment_files, valid_prefix, value_for};
-use ferry_broker::Error;
-use ferry_broker::log::{LogConfig, LogManager, PartitionLog};
-use ferry_broker::record::batches;
+use ferry_log::Error;
+use ferry_log::{LogConfig, LogManager, PartitionLog};
+use ferry_record::batches;
 
 fn config(dir: &Path) -> LogConfig {
     let mut c = LogConfig::new(dir);

@@ -9,14 +9,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::cleaner;
-use super::config::TopicConfig;
-use super::segment::{NO_TIMESTAMP, Segment, now_ms, read_lock, write_lock};
+use crate::cleaner;
+use crate::config::TopicConfig;
+use crate::segment::{NO_TIMESTAMP, Segment, read_lock, write_lock};
+use ferry_record::now_ms;
 use crate::error::{Error, IoContext, Result};
-use crate::record::{
-    LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET, RecordBatch, check_batch,
-    check_frame, get_i32, get_i64, set_base_offset,
+use ferry_record::layout::{
+    LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET, check_batch, check_frame,
+    get_i32, get_i64,
 };
+use ferry_record::{RecordBatch, set_base_offset};
 
 /// Offsets assigned by [`PartitionLog::append`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -500,8 +502,10 @@ impl PartitionLog {
         }
         for r in batch.records() {
             let r = r.map_err(|e| match e {
-                Error::CorruptBatch { reason, .. } => Error::CorruptBatch { position, reason },
-                e => e,
+                ferry_record::Error::CorruptBatch { reason, .. } => {
+                    Error::CorruptBatch { position, reason }
+                }
+                e => Error::from(e),
             })?;
             if r.key.is_none() {
                 return Err(Error::CorruptBatch {

@@ -1,4 +1,4 @@
-//! The one error type of `ferry-broker`.
+//! The one error type of `ferry-log`.
 
 use std::path::PathBuf;
 
@@ -130,6 +130,25 @@ pub enum Error {
     /// The log manager was closed, or the topic deleted, while this handle was in use.
     #[error("log for {0} is closed")]
     Closed(String),
+}
+
+impl From<ferry_record::Error> for Error {
+    fn from(e: ferry_record::Error) -> Error {
+        match e {
+            ferry_record::Error::CorruptBatch { position, reason } => {
+                Error::CorruptBatch { position, reason }
+            }
+            ferry_record::Error::UnsupportedCompression { codec, attributes } => {
+                Error::UnsupportedCompression { codec, attributes }
+            }
+            // The record crate's errors are non_exhaustive; a new kind of bad input is still
+            // a corrupt batch to the log.
+            other => Error::CorruptBatch {
+                position: 0,
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 /// `Result` with [`Error`] as the default error type.

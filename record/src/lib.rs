@@ -1,4 +1,7 @@
-//! Kafka RecordBatch v2 (magic 2) codec and Kafka's murmur2 key partitioner.
+//! Kafka's record formats, without I/O: the RecordBatch v2 (magic 2) codec with its CRC-32C,
+//! varints and compression codecs, Kafka's murmur2 key partitioner, and the records of
+//! `__consumer_offsets`. Both sides of the wire use it: the log engine and the broker, and the
+//! runtime's log clients. No async runtime, no sockets, no files.
 //!
 //! Hand-written for the hot path: building writes into one buffer, reading yields
 //! [`bytes::Bytes`] slices of the input (no per-record allocation).
@@ -6,21 +9,37 @@
 mod batch;
 mod builder;
 mod compression;
+pub mod consumer_offsets;
+mod error;
 mod murmur2;
 mod varint;
 
-pub(crate) use batch::{
-    BASE_OFFSET_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET,
-    check_batch, check_frame, get_i32, get_i64,
-};
+pub use error::{Error, Result};
+
+/// The wall clock as a record timestamp: milliseconds since the Unix epoch (0 if the clock is
+/// set before 1970). The one clock of every crate that stamps records, commits or statuses.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Byte positions inside a v2 batch header, and checks of raw batches: for a log that indexes
+/// and validates batches without decoding their records.
+pub mod layout {
+    pub use crate::batch::{
+        BASE_OFFSET_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET,
+        check_batch, check_frame, get_i32, get_i64,
+    };
+}
 pub use batch::{
     BATCH_HEADER_SIZE, Batches, Header, HeaderIter, Headers, LOG_OVERHEAD, MAGIC_V2, Record,
     RecordBatch, Records, batches, next_sequence, set_base_offset, set_producer,
 };
 pub use builder::RecordBatchBuilder;
 pub use compression::MAX_DECOMPRESSED_SIZE;
-#[cfg(test)]
-pub(crate) use compression::compress_batch;
+#[cfg(any(test, feature = "test-util"))]
+pub use compression::compress_batch;
 pub use murmur2::{murmur2, partition_for_key};
 
 #[cfg(test)]
@@ -28,7 +47,6 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::error::Error;
 
     /// Two records, hand-encoded from the Kafka protocol spec ("Record Batch" in
     /// kafka.apache.org/documentation/#recordbatch); the CRC-32C was computed independently

@@ -12,6 +12,18 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+/// The internal topic of committed offsets, as in Kafka.
+pub const TOPIC: &str = "__consumer_offsets";
+
+/// The partition of [`TOPIC`] that holds `group`'s offsets: Java's `String.hashCode` of the
+/// group id, sign bit cleared, modulo the partition count (Kafka's `partitionFor`).
+pub fn partition_for_group(group: &str, partitions: u32) -> i32 {
+    let h = group.encode_utf16().fold(0i32, |h, c| {
+        h.wrapping_mul(31).wrapping_add(i32::from(c as i16))
+    });
+    ((h & 0x7fff_ffff) as u32 % partitions.max(1)) as i32
+}
+
 /// A malformed key or value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed __consumer_offsets record: {0}")]
@@ -140,6 +152,13 @@ pub fn decode_value(mut value: Bytes) -> Result<OffsetValue, FormatError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_partition_is_javas_string_hash() {
+        // "abc".hashCode() == 96354
+        assert_eq!(partition_for_group("abc", 50), 96354 % 50);
+        assert_eq!(partition_for_group("anything", 1), 0);
+    }
 
     #[test]
     fn golden_bytes_are_kafkas() {

@@ -4,22 +4,26 @@ use bytes::Bytes;
 
 use super::compression::{MAX_DECOMPRESSED_SIZE, decompress};
 use super::varint::{get_varint, get_varlong};
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 // Byte positions of the v2 batch header fields (Kafka's `DefaultRecordBatch`).
-pub(crate) const BASE_OFFSET_OFFSET: usize = 0;
+/// Position of baseOffset (int64).
+pub const BASE_OFFSET_OFFSET: usize = 0;
 pub(crate) const LENGTH_OFFSET: usize = 8;
 pub(crate) const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
 pub(crate) const MAGIC_OFFSET: usize = 16;
 pub(crate) const CRC_OFFSET: usize = 17;
 pub(crate) const ATTRIBUTES_OFFSET: usize = 21;
-pub(crate) const LAST_OFFSET_DELTA_OFFSET: usize = 23;
+/// Position of lastOffsetDelta (int32).
+pub const LAST_OFFSET_DELTA_OFFSET: usize = 23;
 pub(crate) const BASE_TIMESTAMP_OFFSET: usize = 27;
-pub(crate) const MAX_TIMESTAMP_OFFSET: usize = 35;
+/// Position of maxTimestamp (int64).
+pub const MAX_TIMESTAMP_OFFSET: usize = 35;
 pub(crate) const PRODUCER_ID_OFFSET: usize = 43;
 pub(crate) const PRODUCER_EPOCH_OFFSET: usize = 51;
 pub(crate) const BASE_SEQUENCE_OFFSET: usize = 53;
-pub(crate) const RECORDS_COUNT_OFFSET: usize = 57;
+/// Position of the record count (int32).
+pub const RECORDS_COUNT_OFFSET: usize = 57;
 
 /// Size of the fixed v2 batch header; records start here.
 pub const BATCH_HEADER_SIZE: usize = 61;
@@ -37,12 +41,14 @@ const CONTROL_MASK: i16 = 0x20;
 pub(crate) fn get_i16(b: &[u8], at: usize) -> i16 {
     i16::from_be_bytes([b[at], b[at + 1]])
 }
+/// The big-endian int32 at `b[at..at + 4]`. Panics if `b` is too short.
 #[inline]
-pub(crate) fn get_i32(b: &[u8], at: usize) -> i32 {
+pub fn get_i32(b: &[u8], at: usize) -> i32 {
     i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
+/// The big-endian int64 at `b[at..at + 8]`. Panics if `b` is too short.
 #[inline]
-pub(crate) fn get_i64(b: &[u8], at: usize) -> i64 {
+pub fn get_i64(b: &[u8], at: usize) -> i64 {
     let mut x = [0u8; 8];
     x.copy_from_slice(&b[at..at + 8]);
     i64::from_be_bytes(x)
@@ -112,7 +118,7 @@ pub(crate) fn compute_crc(batch: &[u8]) -> u32 {
 /// Checks the framing of the batch at `buf[0..]` (header present, sane batchLength, magic 2)
 /// and returns its total size in bytes. `position` is only used in error messages.
 /// Does not check the CRC.
-pub(crate) fn check_frame(buf: &[u8], position: usize) -> Result<usize> {
+pub fn check_frame(buf: &[u8], position: usize) -> Result<usize> {
     let corrupt = |reason: String| Error::CorruptBatch { position, reason };
     if buf.len() < LOG_OVERHEAD {
         return Err(corrupt(format!(
@@ -147,7 +153,7 @@ pub(crate) fn check_frame(buf: &[u8], position: usize) -> Result<usize> {
 }
 
 /// Full validation of one complete batch (`batch` is exactly the batch): CRC and header sanity.
-pub(crate) fn check_batch(batch: &[u8], position: usize) -> Result<()> {
+pub fn check_batch(batch: &[u8], position: usize) -> Result<()> {
     let corrupt = |reason: String| Error::CorruptBatch { position, reason };
     let stored = get_i32(batch, CRC_OFFSET) as u32;
     let computed = compute_crc(batch);
@@ -402,7 +408,7 @@ pub struct Headers {
 
 impl Headers {
     /// The encoded headers (without the count), as stored in the record.
-    pub(crate) fn raw(&self) -> &[u8] {
+    pub fn raw(&self) -> &[u8] {
         &self.data
     }
 

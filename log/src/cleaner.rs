@@ -19,10 +19,10 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::config::TopicConfig;
-use super::segment::{Segment, file_stem};
+use crate::config::TopicConfig;
+use crate::segment::{Segment, file_stem};
 use crate::error::{IoContext, Result};
-use crate::record::{Record, RecordBatch, RecordBatchBuilder, batches, set_base_offset};
+use ferry_record::{Record, RecordBatch, RecordBatchBuilder, batches, set_base_offset};
 
 const READ_CHUNK: usize = 1 << 20;
 
@@ -46,7 +46,7 @@ fn data_records(seg: &Segment, batch: &RecordBatch) -> Result<Option<Vec<Record>
     if batch.is_control() {
         return Ok(None);
     }
-    match batch.records().collect::<Result<Vec<_>>>() {
+    match batch.records().collect::<ferry_record::Result<Vec<_>>>() {
         Ok(records) => Ok(Some(records)),
         Err(e) if batch.compression() != 0 => {
             tracing::warn!(
@@ -57,7 +57,7 @@ fn data_records(seg: &Segment, batch: &RecordBatch) -> Result<Option<Vec<Record>
             );
             Ok(None)
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 

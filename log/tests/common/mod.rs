@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use ferry_broker::log::PartitionLog;
-use ferry_broker::record::{RecordBatchBuilder, batches};
+use ferry_log::PartitionLog;
+use ferry_record::{RecordBatchBuilder, batches};
 
 /// Timestamp of offset 0 in the crash writer's records (`ferry-log-tool crash-writer`).
 pub const CRASH_TS: i64 = 1_700_000_000_000;
