@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use ferry_runtime::distributed::protocol::{PROTOCOL_TYPE, select_protocol};
-use ferry_runtime::distributed::{
+use ferry_runtime::lifecycle::TaskId;
+use ferry_runtime::log::{GroupError, JoinResult, KafkaLog, Log, LogError};
+use ferry_runtime::worker_group::protocol::{PROTOCOL_TYPE, select_protocol};
+use ferry_runtime::worker_group::{
     Assignment, ConnectProtocol, Coordinator, GroupSettings, Rebalanced, WorkerMetadata,
 };
-use ferry_runtime::log::{GroupError, JoinResult, KafkaLog, Log, LogError};
-use ferry_runtime::worker::TaskId;
 
 const GROUP: &str = "connect-cluster";
 const SESSION: Duration = Duration::from_secs(10);

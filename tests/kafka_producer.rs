@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferry_api::TopicPartition;
+use ferry_broker::server::{Broker, BrokerConfig};
 use ferry_log::{LogConfig, LogManager};
 use ferry_record::{RecordBatchBuilder, batches};
-use ferry_broker::server::{Broker, BrokerConfig};
 use ferry_runtime::log::{KafkaLog, Log, NewTopic, ProducerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

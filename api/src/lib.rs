@@ -29,4 +29,4 @@ pub use connector::{
 pub use converter::Converter;
 pub use data::{ByteStr, Field, Schema, SchemaBuilder, SchemaType, Struct, Value};
 pub use error::{ConnectError, Result};
-pub use record::{Header, SinkRecord, SourceMap, SourceRecord, TopicPartition};
+pub use record::{ConsumedRecord, Header, SinkRecord, SourceMap, SourceRecord, TopicPartition};

@@ -4,6 +4,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::data::{Schema, Value};
 
 /// A source partition or source offset: a small ordered map of string keys to primitive
@@ -120,6 +122,22 @@ pub struct SourceRecord {
     pub headers: Vec<Header>,
 }
 
+/// A record's bytes as the sink's consumer read them from the log (Kafka Connect keeps the
+/// same in its `InternalSinkRecord`): what the dead letter queue writes back when the record
+/// fails, whatever converters and transforms made of it. Slices of the fetched batch, so
+/// carrying it copies nothing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConsumedRecord {
+    /// The key bytes.
+    pub key: Option<Bytes>,
+    /// The value bytes.
+    pub value: Option<Bytes>,
+    /// The headers, keys and value bytes.
+    pub headers: Vec<(String, Option<Bytes>)>,
+    /// The record's timestamp in ms since the epoch.
+    pub timestamp: Option<i64>,
+}
+
 impl SourceRecord {
     /// A record with no key, no explicit partition, no timestamp and no headers.
     pub fn new(
@@ -165,4 +183,7 @@ pub struct SinkRecord {
     pub value: Value,
     /// Headers.
     pub headers: Vec<Header>,
+    /// The record as it was read from the log, before converters and transforms; set by the
+    /// runtime on every record it delivers, `None` on records a task makes itself.
+    pub original: Option<ConsumedRecord>,
 }

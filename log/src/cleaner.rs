@@ -20,8 +20,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::TopicConfig;
-use crate::segment::{Segment, file_stem};
 use crate::error::{IoContext, Result};
+use crate::segment::{Segment, file_stem};
 use ferry_record::{Record, RecordBatch, RecordBatchBuilder, batches, set_base_offset};
 
 const READ_CHUNK: usize = 1 << 20;

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::config::LogConfig;
+use crate::error::{Error, IoContext, Result};
 use crate::partition::{PartitionLog, partition_dir};
 use crate::segment::{read_lock, write_lock};
 use ferry_record::now_ms;
-use crate::error::{Error, IoContext, Result};
 
 const LOCK_FILE: &str = ".lock";
 const CLEAN_SHUTDOWN_FILE: &str = ".clean_shutdown";

@@ -11,13 +11,13 @@ use tokio::sync::watch;
 
 use crate::cleaner;
 use crate::config::TopicConfig;
-use crate::segment::{NO_TIMESTAMP, Segment, read_lock, write_lock};
-use ferry_record::now_ms;
 use crate::error::{Error, IoContext, Result};
+use crate::segment::{NO_TIMESTAMP, Segment, read_lock, write_lock};
 use ferry_record::layout::{
     LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, RECORDS_COUNT_OFFSET, check_batch, check_frame,
     get_i32, get_i64,
 };
+use ferry_record::now_ms;
 use ferry_record::{RecordBatch, set_base_offset};
 
 /// Offsets assigned by [`PartitionLog::append`].

@@ -135,7 +135,9 @@ pub(crate) fn scan(
             return done(pos, Some(format!("magic {}", h[16] as i8)));
         }
         if verify {
-            if let Err(ferry_record::Error::CorruptBatch { reason, .. }) = check_batch(&h[..need], 0) {
+            if let Err(ferry_record::Error::CorruptBatch { reason, .. }) =
+                check_batch(&h[..need], 0)
+            {
                 return done(pos, Some(reason));
             }
         } else if get_i32(h, LAST_OFFSET_DELTA_OFFSET) < 0 {
@@ -655,7 +657,8 @@ impl Segment {
         self.max_timestamp
             .fetch_max(max_timestamp, Ordering::AcqRel);
         if pos == 0 || self.first_append_ms() == 0 {
-            self.first_append_ms.store(ferry_record::now_ms(), Ordering::Release);
+            self.first_append_ms
+                .store(ferry_record::now_ms(), Ordering::Release);
         }
         self.size.store(pos + data.len() as u64, Ordering::Release);
         Ok(())

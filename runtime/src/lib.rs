@@ -4,11 +4,12 @@
 pub mod cli;
 pub mod config;
 pub mod converters;
-pub mod distributed;
 pub mod errors;
 pub mod herder;
+pub mod lifecycle;
 pub mod log;
 pub mod plugins;
 pub mod rest;
 pub mod storage;
 pub mod worker;
+pub mod worker_group;

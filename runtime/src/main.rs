@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ferry_runtime::distributed::DistributedConfig;
 use ferry_runtime::herder::distributed::{self, Distributed};
 use ferry_runtime::herder::standalone::{self, Standalone};
 use ferry_runtime::rest::{self, Loggers, RestState};
 use ferry_runtime::worker::WorkerConfig;
+use ferry_runtime::worker_group::DistributedConfig;
 use tracing_subscriber::EnvFilter;
 
 const EXAMPLES: &str = "\
@@ -280,8 +280,8 @@ async fn run_broker(
     num_partitions: u32,
     auto_create_topics: bool,
 ) -> anyhow::Result<()> {
-    use ferry_log::{LogConfig, LogManager};
     use ferry_broker::server::{Broker, BrokerConfig};
+    use ferry_log::{LogConfig, LogManager};
     anyhow::ensure!(num_partitions >= 1, "--num-partitions must be at least 1");
     let log = LogManager::open(LogConfig::new(&data_dir))
         .with_context(|| format!("cannot open the log in {}", data_dir.display()))?;

@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::Shared;
 use super::producers::{SeqCheck, SeqError, last_seq, lock_partition};
 use crate::coordinator::{CommitOffset, JoinArgs, OFFSETS_TOPIC};
-use ferry_log::{KNOWN_TOPIC_CONFIGS, OffsetSpec, PartitionLog, TopicConfig, TopicMetadata};
 use crate::protocol::{Request, api_versions_response};
+use ferry_log::{KNOWN_TOPIC_CONFIGS, OffsetSpec, PartitionLog, TopicConfig, TopicMetadata};
 use ferry_record::{self as record, LOG_OVERHEAD};
 
 fn s(v: impl Into<String>) -> StrBytes {

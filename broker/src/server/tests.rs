@@ -9,8 +9,8 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use ferry_log::LogConfig;
 use crate::protocol::SUPPORTED_APIS;
+use ferry_log::LogConfig;
 use ferry_record::RecordBatchBuilder;
 
 struct TestBroker {

@@ -6,6 +6,7 @@
 //! Standalone ([`standalone`]): everything runs in this process. Distributed
 //! ([`distributed`]): a worker of a group sharing connectors through the internal topics.
 
+mod core;
 pub mod distributed;
 mod offsets;
 pub mod standalone;
@@ -13,7 +14,8 @@ pub mod standalone;
 use ferry_api::{ConfigIssue, ConfigMap, ConnectorType, SourceMap};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::worker::{TargetState, TaskId};
+pub use crate::lifecycle::RestartRequest;
+use crate::lifecycle::{TargetState, TaskId};
 
 /// Why a herder request failed. REST maps each kind to one status code.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -104,15 +106,6 @@ pub enum ConnectorOffsets {
     Source(Vec<(SourceMap, SourceMap)>),
     /// Sink consumer offsets: `(topic, partition, offset)`.
     Sink(Vec<(String, i32, i64)>),
-}
-
-/// Restart options (`POST /connectors/{name}/restart`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RestartRequest {
-    /// Restart the tasks too.
-    pub include_tasks: bool,
-    /// Only restart instances that failed.
-    pub only_failed: bool,
 }
 
 /// Offsets to write for a stopped connector (`PATCH /connectors/{name}/offsets`); a `None`

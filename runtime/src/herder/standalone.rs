@@ -11,21 +11,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use ferry_api::{ConfigIssue, ConfigMap, ConnectorType};
 use ferry_log::LogConfig;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{
-    AlterRequest, ConnectorInfo, ConnectorOffsets, ConnectorStatus, Herder, HerderError, Request,
-    RestartRequest, StateInfo, offsets,
-};
+use super::core::{self, Backend, internal, not_found};
+use super::{ConnectorStatus, Herder, HerderError, Request, StateInfo};
 use crate::config;
+use crate::lifecycle::{RestartRequest, TargetState, TaskId, TaskState};
 use crate::log::{EmbeddedLog, KafkaLog, Log, RetryingLog};
 use crate::storage::statuses::{StatusStore, StatusStoreError};
 use crate::storage::{ConfigStore, ConfigStoreError, OffsetStore};
 use crate::worker::{
-    self, ActiveTopics, ConnectorEvent, RunningConnector, TargetState, TaskHandle, TaskId,
-    TaskState, Worker, WorkerConfig,
+    self, ActiveTopics, ConnectorEvent, RunningConnector, TaskHandle, Worker, WorkerConfig,
 };
 
 /// Why standalone mode could not start or run.
@@ -284,14 +283,6 @@ struct State {
     worker_id: String,
 }
 
-fn not_found(name: &str) -> HerderError {
-    HerderError::NotFound(format!("Connector {name} not found"))
-}
-
-fn internal(e: impl std::fmt::Display) -> HerderError {
-    HerderError::Internal(e.to_string())
-}
-
 impl State {
     async fn run(
         mut self,
@@ -302,17 +293,14 @@ impl State {
         loop {
             tokio::select! {
                 request = rx.recv() => match request {
-                    Some(r) => self.handle(r).await,
+                    Some(r) => core::handle(&mut self, r).await,
                     None => break,
                 },
                 Some(event) = events.recv() => self.on_connector_event(event).await,
                 _ = &mut stop => break,
             }
         }
-        rx.close();
-        while let Ok(request) = rx.try_recv() {
-            request.fail(HerderError::ShuttingDown);
-        }
+        core::fail_pending(&mut rx);
         let names: Vec<String> = self.connectors.keys().cloned().collect();
         // Signal every task first so they stop in parallel, then wait for each.
         for c in self.connectors.values() {
@@ -393,117 +381,6 @@ impl State {
         tracing::info!(connector = %name, tasks = c.task_configs.len(), "tasks reconfigured");
     }
 
-    async fn handle(&mut self, request: Request) {
-        match request {
-            Request::Connectors(reply) => {
-                let _ = reply.send(Ok(self.connectors.keys().cloned().collect()));
-            }
-            Request::Info(name, reply) => {
-                let _ = reply.send(self.info(&name));
-            }
-            Request::PutConfig {
-                name,
-                config,
-                allow_replace,
-                initial,
-                reply,
-            } => {
-                let _ = reply.send(self.put_config(&name, config, allow_replace, initial).await);
-            }
-            Request::PutTaskConfigs(_, _, reply) => {
-                let _ = reply.send(Err(HerderError::BadRequest(
-                    "a standalone worker does not accept task configs from elsewhere".into(),
-                )));
-            }
-            Request::Delete(name, reply) => {
-                let _ = reply.send(self.delete(&name).await);
-            }
-            Request::Status(name, reply) => {
-                let _ = reply.send(self.status(&name));
-            }
-            Request::TaskConfigs(name, reply) => {
-                let result = self
-                    .connectors
-                    .get(&name)
-                    .ok_or_else(|| not_found(&name))
-                    .map(|c| {
-                        c.task_configs
-                            .iter()
-                            .enumerate()
-                            .map(|(task, config)| {
-                                (
-                                    TaskId {
-                                        connector: name.clone(),
-                                        task,
-                                    },
-                                    config.clone(),
-                                )
-                            })
-                            .collect()
-                    });
-                let _ = reply.send(result);
-            }
-            Request::SetTarget(name, target, reply) => {
-                let _ = reply.send(self.set_target(&name, target).await);
-            }
-            Request::Restart(name, request, reply) => {
-                let _ = reply.send(self.restart(&name, request).await);
-            }
-            Request::RestartTask(id, reply) => {
-                let _ = reply.send(self.restart_task(&id).await);
-            }
-            Request::Offsets(name, reply) => {
-                let _ = reply.send(self.offsets(&name).await);
-            }
-            Request::Topics(name, reset, reply) => {
-                let result = if !self.connectors.contains_key(&name) {
-                    Err(not_found(&name))
-                } else if reset {
-                    self.worker
-                        .active_topics()
-                        .reset(&name)
-                        .await
-                        .map_err(internal)
-                } else {
-                    Ok(self.worker.active_topics().topics(&name))
-                };
-                let _ = reply.send(result);
-            }
-            Request::AllStatuses(reply) => {
-                let statuses = self
-                    .connectors
-                    .keys()
-                    .filter_map(|name| self.status(name).ok())
-                    .collect();
-                let _ = reply.send(Ok(statuses));
-            }
-            Request::AlterOffsets(name, request, reply) => {
-                let _ = reply.send(self.alter_offsets(&name, request).await);
-            }
-            Request::Validate(config, reply) => {
-                let _ = reply.send(Ok(worker::validate_connector(
-                    self.worker.config(),
-                    &config,
-                )));
-            }
-        }
-    }
-
-    fn info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
-        let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
-        Ok(ConnectorInfo {
-            name: name.to_string(),
-            config: c.config.clone(),
-            tasks: (0..c.task_configs.len())
-                .map(|task| TaskId {
-                    connector: name.to_string(),
-                    task,
-                })
-                .collect(),
-            kind: c.kind,
-        })
-    }
-
     fn state(&self, state: &'static str, trace: Option<String>) -> StateInfo {
         StateInfo {
             state,
@@ -512,7 +389,7 @@ impl State {
         }
     }
 
-    fn status(&self, name: &str) -> Result<ConnectorStatus, HerderError> {
+    fn connector_status(&self, name: &str) -> Result<ConnectorStatus, HerderError> {
         let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
         let connector = match (&c.failure, c.target, &c.instance) {
             (Some(trace), _, _) => self.state("FAILED", Some(trace.clone())),
@@ -607,23 +484,67 @@ impl State {
         }
     }
 
+    /// Starts a fresh connector instance without touching the tasks.
+    async fn restart_instance(&mut self, name: &str) {
+        let Some(c) = self.connectors.get_mut(name) else {
+            return;
+        };
+        c.failure = None;
+        match self.worker.start_connector(&c.config).await {
+            Ok(instance) => c.instance = Some(instance),
+            Err(e) => c.failure = Some(e.to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for State {
+    fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    fn offset_stores(&self) -> (&dyn Log, &OffsetStore) {
+        (self.log.as_ref(), &self.offsets)
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.connectors.keys().cloned().collect()
+    }
+
+    fn config(&self, name: &str) -> Option<&ConfigMap> {
+        self.connectors.get(name).map(|c| &c.config)
+    }
+
+    fn task_configs(&self, name: &str) -> &[ConfigMap] {
+        self.connectors
+            .get(name)
+            .map_or(&[], |c| c.task_configs.as_slice())
+    }
+
+    fn target(&self, name: &str) -> TargetState {
+        self.connectors
+            .get(name)
+            .map(|c| c.target)
+            .unwrap_or_default()
+    }
+
+    fn status(&self, name: &str) -> Result<ConnectorStatus, HerderError> {
+        self.connector_status(name)
+    }
+
+    fn is_stopped(&self, name: &str) -> bool {
+        self.connectors.get(name).is_some_and(|c| {
+            c.target == TargetState::Stopped && c.instance.is_none() && c.tasks.is_empty()
+        })
+    }
+
     async fn put_config(
         &mut self,
         name: &str,
         config: ConfigMap,
-        allow_replace: bool,
+        exists: bool,
         initial: Option<TargetState>,
-    ) -> Result<(bool, ConnectorInfo), HerderError> {
-        let config = super::named_config(name, config)?;
-        let exists = self.connectors.contains_key(name);
-        if exists && !allow_replace {
-            return Err(HerderError::AlreadyExists(name.to_string()));
-        }
-        let issues = worker::validate_connector(self.worker.config(), &config);
-        if !issues.is_empty() {
-            return Err(HerderError::InvalidConfig(issues));
-        }
-        let initial = initial.filter(|_| !exists);
+    ) -> Result<(), HerderError> {
         self.configs
             .put_connector_with(name, &config, initial)
             .await
@@ -641,15 +562,17 @@ impl State {
                 Conn::new(config, initial.unwrap_or_default(), Vec::new()),
             );
         }
-        tracing::info!(connector = %name, created = !exists, "connector config stored");
         self.start_connector(name).await;
-        Ok((!exists, self.info(name)?))
+        Ok(())
+    }
+
+    async fn put_task_configs(&mut self, _: &str, _: Vec<ConfigMap>) -> Result<(), HerderError> {
+        Err(HerderError::BadRequest(
+            "a standalone worker does not accept task configs from elsewhere".into(),
+        ))
     }
 
     async fn delete(&mut self, name: &str) -> Result<(), HerderError> {
-        if !self.connectors.contains_key(name) {
-            return Err(not_found(name));
-        }
         self.stop_connector(name).await;
         self.configs
             .delete_connector(name)
@@ -659,7 +582,6 @@ impl State {
         if let Err(e) = self.worker.active_topics().reset(name).await {
             tracing::warn!(connector = %name, error = %e, "cannot reset the active topics of a deleted connector");
         }
-        tracing::info!(connector = %name, "connector deleted");
         Ok(())
     }
 
@@ -669,9 +591,6 @@ impl State {
             .get_mut(name)
             .ok_or_else(|| not_found(name))?;
         let previous = c.target;
-        if previous == target {
-            return Ok(());
-        }
         self.configs
             .put_target_state(name, target)
             .await
@@ -693,7 +612,6 @@ impl State {
                 }
             }
         }
-        tracing::info!(connector = %name, target = target.as_str(), "connector target state changed");
         Ok(())
     }
 
@@ -703,11 +621,6 @@ impl State {
         request: RestartRequest,
     ) -> Result<ConnectorStatus, HerderError> {
         let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
-        if c.target == TargetState::Stopped {
-            return Err(HerderError::BadState(format!(
-                "Connector {name} is stopped: resume it instead of restarting it"
-            )));
-        }
         let connector_failed = c.failure.is_some();
         let failed_tasks: Vec<usize> = c
             .tasks
@@ -741,19 +654,7 @@ impl State {
                 }
             }
         }
-        self.status(name)
-    }
-
-    /// Starts a fresh connector instance without touching the tasks.
-    async fn restart_instance(&mut self, name: &str) {
-        let Some(c) = self.connectors.get_mut(name) else {
-            return;
-        };
-        c.failure = None;
-        match self.worker.start_connector(&c.config).await {
-            Ok(instance) => c.instance = Some(instance),
-            Err(e) => c.failure = Some(e.to_string()),
-        }
+        self.connector_status(name)
     }
 
     async fn restart_task(&mut self, id: &TaskId) -> Result<(), HerderError> {
@@ -775,23 +676,6 @@ impl State {
         c.tasks.insert(index, handle);
         tracing::info!(task = %id, "task restarted");
         Ok(())
-    }
-
-    async fn alter_offsets(
-        &mut self,
-        name: &str,
-        request: Option<AlterRequest>,
-    ) -> Result<(), HerderError> {
-        let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
-        if c.target != TargetState::Stopped || c.instance.is_some() || !c.tasks.is_empty() {
-            return Err(offsets::not_stopped(name));
-        }
-        offsets::alter(self.log.as_ref(), &self.offsets, name, c.kind, request).await
-    }
-
-    async fn offsets(&mut self, name: &str) -> Result<ConnectorOffsets, HerderError> {
-        let c = self.connectors.get(name).ok_or_else(|| not_found(name))?;
-        offsets::read(self.log.as_ref(), &self.offsets, name, c.kind).await
     }
 }
 

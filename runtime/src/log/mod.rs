@@ -300,6 +300,12 @@ pub trait Log: Send + Sync + 'static {
     }
 }
 
+impl std::fmt::Debug for dyn Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Log")
+    }
+}
+
 /// Reads `partition` from `from` (or its start, if later) to its current end, handing each
 /// keyed record's key and value (`None` for a tombstone) to `apply`; returns the offset after
 /// the last record read. How the internal topics are loaded.

@@ -17,7 +17,7 @@ use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::herder::{
     ConnectorInfo, ConnectorOffsets, ConnectorStatus, HerderError, RestartRequest, StateInfo,
 };
-use crate::worker::{TargetState, TaskId};
+use crate::lifecycle::{TargetState, TaskId};
 
 type St = State<RestState>;
 

@@ -23,10 +23,9 @@ use ferry_api::{ConfigMap, TopicPartition, Value};
 use ferry_record::RecordBatchBuilder;
 
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
-use crate::herder::RestartRequest;
+use crate::lifecycle::{RestartRequest, TargetState};
 use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, read_records_to_end};
 use ferry_record::now_ms;
-use crate::worker::TargetState;
 
 /// The stored state of one connector.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -21,10 +21,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 use ferry_api::{ConnectError, OffsetReader, SourceMap, TopicPartition, Value};
-use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
+use ferry_record::{RecordBatchBuilder, partition_for_key};
 
 use crate::converters::json::{from_schemaless_json, to_schemaless_json};
-use crate::log::{Log, NewTopic, ensure_topic_replicated, now_ms, read_to_end};
+use crate::log::{Log, NewTopic, ensure_topic_replicated, read_to_end};
+use ferry_record::now_ms;
 
 /// Errors of the offset store.
 #[derive(Debug, thiserror::Error)]

@@ -13,15 +13,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_api::{
-    ByteStr, ConnectError, ConnectorType, Converter, ErrantRecordReporter, Header, SinkRecord,
-    SinkTask, SinkTaskContext, TopicPartition, Value,
+    ByteStr, ConnectError, ConnectorType, ConsumedRecord, Converter, ErrantRecordReporter, Header,
+    SinkRecord, SinkTask, SinkTaskContext, TopicPartition, Value,
 };
 use ferry_record::batches;
 use tokio::time::Instant;
 
+use super::TaskSetup;
 use super::topic_regex::TopicRegex;
-use super::{TaskSetup, TaskState};
 use crate::errors::{Consumed, ErrantReporter, ErrorHandler, Failure, Stage};
+use crate::lifecycle::TaskState;
 use crate::log::{Log, LogError, NewTopic, ensure_topic};
 
 /// How often subscribed topics are re-checked for new partitions and topics.
@@ -98,8 +99,6 @@ struct Consumer<'a> {
     errors: Arc<ErrorHandler>,
     key_class: String,
     value_class: String,
-    /// The raw batches of the last fetch.
-    last_fetched: Option<Vec<(TopicPartition, bytes::Bytes)>>,
 }
 
 async fn execute(
@@ -132,10 +131,9 @@ async fn execute(
             .get("connector.class")
             .cloned()
             .unwrap_or_default(),
-        fetched: Mutex::default(),
     });
     let context = Arc::new(Context {
-        reporter: Some(reporter.clone()),
+        reporter: Some(reporter),
         ..Context::default()
     });
     let mut consumer = Consumer {
@@ -153,7 +151,6 @@ async fn execute(
         errors,
         key_class: setup.converter_class(true),
         value_class: setup.converter_class(false),
-        last_fetched: None,
     };
     task.start(consumer.context.clone(), &setup.task_config)
         .await?;
@@ -197,8 +194,6 @@ async fn execute(
                 .saturating_duration_since(Instant::now())
                 .min(MAX_FETCH_WAIT);
             let (records, advanced) = consumer.fetch(fetch_bytes, wait).await?;
-            // Reports of errant records find their consumed bytes in these batches.
-            reporter.add_fetched(consumer.last_fetched.take().unwrap_or_default());
             // Empty deliveries too, as Kafka Connect makes them: a task that buffers (the
             // Postgres sink's batches, S3's scheduled rotation) acts on time passing.
             match task.put(records).await {
@@ -354,12 +349,10 @@ impl Consumer<'_> {
         };
         let mut records = Vec::new();
         let mut advanced = Vec::new();
-        let mut raw = Vec::with_capacity(fetched.len());
         for f in fetched {
             if f.batches.is_empty() {
                 continue;
             }
-            raw.push((f.partition.clone(), f.batches.clone()));
             let mut position = self.positions.get(&f.partition).copied().unwrap_or(0);
             for batch in batches(f.batches) {
                 let batch = batch
@@ -377,7 +370,12 @@ impl Consumer<'_> {
                         Err((stage, e)) => {
                             // Tolerated (errors.tolerance=all): skipped, logged and
                             // dead-lettered as configured; otherwise the task fails.
-                            let consumed = consumed(&f.partition, &record);
+                            let consumed = Consumed {
+                                topic: f.partition.topic.clone(),
+                                partition: f.partition.partition,
+                                offset: record.offset,
+                                record: original(&record),
+                            };
                             let class = if stage == Stage::KeyConverter {
                                 &self.key_class
                             } else {
@@ -399,7 +397,6 @@ impl Consumer<'_> {
             }
             advanced.push((f.partition, position));
         }
-        self.last_fetched = Some(raw);
         Ok((records, advanced))
     }
 
@@ -452,6 +449,7 @@ impl Consumer<'_> {
             value_schema,
             value,
             headers,
+            original: Some(original(record)),
         })
     }
 
@@ -478,13 +476,10 @@ impl Consumer<'_> {
     }
 }
 
-/// A fetched record as the error handler keeps it (for the dead letter queue).
-pub(crate) fn consumed(tp: &TopicPartition, record: &ferry_record::Record) -> Consumed {
-    Consumed {
-        topic: tp.topic.clone(),
-        partition: tp.partition,
-        offset: record.offset,
-        timestamp: (record.timestamp >= 0).then_some(record.timestamp),
+/// A fetched record's bytes, delivered with it for the dead letter queue (slices of the
+/// fetched batch: nothing is copied).
+fn original(record: &ferry_record::Record) -> ConsumedRecord {
+    ConsumedRecord {
         key: record.key.clone(),
         value: record.value.clone(),
         headers: record
@@ -492,5 +487,6 @@ pub(crate) fn consumed(tp: &TopicPartition, record: &ferry_record::Record) -> Co
             .iter()
             .map(|h| (h.key_str().unwrap_or_default().to_string(), h.value.clone()))
             .collect(),
+        timestamp: (record.timestamp >= 0).then_some(record.timestamp),
     }
 }

@@ -19,12 +19,13 @@ use ferry_record::{RecordBatchBuilder, partition_for_key};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{TaskSetup, TaskState};
+use super::TaskSetup;
 use crate::converters::json::to_schemaless_json;
 use crate::errors::{ErrorHandler, Failure, Stage};
+use crate::lifecycle::TaskState;
 use crate::log::{Log, NewTopic, ensure_topic};
-use ferry_record::now_ms;
 use crate::storage::OffsetStore;
+use ferry_record::now_ms;
 
 /// How many polls' worth of batches may wait for the log before `poll()` pauses (besides
 /// those of the append under way, which may hold as many again, merged).
@@ -443,8 +444,9 @@ mod tests {
     use tokio::sync::{Semaphore, watch};
 
     use super::*;
+    use crate::lifecycle::TaskId;
     use crate::log::{FetchedPartition, LogError};
-    use crate::worker::{TaskId, WorkerConfig};
+    use crate::worker::WorkerConfig;
 
     /// A log whose appends wait for permits.
     struct GatedLog {

@@ -818,6 +818,7 @@ mod tests {
             value_schema: Some(schema.clone()),
             value: Value::Struct(value),
             headers: Vec::new(),
+            original: None,
         }
     }
 

@@ -508,6 +508,7 @@ mod tests {
             value_schema,
             value,
             headers: Vec::new(),
+            original: None,
         }
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::distributed::{Coordinator, Heartbeats, Rebalanced, Work};
+use crate::worker_group::{Coordinator, Heartbeats, Rebalanced, Work};
 
 /// First pause after a failed rebalance; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);

@@ -41,25 +41,23 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use ferry_api::ConfigMap;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use self::membership::{Event, JoinView, Membership};
-use super::{
-    ConnectorInfo, ConnectorStatus, Herder, HerderError, Request, RestartRequest, StateInfo,
-    kind_of, named_config, offsets,
-};
-use crate::distributed::{Coordinator, DistributedConfig, InternalTopics, Rebalanced, Work};
+use super::core::{self, Backend, internal, not_found};
+use super::{ConnectorStatus, Herder, HerderError, Request, RestartRequest, StateInfo};
+use crate::lifecycle::{TargetState, TaskId, TaskState};
 use crate::log::{KafkaLog, Log, LogError, RetryingLog, Tail, TailRecord};
 use crate::storage::configs::ConfigState;
 use crate::storage::statuses::{
     State as StatusState, StatusSnapshot, StatusStore, StatusStoreError,
 };
 use crate::storage::{ConfigStore, ConfigStoreError, OffsetStore, OffsetStoreError};
-use crate::worker::{
-    self, ActiveTopics, ConnectorEvent, RunningConnector, TargetState, TaskHandle, TaskId, Worker,
-};
+use crate::worker::{ActiveTopics, ConnectorEvent, RunningConnector, TaskHandle, Worker};
+use crate::worker_group::{Coordinator, DistributedConfig, InternalTopics, Rebalanced, Work};
 
 /// How long task-side calls ride out a broker that is away (Kafka's `delivery.timeout.ms`
 /// default).
@@ -333,7 +331,7 @@ enum StatusWrite {
 }
 
 struct State {
-    settings: crate::distributed::GroupSettings,
+    settings: crate::worker_group::GroupSettings,
     worker: Worker,
     log: Arc<dyn Log>,
     offsets: Arc<OffsetStore>,
@@ -367,14 +365,6 @@ struct State {
     failed: watch::Sender<Option<String>>,
 }
 
-fn not_found(name: &str) -> HerderError {
-    HerderError::NotFound(format!("Connector {name} not found"))
-}
-
-fn internal(e: impl std::fmt::Display) -> HerderError {
-    HerderError::Internal(e.to_string())
-}
-
 impl State {
     async fn run(mut self, mut inputs: Inputs) {
         loop {
@@ -383,7 +373,7 @@ impl State {
                 biased;
                 _ = &mut inputs.stop => break,
                 Some(event) = inputs.membership.recv() => self.on_membership(event).await,
-                Some(request) = inputs.requests.recv() => self.handle(request).await,
+                Some(request) = inputs.requests.recv() => core::handle(&mut self, request).await,
                 Some(records) = inputs.config_tail.recv() => self.on_config_records(records).await,
                 Some(records) = inputs.status_tail.recv() => self.on_status_records(records),
                 Some(event) = inputs.connector_events.recv() => self.on_connector_event(event).await,
@@ -394,10 +384,7 @@ impl State {
                 break;
             }
         }
-        inputs.requests.close();
-        while let Ok(request) = inputs.requests.try_recv() {
-            request.fail(HerderError::ShuttingDown);
-        }
+        core::fail_pending(&mut inputs.requests);
         self.group.rebalancing = true;
         self.stop_everything(work::Stopped::Unassigned).await;
         if let Some(m) = self.membership.take() {
@@ -678,8 +665,8 @@ impl State {
             .iter()
             .filter(|(id, _)| stale(view.tasks.get(*id)))
             .filter_map(|(id, t)| match t.handle.state() {
-                worker::TaskState::Running => Some((id.clone(), StatusState::Running)),
-                worker::TaskState::Paused => Some((id.clone(), StatusState::Paused)),
+                TaskState::Running => Some((id.clone(), StatusState::Running)),
+                TaskState::Paused => Some((id.clone(), StatusState::Paused)),
                 _ => None,
             })
             .collect();
@@ -722,166 +709,32 @@ impl State {
             }
         }
     }
+}
 
-    // -------------------------------------------------------------------------------
-    // Requests
-
-    async fn handle(&mut self, request: Request) {
-        match request {
-            Request::Connectors(reply) => {
-                let _ = reply.send(Ok(self.view.names().cloned().collect()));
-            }
-            Request::Info(name, reply) => {
-                let _ = reply.send(self.info(&name));
-            }
-            Request::Status(name, reply) => {
-                let _ = reply.send(self.status(&name));
-            }
-            Request::AllStatuses(reply) => {
-                let names: Vec<String> = self.view.names().cloned().collect();
-                let statuses = names.iter().filter_map(|n| self.status(n).ok()).collect();
-                let _ = reply.send(Ok(statuses));
-            }
-            Request::TaskConfigs(name, reply) => {
-                let result = if self.view.contains(&name) {
-                    Ok(self
-                        .view
-                        .tasks(&name)
-                        .iter()
-                        .enumerate()
-                        .map(|(task, config)| {
-                            (
-                                TaskId {
-                                    connector: name.clone(),
-                                    task,
-                                },
-                                config.clone(),
-                            )
-                        })
-                        .collect())
-                } else {
-                    Err(not_found(&name))
-                };
-                let _ = reply.send(result);
-            }
-            Request::Validate(config, reply) => {
-                let _ = reply.send(Ok(worker::validate_connector(
-                    self.worker.config(),
-                    &config,
-                )));
-            }
-            Request::Topics(name, reset, reply) => {
-                let result = if !self.view.contains(&name) {
-                    Err(not_found(&name))
-                } else if reset {
-                    match self.writable() {
-                        Err(e) => Err(e),
-                        Ok(()) => self
-                            .worker
-                            .active_topics()
-                            .reset(&name)
-                            .await
-                            .map_err(internal),
-                    }
-                } else {
-                    Ok(self.worker.active_topics().topics(&name))
-                };
-                let _ = reply.send(result);
-            }
-            Request::Offsets(name, reply) => {
-                let kind = self.view.config(&name).map(kind_of);
-                let result = match kind {
-                    None => Err(not_found(&name)),
-                    Some(kind) => {
-                        offsets::read(self.log.as_ref(), &self.offsets, &name, kind).await
-                    }
-                };
-                let _ = reply.send(result);
-            }
-            Request::PutConfig {
-                name,
-                config,
-                allow_replace,
-                initial,
-                reply,
-            } => {
-                let _ = reply.send(self.put_config(&name, config, allow_replace, initial).await);
-            }
-            Request::PutTaskConfigs(name, tasks, reply) => {
-                let _ = reply.send(self.put_task_configs(&name, tasks).await);
-            }
-            Request::Delete(name, reply) => {
-                let _ = reply.send(self.delete(&name).await);
-            }
-            Request::SetTarget(name, target, reply) => {
-                let _ = reply.send(self.set_target(&name, target).await);
-            }
-            Request::Restart(name, request, reply) => {
-                let _ = reply.send(self.restart(&name, request).await);
-            }
-            Request::RestartTask(id, reply) => {
-                let _ = reply.send(self.restart_task_request(&id).await);
-            }
-            Request::AlterOffsets(name, request, reply) => {
-                let _ = reply.send(self.alter_offsets(&name, request).await);
-            }
-        }
+#[async_trait]
+impl Backend for State {
+    fn worker(&self) -> &Worker {
+        &self.worker
     }
 
-    /// KIP-875 `PATCH`/`DELETE /connectors/{name}/offsets`: by the leader, for a STOPPED
-    /// connector (target state and no tasks).
-    async fn alter_offsets(
-        &mut self,
-        name: &str,
-        request: Option<super::AlterRequest>,
-    ) -> Result<(), HerderError> {
-        self.leader_only()?;
-        let kind = kind_of(self.view.config(name).ok_or_else(|| not_found(name))?);
-        if self.view.target(name) != TargetState::Stopped || !self.view.tasks(name).is_empty() {
-            return Err(offsets::not_stopped(name));
-        }
-        offsets::alter(self.log.as_ref(), &self.offsets, name, kind, request).await
+    fn offset_stores(&self) -> (&dyn Log, &OffsetStore) {
+        (self.log.as_ref(), &self.offsets)
     }
 
-    /// 409 while no assignment is in force (not joined yet, or rebalancing).
-    fn writable(&self) -> Result<(), HerderError> {
-        if !self.group.joined {
-            return Err(HerderError::Forward {
-                url: None,
-                message: "this worker has not joined its group yet".into(),
-            });
-        }
-        if self.group.rebalancing {
-            return Err(HerderError::Rebalancing);
-        }
-        Ok(())
+    fn names(&self) -> Vec<String> {
+        self.view.names().cloned().collect()
     }
 
-    /// Only the leader writes the config topic: elsewhere, the request is forwarded.
-    fn leader_only(&self) -> Result<(), HerderError> {
-        self.writable()?;
-        if self.group.is_leader {
-            return Ok(());
-        }
-        Err(HerderError::Forward {
-            url: self.group.leader_url.clone(),
-            message: "this worker is not the leader".into(),
-        })
+    fn config(&self, name: &str) -> Option<&ConfigMap> {
+        self.view.config(name)
     }
 
-    fn info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
-        let config = self.view.config(name).ok_or_else(|| not_found(name))?;
-        Ok(ConnectorInfo {
-            name: name.to_string(),
-            config: config.clone(),
-            tasks: (0..self.view.tasks(name).len())
-                .map(|task| TaskId {
-                    connector: name.to_string(),
-                    task,
-                })
-                .collect(),
-            kind: kind_of(config),
-        })
+    fn task_configs(&self, name: &str) -> &[ConfigMap] {
+        self.view.tasks(name)
+    }
+
+    fn target(&self, name: &str) -> TargetState {
+        self.view.target(name)
     }
 
     fn status(&self, name: &str) -> Result<ConnectorStatus, HerderError> {
@@ -913,35 +766,53 @@ impl State {
             name: name.to_string(),
             connector,
             tasks,
-            kind: kind_of(config),
+            kind: super::kind_of(config),
         })
+    }
+
+    /// 409 while no assignment is in force (not joined yet, or rebalancing).
+    fn writable(&self) -> Result<(), HerderError> {
+        if !self.group.joined {
+            return Err(HerderError::Forward {
+                url: None,
+                message: "this worker has not joined its group yet".into(),
+            });
+        }
+        if self.group.rebalancing {
+            return Err(HerderError::Rebalancing);
+        }
+        Ok(())
+    }
+
+    /// Only the leader writes the config topic: elsewhere, the request is forwarded.
+    fn admit_write(&self) -> Result<(), HerderError> {
+        self.writable()?;
+        if self.group.is_leader {
+            return Ok(());
+        }
+        Err(HerderError::Forward {
+            url: self.group.leader_url.clone(),
+            message: "this worker is not the leader".into(),
+        })
+    }
+
+    /// KIP-875: offsets change only for a STOPPED connector (target state and no tasks).
+    fn is_stopped(&self, name: &str) -> bool {
+        self.view.target(name) == TargetState::Stopped && self.view.tasks(name).is_empty()
     }
 
     async fn put_config(
         &mut self,
         name: &str,
         config: ConfigMap,
-        allow_replace: bool,
+        _exists: bool,
         initial: Option<TargetState>,
-    ) -> Result<(bool, ConnectorInfo), HerderError> {
-        self.leader_only()?;
-        let config = named_config(name, config)?;
-        let exists = self.view.contains(name);
-        if exists && !allow_replace {
-            return Err(HerderError::AlreadyExists(name.to_string()));
-        }
-        let issues = worker::validate_connector(self.worker.config(), &config);
-        if !issues.is_empty() {
-            return Err(HerderError::InvalidConfig(issues));
-        }
-        let initial = initial.filter(|_| !exists);
+    ) -> Result<(), HerderError> {
         self.configs
             .put_connector_with(name, &config, initial)
             .await
             .map_err(internal)?;
-        self.read_config().await.map_err(internal)?;
-        tracing::info!(connector = %name, created = !exists, "connector config stored");
-        Ok((!exists, self.info(name)?))
+        self.read_config().await.map_err(internal)
     }
 
     async fn put_task_configs(
@@ -949,10 +820,6 @@ impl State {
         name: &str,
         tasks: Vec<ConfigMap>,
     ) -> Result<(), HerderError> {
-        self.leader_only()?;
-        if !self.view.contains(name) {
-            return Err(not_found(name));
-        }
         if self.view.target(name) == TargetState::Stopped {
             // A connector stopped meanwhile has no tasks (KIP-875).
             return Ok(());
@@ -970,10 +837,6 @@ impl State {
     }
 
     async fn delete(&mut self, name: &str) -> Result<(), HerderError> {
-        self.leader_only()?;
-        if !self.view.contains(name) {
-            return Err(not_found(name));
-        }
         let tasks = self.view.tasks(name).len();
         self.configs
             .delete_connector(name)
@@ -994,28 +857,17 @@ impl State {
         if let Err(e) = self.worker.active_topics().reset(name).await {
             tracing::warn!(connector = %name, error = %e, "cannot reset the active topics of a deleted connector");
         }
-        self.read_config().await.map_err(internal)?;
-        tracing::info!(connector = %name, "connector deleted");
-        Ok(())
+        self.read_config().await.map_err(internal)
     }
 
     async fn set_target(&mut self, name: &str, target: TargetState) -> Result<(), HerderError> {
-        self.leader_only()?;
-        if !self.view.contains(name) {
-            return Err(not_found(name));
-        }
-        if self.view.target(name) == target {
-            return Ok(());
-        }
         match target {
             // No tasks, then STOPPED, in one write (KIP-875).
             TargetState::Stopped => self.configs.stop_connector(name).await,
             t => self.configs.put_target_state(name, t).await,
         }
         .map_err(internal)?;
-        self.read_config().await.map_err(internal)?;
-        tracing::info!(connector = %name, target = target.as_str(), "connector target state changed");
-        Ok(())
+        self.read_config().await.map_err(internal)
     }
 
     /// `POST /connectors/{name}/restart` (KIP-745): the leader writes a restart request to
@@ -1026,16 +878,7 @@ impl State {
         name: &str,
         request: RestartRequest,
     ) -> Result<ConnectorStatus, HerderError> {
-        self.leader_only()?;
-        if !self.view.contains(name) {
-            return Err(not_found(name));
-        }
-        if self.view.target(name) == TargetState::Stopped {
-            return Err(HerderError::BadState(format!(
-                "Connector {name} is stopped: resume it instead of restarting it"
-            )));
-        }
-        let mut plan = self.status(name)?;
+        let mut plan = Backend::status(self, name)?;
         let restarting = |s: &mut StateInfo, include: bool| {
             if include && (!request.only_failed || s.state == StatusState::Failed.as_str()) {
                 s.state = StatusState::Restarting.as_str();
@@ -1055,20 +898,16 @@ impl State {
 
     /// `POST /connectors/{name}/tasks/{n}/restart`: by the worker running the task; the
     /// leader knows which one that is.
-    async fn restart_task_request(&mut self, id: &TaskId) -> Result<(), HerderError> {
-        self.writable()?;
-        if !self.view.contains(&id.connector) {
-            return Err(not_found(&id.connector));
-        }
+    async fn restart_task(&mut self, id: &TaskId) -> Result<(), HerderError> {
         if id.task >= self.view.tasks(&id.connector).len() {
             return Err(HerderError::NotFound(format!("Task {id} not found")));
         }
         if self.tasks.contains_key(id) {
-            self.restart_task(id).await;
+            self.restart_local_task(id).await;
             return Ok(());
         }
         if !self.group.is_leader {
-            return self.leader_only();
+            return self.admit_write();
         }
         let owner = self
             .group
@@ -1133,8 +972,8 @@ mod tests {
     async fn requested_reconfigurations_reach_the_config_topic_from_any_worker() {
         use crate::plugins::testing;
         use crate::rest::{self, Loggers, RestState};
-        use ferry_log::{LogConfig, LogManager};
         use ferry_broker::server::{Broker, BrokerConfig};
+        use ferry_log::{LogConfig, LogManager};
 
         let dir = tempfile::tempdir().unwrap();
         let log = Arc::new(LogManager::open(LogConfig::new(dir.path())).unwrap());

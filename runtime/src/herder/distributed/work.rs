@@ -11,9 +11,9 @@ use super::{
     Internal, RECONFIGURE_BACKOFF, RunningConn, RunningTask, State, StatusWrite, status_of,
 };
 use crate::herder::RestartRequest;
+use crate::lifecycle::{TargetState, TaskId, TaskState};
 use crate::storage::configs::ConfigChange;
 use crate::storage::statuses::{State as StatusState, Status, StatusSnapshot, StatusStore};
-use crate::worker::{TargetState, TaskId, TaskState};
 
 /// What to report once work has stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -393,7 +393,7 @@ impl State {
     }
 
     /// Restarts one task this worker runs.
-    pub(super) async fn restart_task(&mut self, id: &TaskId) {
+    pub(super) async fn restart_local_task(&mut self, id: &TaskId) {
         self.put_task_status(id, StatusState::Restarting, None);
         self.stop_tasks(std::slice::from_ref(id), Stopped::Quiet)
             .await;
@@ -525,7 +525,7 @@ impl State {
                     .get(&id)
                     .is_some_and(|t| matches!(t.handle.state(), TaskState::Failed(_)));
                 if !request.only_failed || failed {
-                    self.restart_task(&id).await;
+                    self.restart_local_task(&id).await;
                 }
             }
         }

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::protocol::{Assignment, NO_ERROR};
-use crate::worker::TaskId;
+use crate::lifecycle::TaskId;
 
 /// A set of connectors and tasks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,6 +1,8 @@
-//! Building blocks of distributed mode (issue 7): the `connect` group protocol codec
-//! ([`protocol`]), the leader's incremental cooperative assignor ([`assignor`]) and one
-//! worker's group membership ([`coordinator`]). The distributed herder is assembled on top.
+//! The worker group of distributed mode: how workers find each other through a Kafka group
+//! with protocol type `connect`. The group protocol's codec ([`protocol`]), the leader's
+//! incremental cooperative assignor ([`assignor`]), one worker's membership client
+//! ([`coordinator`]) and the distributed worker's config ([`config`]). The distributed
+//! herder (`herder::distributed`) is built on top of it.
 
 pub mod assignor;
 pub mod config;

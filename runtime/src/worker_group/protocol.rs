@@ -20,7 +20,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::worker::TaskId;
+use crate::lifecycle::TaskId;
 
 /// JoinGroup's `protocol_type` for Connect workers.
 pub const PROTOCOL_TYPE: &str = "connect";

@@ -1,0 +1,241 @@
+//! A task's error policy (Kafka's `RetryWithToleranceOperator`): retries with backoff, then
+//! tolerate (log, dead-letter) or fail.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_api::{ConfigMap, ConnectError, ConnectorType};
+
+use super::config::{
+    DLQ_CONTEXT_HEADERS, DLQ_TOPIC, LOG_ENABLE, LOG_INCLUDE_MESSAGES, RETRY_DELAY_MAX,
+    RETRY_TIMEOUT, TOLERANCE, config_def,
+};
+use super::dead_letter::DeadLetterQueue;
+use super::failure::Failure;
+use crate::log::Log;
+
+/// A task's error policy.
+pub(crate) struct ErrorHandler {
+    task: String,
+    connector: String,
+    tolerate_all: bool,
+    /// `None`: retry forever.
+    retry_timeout: Option<Duration>,
+    retry_delay_max: Duration,
+    log: bool,
+    log_messages: bool,
+    dlq: Option<DeadLetterQueue>,
+}
+
+impl std::fmt::Debug for ErrorHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorHandler")
+            .field("task", &self.task)
+            .field("tolerate_all", &self.tolerate_all)
+            .field("dlq", &self.dlq.as_ref().map(|d| d.topic().clone()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first pause between retries (Kafka's `RetryWithToleranceOperator`).
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(300);
+
+impl ErrorHandler {
+    /// The policy of `config` (a validated connector config) for task `task`.
+    pub(crate) fn new(
+        kind: ConnectorType,
+        config: &ConfigMap,
+        task: String,
+        log: Arc<dyn Log>,
+        default_partitions: u32,
+    ) -> Result<ErrorHandler, ConnectError> {
+        let parsed = config_def(kind).parse_for_use(config)?;
+        let long = |k: &str| parsed.long(k).ok().flatten().unwrap_or(0);
+        let boolean = |k: &str| parsed.boolean(k).ok().flatten().unwrap_or(false);
+        let timeout = long(RETRY_TIMEOUT);
+        let dlq_topic = match kind {
+            ConnectorType::Sink => parsed
+                .string(DLQ_TOPIC)
+                .ok()
+                .flatten()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(Arc::<str>::from),
+            ConnectorType::Source => None,
+        };
+        Ok(ErrorHandler {
+            task,
+            connector: config.get("name").cloned().unwrap_or_default(),
+            tolerate_all: parsed
+                .string(TOLERANCE)
+                .ok()
+                .flatten()
+                .is_some_and(|t| t.eq_ignore_ascii_case("all")),
+            retry_timeout: (timeout >= 0).then(|| Duration::from_millis(timeout as u64)),
+            retry_delay_max: Duration::from_millis(long(RETRY_DELAY_MAX).max(1) as u64),
+            log: boolean(LOG_ENABLE),
+            log_messages: boolean(LOG_INCLUDE_MESSAGES),
+            dlq: dlq_topic.map(|topic| {
+                DeadLetterQueue::new(topic, boolean(DLQ_CONTEXT_HEADERS), log, default_partitions)
+            }),
+        })
+    }
+
+    /// Runs `op`, trying again while it fails with a retriable error and
+    /// `errors.retry.timeout` allows.
+    pub(crate) async fn retry<T>(
+        &self,
+        mut op: impl FnMut() -> Result<T, ConnectError>,
+    ) -> Result<T, ConnectError> {
+        // The clock is read from the first failure on: this runs for every record and stage.
+        let mut deadline = None;
+        let mut delay = FIRST_RETRY_DELAY;
+        loop {
+            match op() {
+                Err(e) if e.is_retriable() => {
+                    let now = tokio::time::Instant::now();
+                    let deadline =
+                        *deadline.get_or_insert_with(|| self.retry_timeout.map(|t| now + t));
+                    let wait = match deadline {
+                        Some(d) if now >= d => return Err(e),
+                        Some(d) => delay.min(d - now),
+                        None => delay,
+                    };
+                    tracing::debug!(task = %self.task, error = %e, ?wait, "retrying a failed operation");
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 2).min(self.retry_delay_max);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Decides about a failed operation: `Ok` means the record is skipped (tolerated,
+    /// logged and dead-lettered as configured); `Err` means the task must fail.
+    pub(crate) async fn handle(&self, failure: Failure<'_>) -> Result<(), ConnectError> {
+        if !self.tolerate_all {
+            return Err(match failure.error {
+                ConnectError::Data(m) => ConnectError::Data(m.clone()),
+                ConnectError::Config(m) => ConnectError::Config(m.clone()),
+                other => ConnectError::Other(other.to_string()),
+            });
+        }
+        if self.log {
+            let record = failure.record;
+            let where_ = record.map_or_else(
+                String::new,
+                |r| {
+                    format!(
+                        ", where consumed record is {{topic='{}', partition={}, offset={}, timestamp={}}}",
+                        r.topic,
+                        r.partition,
+                        r.offset,
+                        r.record.timestamp.unwrap_or(-1)
+                    )
+                },
+            );
+            let message = if self.log_messages {
+                record
+                    .map(|r| {
+                        format!(
+                            "; key={:?}, value={:?}, headers={:?}",
+                            r.record.key.as_deref().map(String::from_utf8_lossy),
+                            r.record.value.as_deref().map(String::from_utf8_lossy),
+                            r.record
+                                .headers
+                                .iter()
+                                .map(|(k, _)| k.as_str())
+                                .collect::<Vec<_>>()
+                        )
+                    })
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            tracing::error!(task = %self.task, stage = failure.stage.name(), class = failure.class,
+                error = %failure.error,
+                "Error encountered in task {}. Executing stage '{}' with class '{}'{where_}{message}.",
+                self.task, failure.stage.name(), failure.class);
+        }
+        if let (Some(dlq), Some(record)) = (&self.dlq, failure.record) {
+            dlq.write(&self.task, &self.connector, &failure, record)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::Stage;
+
+    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn retries_until_the_timeout() {
+        let log: Arc<dyn Log> = Arc::new(
+            crate::log::EmbeddedLog::open(ferry_log::LogConfig::new(
+                tempfile::tempdir().unwrap().path(),
+            ))
+            .unwrap(),
+        );
+        let handler = ErrorHandler::new(
+            ConnectorType::Source,
+            &map(&[
+                ("name", "c"),
+                ("errors.retry.timeout", "500"),
+                ("errors.retry.delay.max.ms", "100"),
+            ]),
+            "c-0".into(),
+            log,
+            1,
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let mut calls = 0;
+        let result: Result<(), _> = handler
+            .retry(|| {
+                calls += 1;
+                Err(ConnectError::Retriable("busy".into()))
+            })
+            .await;
+        assert!(result.is_err());
+        assert!(
+            started.elapsed() >= Duration::from_millis(450),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!((4..=8).contains(&calls), "{calls} calls");
+        let mut calls = 0;
+        let ok = handler
+            .retry(|| {
+                calls += 1;
+                if calls < 2 {
+                    Err(ConnectError::Retriable("busy".into()))
+                } else {
+                    Ok(7)
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(ok, 7);
+        // Not tolerated by default: the original error comes back.
+        let e = ConnectError::Data("bad".into());
+        let err = handler
+            .handle(Failure {
+                stage: Stage::ValueConverter,
+                class: "x",
+                error: &e,
+                record: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "bad");
+    }
+}
