@@ -15,6 +15,7 @@
 //! cause; a restart (REST) starts counting again.
 
 mod config;
+mod offsets;
 mod rows;
 mod task;
 mod writer;

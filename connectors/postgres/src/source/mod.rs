@@ -124,10 +124,7 @@ impl Connector for PostgresSourceConnector {
                             .endpoint
                             .connect(
                                 &format!("ferry-source-{}", monitor_config.connector),
-                                crate::connection::Retry {
-                                    attempts: 1,
-                                    backoff: std::time::Duration::ZERO,
-                                },
+                                crate::connection::Retry::ONCE,
                             )
                             .await
                             .map_err(|e| tracing::warn!(connector = %monitor_config.connector, error = %e, "table monitor cannot connect"))
