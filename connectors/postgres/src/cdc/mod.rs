@@ -8,17 +8,29 @@
 //! (INSERT, UPDATE, DELETE) as Debezium events keyed by primary key, with a tombstone after
 //! each delete.
 //!
-//! The replication protocol is spoken by [`replication`] (sqlx has no CopyBoth support); a
-//! maintained crate that does it all (slot creation with an exported snapshot, feedback
-//! under the caller's control) was not found: `pgwire-replication` is young and owns its
-//! feedback loop, `pg_walstream` needs libpq, supabase's `etl` pulls a fork of
+//! The replication protocol is spoken by its own `replication` module (sqlx has no CopyBoth
+//! support); a maintained crate that does it all (slot creation with an exported snapshot,
+//! feedback under the caller's control) was not found: `pgwire-replication` is young and
+//! owns its feedback loop, `pg_walstream` needs libpq, supabase's `etl` pulls a fork of
 //! tokio-postgres. `postgres-protocol` (of rust-postgres) does the framing and the
 //! authentication.
+//!
+//! The task's modules: `task` (the `SourceTask`), `reader` (the background session and its
+//! reconnects), `slot` (publication and slot management), `snapshot`, `stream`, `events`
+//! (rows and changes into Debezium events), `offset` (the offsets and what they resume),
+//! `envelope` (the event schemas), `pgoutput` (the plugin's messages). Fixed SQL statements
+//! are `.sql` files in `sql/`, next to the modules that run them.
 
 mod config;
 mod envelope;
+mod events;
+mod offset;
 mod pgoutput;
+mod reader;
 mod replication;
+mod slot;
+mod snapshot;
+mod stream;
 mod task;
 
 use std::sync::Arc;
