@@ -22,6 +22,7 @@ mod catalog;
 pub mod cdc;
 mod config;
 mod connection;
+mod connector;
 mod copy;
 mod error;
 pub mod sink;

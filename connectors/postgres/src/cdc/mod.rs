@@ -36,7 +36,7 @@ mod task;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferry_api::{ConfigDef, ConfigIssue, ConfigMap, Connector, ConnectorContext, Result};
+use ferry_api::{ConfigMap, Connector, ConnectorContext, Result};
 
 pub use task::PostgresCdcTask;
 
@@ -48,17 +48,7 @@ pub struct PostgresCdcConnector {
 
 #[async_trait]
 impl Connector for PostgresCdcConnector {
-    fn version(&self) -> &'static str {
-        crate::VERSION
-    }
-
-    fn config_def(&self) -> ConfigDef {
-        config::config_def()
-    }
-
-    fn validate(&self, config: &ConfigMap) -> Vec<ConfigIssue> {
-        config::validate(config)
-    }
+    crate::connector::config_methods!(config);
 
     async fn start(&mut self, _ctx: Arc<dyn ConnectorContext>, config: &ConfigMap) -> Result<()> {
         config::parse(config)?;
