@@ -8,6 +8,14 @@ use sqlx::postgres::PgConnection;
 use crate::error::{Error, Result};
 use crate::types::PgType;
 
+/// A table's columns in order: name, type OID and modifier (a domain's base type's), type
+/// name, NOT NULL, whether it has a default, and its position in the primary key (0 when
+/// not in it). `$1`, `$2`: the schema and table names.
+const TABLE_COLUMNS: &str = include_str!("sql/table_columns.sql");
+/// The schema and name of the tables of every schema but the system ones, without
+/// partitions. `$1`: the `relkind`s wanted, as text.
+const LIST_TABLES: &str = include_str!("sql/list_tables.sql");
+
 /// A table's schema and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct TableId {
@@ -104,27 +112,12 @@ impl TableInfo {
 /// Reads a table's columns and key; `None` if there is no such table.
 pub(crate) async fn table_info(conn: &mut PgConnection, id: &TableId) -> Result<Option<TableInfo>> {
     let context = || format!("reading the columns of table {id}");
-    // Domains are read as their base type.
-    let rows = sqlx::query(
-        "SELECT a.attname::text, \
-                (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END)::int8, \
-                (CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END), \
-                format_type(a.atttypid, a.atttypmod), \
-                a.attnotnull, a.atthasdef, \
-                coalesce((SELECT array_position(i.indkey::int2[], a.attnum) \
-                          FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), 0)::int4 \
-         FROM pg_attribute a \
-         JOIN pg_class c ON c.oid = a.attrelid \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         JOIN pg_type t ON t.oid = a.atttypid \
-         WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
-         ORDER BY a.attnum",
-    )
-    .bind(&id.schema)
-    .bind(&id.table)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| Error::db(context(), e))?;
+    let rows = sqlx::query(TABLE_COLUMNS)
+        .bind(&id.schema)
+        .bind(&id.table)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Error::db(context(), e))?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -163,18 +156,11 @@ pub(crate) async fn list_tables(
     relkinds: &[char],
 ) -> Result<Vec<TableId>> {
     let kinds: Vec<String> = relkinds.iter().map(|k| k.to_string()).collect();
-    let rows = sqlx::query(
-        "SELECT n.nspname::text, c.relname::text FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind::text = ANY($1) AND NOT c.relispartition \
-           AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-           AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
-         ORDER BY 1, 2",
-    )
-    .bind(&kinds)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| Error::db("listing tables", e))?;
+    let rows = sqlx::query(LIST_TABLES)
+        .bind(&kinds)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Error::db("listing tables", e))?;
     rows.into_iter()
         .map(|r| {
             Ok(TableId::new(

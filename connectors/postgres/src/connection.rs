@@ -199,6 +199,14 @@ pub(crate) struct Retry {
     pub(crate) backoff: Duration,
 }
 
+impl Retry {
+    /// A single attempt, for callers that retry in their own loop.
+    pub(crate) const ONCE: Retry = Retry {
+        attempts: 1,
+        backoff: Duration::ZERO,
+    };
+}
+
 /// A URL with its password removed, for messages.
 pub(crate) fn redact(url: &str) -> String {
     let mut out = url.to_string();

@@ -11,6 +11,17 @@ use crate::error::{Error, Result};
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 
+/// The statement that streams the rows of `query` out in this format.
+pub(crate) fn copy_out(query: &str) -> String {
+    format!("COPY ({query}) TO STDOUT (FORMAT binary)")
+}
+
+/// The statement that streams rows in this format into `target` (a table, optionally
+/// followed by its column list).
+pub(crate) fn copy_in(target: &str) -> String {
+    format!("COPY {target} FROM STDIN (FORMAT binary)")
+}
+
 /// Reads tuples from COPY chunks as they arrive.
 #[derive(Debug, Default)]
 pub(crate) struct CopyReader {

@@ -11,12 +11,18 @@
 //!
 //! Queries go through `sqlx`; the CDC source speaks the streaming replication protocol
 //! itself ([`cdc`] explains why). Values are decoded from and encoded to Postgres' wire
-//! formats by [`types`], whose mapping to Connect types the README documents.
+//! formats by the `types` module, whose mapping to Connect types the README documents.
+//!
+//! SQL: a statement whose text is fixed is a `.sql` file in a `sql/` folder next to the
+//! module that runs it, loaded with `include_str!` into a named constant; a statement that
+//! names tables or columns from the config or the catalog is built in code, where it is
+//! used (the binary COPY statements by `copy_in` / `copy_out`).
 
 mod catalog;
 pub mod cdc;
 mod config;
 mod connection;
+mod connector;
 mod copy;
 mod error;
 pub mod sink;

@@ -8,23 +8,35 @@
 //! (INSERT, UPDATE, DELETE) as Debezium events keyed by primary key, with a tombstone after
 //! each delete.
 //!
-//! The replication protocol is spoken by [`replication`] (sqlx has no CopyBoth support); a
-//! maintained crate that does it all (slot creation with an exported snapshot, feedback
-//! under the caller's control) was not found: `pgwire-replication` is young and owns its
-//! feedback loop, `pg_walstream` needs libpq, supabase's `etl` pulls a fork of
+//! The replication protocol is spoken by its own `replication` module (sqlx has no CopyBoth
+//! support); a maintained crate that does it all (slot creation with an exported snapshot,
+//! feedback under the caller's control) was not found: `pgwire-replication` is young and
+//! owns its feedback loop, `pg_walstream` needs libpq, supabase's `etl` pulls a fork of
 //! tokio-postgres. `postgres-protocol` (of rust-postgres) does the framing and the
 //! authentication.
+//!
+//! The task's modules: `task` (the `SourceTask`), `reader` (the background session and its
+//! reconnects), `slot` (publication and slot management), `snapshot`, `stream`, `events`
+//! (rows and changes into Debezium events), `offset` (the offsets and what they resume),
+//! `envelope` (the event schemas), `pgoutput` (the plugin's messages). Fixed SQL statements
+//! are `.sql` files in `sql/`, next to the modules that run them.
 
 mod config;
 mod envelope;
+mod events;
+mod offset;
 mod pgoutput;
+mod reader;
 mod replication;
+mod slot;
+mod snapshot;
+mod stream;
 mod task;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferry_api::{ConfigDef, ConfigIssue, ConfigMap, Connector, ConnectorContext, Result};
+use ferry_api::{ConfigMap, Connector, ConnectorContext, Result};
 
 pub use task::PostgresCdcTask;
 
@@ -36,17 +48,7 @@ pub struct PostgresCdcConnector {
 
 #[async_trait]
 impl Connector for PostgresCdcConnector {
-    fn version(&self) -> &'static str {
-        crate::VERSION
-    }
-
-    fn config_def(&self) -> ConfigDef {
-        config::config_def()
-    }
-
-    fn validate(&self, config: &ConfigMap) -> Vec<ConfigIssue> {
-        config::validate(config)
-    }
+    crate::connector::config_methods!(config);
 
     async fn start(&mut self, _ctx: Arc<dyn ConnectorContext>, config: &ConfigMap) -> Result<()> {
         config::parse(config)?;

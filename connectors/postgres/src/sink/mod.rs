@@ -15,6 +15,7 @@
 //! cause; a restart (REST) starts counting again.
 
 mod config;
+mod offsets;
 mod rows;
 mod task;
 mod writer;
@@ -22,7 +23,7 @@ mod writer;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferry_api::{ConfigDef, ConfigIssue, ConfigMap, Connector, ConnectorContext, Result};
+use ferry_api::{ConfigMap, Connector, ConnectorContext, Result};
 
 pub use task::PostgresSinkTask;
 
@@ -34,17 +35,7 @@ pub struct PostgresSinkConnector {
 
 #[async_trait]
 impl Connector for PostgresSinkConnector {
-    fn version(&self) -> &'static str {
-        crate::VERSION
-    }
-
-    fn config_def(&self) -> ConfigDef {
-        config::config_def()
-    }
-
-    fn validate(&self, config: &ConfigMap) -> Vec<ConfigIssue> {
-        config::validate(config)
-    }
+    crate::connector::config_methods!(config);
 
     async fn start(&mut self, _ctx: Arc<dyn ConnectorContext>, config: &ConfigMap) -> Result<()> {
         config::parse(config)?;

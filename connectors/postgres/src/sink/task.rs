@@ -12,15 +12,21 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use ferry_api::{ConfigMap, ConnectError, SinkRecord, SinkTask, SinkTaskContext, TopicPartition};
+use sqlx::Connection;
 use sqlx::postgres::PgConnection;
-use sqlx::{Connection, Row};
 
 use super::config::{self, InsertMode, SinkConfig};
+use super::offsets;
 use super::rows::{Shape, shape_of};
 use super::writer::{self, Encoded, Group, Rejected, Tables};
 use crate::catalog::TableId;
 use crate::connection::Retry;
 use crate::error::{Error, Result};
+
+/// Lets one record's write fail without the rest of its transaction, when a batch is
+/// written record by record to find the records that do not fit.
+const SAVEPOINT: &str = include_str!("sql/savepoint.sql");
+const ROLLBACK_TO_SAVEPOINT: &str = include_str!("sql/rollback_to_savepoint.sql");
 
 /// The sink task.
 #[derive(Default)]
@@ -79,19 +85,16 @@ impl PostgresSinkTask {
             .ok_or_else(|| Error::Schema("no connection".into()))
     }
 
-    fn offsets_table(config: &SinkConfig) -> TableId {
-        TableId::parse(&config.offsets_table, "public")
-    }
-
-    /// Reports records that do not fit; an error means the task must fail.
-    async fn report(&self, rejected: Vec<Rejected<'_>>) -> Result<(), ConnectError> {
+    /// Reports records that do not fit; an error means the task must fail. A function of
+    /// the context alone, so it can run while a transaction holds the connection.
+    async fn report(
+        context: Option<&Arc<dyn SinkTaskContext>>,
+        rejected: Vec<Rejected<'_>>,
+    ) -> Result<(), ConnectError> {
         if rejected.is_empty() {
             return Ok(());
         }
-        let reporter = self
-            .context
-            .as_ref()
-            .and_then(|c| c.errant_record_reporter());
+        let reporter = context.and_then(|c| c.errant_record_reporter());
         for (record, error) in rejected {
             let error = ConnectError::Data(error.to_string());
             match &reporter {
@@ -275,7 +278,9 @@ impl PostgresSinkTask {
         if report {
             // Reported before anything commits: without tolerance this fails the task and
             // the whole batch stays unwritten.
-            self.report(rejected).await.map_err(Failure::Report)?;
+            Self::report(self.context.as_ref(), rejected)
+                .await
+                .map_err(Failure::Report)?;
         }
         Ok(Some(encoded))
     }
@@ -456,14 +461,14 @@ impl PostgresSinkTask {
                     // Already reported by the batch's encoding.
                     continue;
                 }
-                sqlx::query("SAVEPOINT ferry_record")
+                sqlx::query(SAVEPOINT)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| Error::db("setting a savepoint", e))?;
                 match encoded.execute(&mut tx, &group.table).await {
                     Ok(()) => {}
                     Err(e) if writer::is_record_error(&e) => {
-                        sqlx::query("ROLLBACK TO SAVEPOINT ferry_record")
+                        sqlx::query(ROLLBACK_TO_SAVEPOINT)
                             .execute(&mut *tx)
                             .await
                             .map_err(|e| Error::db("rolling back to a savepoint", e))?;
@@ -484,19 +489,11 @@ impl PostgresSinkTask {
             }
         }
         // Reported before the commit, as in the batch path.
-        let reporter = self
-            .context
-            .as_ref()
-            .and_then(|c| c.errant_record_reporter());
-        for (record, error) in rejected {
-            let error = ConnectError::Data(error.to_string());
-            match &reporter {
-                Some(r) => r.report(record, &error).await.map_err(Failure::Report)?,
-                None => return Err(Failure::Report(error)),
-            }
-        }
+        Self::report(self.context.as_ref(), rejected)
+            .await
+            .map_err(Failure::Report)?;
         if config.exactly_once {
-            store_offsets(&mut tx, config, offsets).await?;
+            offsets::store(&mut tx, config, offsets).await?;
         }
         tx.commit()
             .await
@@ -528,7 +525,7 @@ async fn commit_batch(
         e.execute(&mut tx, &table).await?;
     }
     if config.exactly_once {
-        store_offsets(&mut tx, config, offsets).await?;
+        offsets::store(&mut tx, config, offsets).await?;
     }
     tx.commit()
         .await
@@ -648,50 +645,6 @@ fn build_groups<'r>(
     (groups, rejected)
 }
 
-async fn ensure_offsets_table(conn: &mut PgConnection, config: &SinkConfig) -> Result<()> {
-    let table = PostgresSinkTask::offsets_table(config);
-    let sql = format!(
-        "CREATE TABLE IF NOT EXISTS {} (connector text NOT NULL, topic text NOT NULL, \
-         \"partition\" integer NOT NULL, next_offset bigint NOT NULL, \
-         PRIMARY KEY (connector, topic, \"partition\"))",
-        table.quoted()
-    );
-    sqlx::query(&sql)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| Error::db(format!("creating the offsets table {table}"), e))?;
-    Ok(())
-}
-
-async fn store_offsets(
-    conn: &mut PgConnection,
-    config: &SinkConfig,
-    offsets: &HashMap<TopicPartition, i64>,
-) -> Result<()> {
-    if offsets.is_empty() {
-        return Ok(());
-    }
-    let table = PostgresSinkTask::offsets_table(config);
-    let topics: Vec<String> = offsets.keys().map(|tp| tp.topic.to_string()).collect();
-    let partitions: Vec<i32> = offsets.keys().map(|tp| tp.partition).collect();
-    let next: Vec<i64> = offsets.values().copied().collect();
-    let sql = format!(
-        "INSERT INTO {} (connector, topic, \"partition\", next_offset) \
-         SELECT $1, * FROM unnest($2::text[], $3::int4[], $4::int8[]) \
-         ON CONFLICT (connector, topic, \"partition\") DO UPDATE SET next_offset = EXCLUDED.next_offset",
-        table.quoted()
-    );
-    sqlx::query(&sql)
-        .bind(&config.connector)
-        .bind(&topics)
-        .bind(&partitions)
-        .bind(&next)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| Error::db(format!("storing offsets in {table}"), e))?;
-    Ok(())
-}
-
 #[async_trait]
 impl SinkTask for PostgresSinkTask {
     async fn start(
@@ -712,29 +665,9 @@ impl SinkTask for PostgresSinkTask {
             return Ok(());
         }
         let conn = self.connection(config.connect_retry).await?;
-        ensure_offsets_table(conn, &config).await?;
-        let table = Self::offsets_table(&config);
-        let rows = sqlx::query(&format!(
-            "SELECT topic, \"partition\", next_offset FROM {} WHERE connector = $1",
-            table.quoted()
-        ))
-        .bind(&config.connector)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| Error::db(format!("reading offsets from {table}"), e))?;
-        let mut stored = HashMap::new();
-        for row in rows {
-            let topic: String = row
-                .try_get(0)
-                .map_err(|e| Error::db("reading offsets", e))?;
-            let partition: i32 = row
-                .try_get(1)
-                .map_err(|e| Error::db("reading offsets", e))?;
-            let next: i64 = row
-                .try_get(2)
-                .map_err(|e| Error::db("reading offsets", e))?;
-            stored.insert(TopicPartition::new(topic, partition), next);
-        }
+        offsets::ensure_table(conn, &config).await?;
+        let stored = offsets::load(conn, &config).await?;
+        let table = offsets::table(&config);
         for tp in partitions {
             if let Some(next) = stored.get(tp) {
                 tracing::info!(connector = %config.connector, partition = %tp, offset = next,

@@ -20,10 +20,10 @@ use sqlx::postgres::{PgConnection, PgDatabaseError};
 use super::config::{InsertMode, SinkConfig};
 use super::rows::{Field, Shape, sql_type};
 use crate::catalog::{ColumnInfo, TableId, TableInfo, quote_ident, table_info};
-use crate::copy::CopyWriter;
+use crate::copy::{CopyWriter, copy_in};
 use crate::error::{Error, Result};
 use crate::types::PgType;
-use crate::types::binary::encode::encode;
+use crate::types::binary::encode::{encode, text_of};
 
 /// Rows of one table and shape, all written the same way.
 #[derive(Debug)]
@@ -232,10 +232,7 @@ impl Tables {
         };
         let target = table_name(config, &info.id);
         if direct {
-            let sql_copy = format!(
-                "COPY {target} ({}) FROM STDIN (FORMAT binary)",
-                column_list("", false)
-            );
+            let sql_copy = copy_in(&format!("{target} ({})", column_list("", false)));
             return Ok(Some((
                 Encoded {
                     sql_copy,
@@ -252,7 +249,7 @@ impl Tables {
         else {
             return Ok(None);
         };
-        let sql_copy = format!("COPY {stage} FROM STDIN (FORMAT binary)");
+        let sql_copy = copy_in(&stage);
         let keys: Vec<&ColumnInfo> = columns
             .iter()
             .filter(|(f, _)| f.key)
@@ -524,18 +521,21 @@ async fn evolve_table(
     Ok(())
 }
 
+/// A schema's default value as a column default: strings quoted, numbers and booleans in
+/// their text form, anything else left out.
 fn default_literal(value: &Value) -> Option<String> {
-    Some(match value {
-        Value::Boolean(b) => b.to_string(),
-        Value::Int8(_) | Value::Int16(_) | Value::Int32(_) | Value::Int64(_) => {
-            value.as_i64()?.to_string()
-        }
-        Value::Float32(f) => f.to_string(),
-        Value::Float64(f) => f.to_string(),
-        Value::Decimal(d) => d.to_plain_string(),
-        Value::String(s) => crate::catalog::quote_literal(s.as_str()),
-        _ => return None,
-    })
+    match value {
+        Value::String(s) => Some(crate::catalog::quote_literal(s.as_str())),
+        Value::Boolean(_)
+        | Value::Int8(_)
+        | Value::Int16(_)
+        | Value::Int32(_)
+        | Value::Int64(_)
+        | Value::Float32(_)
+        | Value::Float64(_)
+        | Value::Decimal(_) => text_of(value, None),
+        _ => None,
+    }
 }
 
 /// A database error described for users: the server's message, detail and column.
@@ -570,4 +570,29 @@ pub(crate) fn is_record_error(e: &Error) -> bool {
 pub(crate) fn is_schema_gone(e: &Error) -> bool {
     e.sqlstate()
         .is_some_and(|code| matches!(code.as_str(), "42P01" | "42703"))
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_api::logical::Decimal;
+
+    use super::*;
+
+    #[test]
+    fn column_defaults_from_schema_defaults() {
+        assert_eq!(default_literal(&Value::Boolean(true)), Some("true".into()));
+        assert_eq!(default_literal(&Value::Int16(-7)), Some("-7".into()));
+        assert_eq!(default_literal(&Value::Float64(1.5)), Some("1.5".into()));
+        assert_eq!(
+            default_literal(&Value::Decimal(Decimal::from_i128(-1025, 2))),
+            Some("-10.25".into())
+        );
+        assert_eq!(
+            default_literal(&Value::from("it's")),
+            Some("'it''s'".into())
+        );
+        // Only scalars have a text form a column default can take.
+        assert_eq!(default_literal(&Value::Date(0)), None);
+        assert_eq!(default_literal(&Value::Null), None);
+    }
 }

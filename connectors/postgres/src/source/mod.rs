@@ -20,7 +20,7 @@ mod task;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use ferry_api::{ConfigDef, ConfigIssue, ConfigMap, Connector, ConnectorContext, Result};
+use ferry_api::{ConfigMap, Connector, ConnectorContext, Result};
 use sqlx::postgres::PgConnection;
 
 pub use task::PostgresSourceTask;
@@ -83,17 +83,7 @@ async fn discover(conn: &mut PgConnection, config: &SourceConfig) -> crate::Resu
 
 #[async_trait]
 impl Connector for PostgresSourceConnector {
-    fn version(&self) -> &'static str {
-        crate::VERSION
-    }
-
-    fn config_def(&self) -> ConfigDef {
-        config::config_def()
-    }
-
-    fn validate(&self, config: &ConfigMap) -> Vec<ConfigIssue> {
-        config::validate(config)
-    }
+    crate::connector::config_methods!(config);
 
     async fn start(
         &mut self,
@@ -124,10 +114,7 @@ impl Connector for PostgresSourceConnector {
                             .endpoint
                             .connect(
                                 &format!("ferry-source-{}", monitor_config.connector),
-                                crate::connection::Retry {
-                                    attempts: 1,
-                                    backoff: std::time::Duration::ZERO,
-                                },
+                                crate::connection::Retry::ONCE,
                             )
                             .await
                             .map_err(|e| tracing::warn!(connector = %monitor_config.connector, error = %e, "table monitor cannot connect"))

@@ -21,11 +21,14 @@ use sqlx::{Column as _, Executor, Statement, TypeInfo as _};
 
 use super::config::{Mode, SourceConfig};
 use crate::catalog::{TableId, quote_ident, table_info};
-use crate::copy::CopyReader;
+use crate::copy::{CopyReader, copy_out};
 use crate::error::{Error, Result};
 use crate::types::calendar::format_timestamp;
 use crate::types::mapping::Column;
 use crate::types::{Kind, PgType, PgValue, binary};
+
+/// The database's clock, in microseconds since the epoch.
+const DATABASE_NOW: &str = include_str!("sql/database_now.sql");
 
 /// What one querier reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,13 +169,7 @@ impl Querier {
             .into_iter()
             .map(|(name, pg, optional)| {
                 // Types without a binary decoder are read as text.
-                let (kind, cast) = match &pg.kind {
-                    Kind::Array(_) if !pg.kind.is_native() => {
-                        (Kind::Array(Box::new(Kind::Text)), Some("text[]"))
-                    }
-                    k if !k.is_native() => (Kind::Text, Some("text")),
-                    k => (k.clone(), None),
-                };
+                let (kind, cast) = pg.kind.read_as();
                 let read = PgType {
                     kind: kind.clone(),
                     ..pg
@@ -501,10 +498,10 @@ impl Querier {
         } else {
             format!(" {}", config.query_suffix.trim())
         };
-        format!(
-            "COPY (SELECT {} FROM {from}{criteria}{order}{suffix}) TO STDOUT (FORMAT binary)",
+        copy_out(&format!(
+            "SELECT {} FROM {from}{criteria}{order}{suffix}",
             select.join(", ")
-        )
+        ))
     }
 }
 
@@ -522,7 +519,7 @@ fn incrementing_value(v: &PgValue) -> Option<i64> {
 
 /// The database's current time, in microseconds since the epoch.
 async fn database_now(conn: &mut PgConnection) -> Result<i64> {
-    let row: (i64,) = sqlx::query_as("SELECT (extract(epoch FROM now()) * 1000000)::int8")
+    let row: (i64,) = sqlx::query_as(DATABASE_NOW)
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| Error::db("reading the database time", e))?;

@@ -115,6 +115,19 @@ impl Kind {
             _ => true,
         }
     }
+
+    /// What a source reads values of this kind as: the kind itself when it is decoded
+    /// natively, otherwise text (an array of text for an array), with the cast a query
+    /// applies to the column to get that (`text`, `text[]`).
+    pub(crate) fn read_as(&self) -> (Kind, Option<&'static str>) {
+        match self {
+            Kind::Array(_) if !self.is_native() => {
+                (Kind::Array(Box::new(Kind::Text)), Some("text[]"))
+            }
+            k if !k.is_native() => (Kind::Text, Some("text")),
+            k => (k.clone(), None),
+        }
+    }
 }
 
 /// The element OID of the built-in array types.
@@ -308,6 +321,12 @@ mod tests {
         );
         assert_eq!(Kind::of_oid(1007), Kind::Array(Box::new(Kind::Int4)));
         assert!(!Kind::of_oid(869).is_native());
+        assert_eq!(Kind::Int4.read_as(), (Kind::Int4, None));
+        assert_eq!(Kind::Other.read_as(), (Kind::Text, Some("text")));
+        assert_eq!(
+            Kind::Array(Box::new(Kind::Other)).read_as(),
+            (Kind::Array(Box::new(Kind::Text)), Some("text[]"))
+        );
     }
 
     #[test]
