@@ -75,6 +75,9 @@ enum Command {
     /// Manage the connectors of a running worker through its REST API.
     #[command(after_help = CONNECTORS_EXAMPLES)]
     Connectors(ferry_runtime::cli::ConnectorsArgs),
+    /// Print reference docs generated from the code (`ferry docs --out
+    /// docs/configuration.md` rewrites the repository's config reference).
+    Docs(ferry_runtime::cli::docs::DocsArgs),
     /// Run the built-in log alone, serving the Kafka protocol to any Kafka client.
     Broker {
         /// Address of the Kafka-protocol listener (port 0 picks a free port).
@@ -140,6 +143,7 @@ fn main() -> ExitCode {
                 run_standalone(worker, connectors, loggers).await
             }
             Command::Distributed { worker } => run_distributed(worker, loggers).await,
+            Command::Docs(args) => write_docs(&args),
             Command::Connectors(args) => ferry_runtime::cli::run(args).await.map_err(Into::into),
             Command::Broker {
                 listen,
@@ -156,6 +160,21 @@ fn main() -> ExitCode {
                 eprintln!("error: {line}");
             }
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_docs(args: &ferry_runtime::cli::docs::DocsArgs) -> anyhow::Result<()> {
+    let text = ferry_runtime::cli::docs::render(args.topic);
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            use std::io::Write as _;
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .context("cannot write to stdout")
         }
     }
 }

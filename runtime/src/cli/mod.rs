@@ -13,6 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::config;
 
+pub mod docs;
+
 /// Why a `ferry connectors` command failed (exit code 1).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
