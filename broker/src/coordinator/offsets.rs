@@ -178,4 +178,42 @@ mod tests {
         assert!(decode_key(Bytes::from_static(&[0, 1, 0])).is_err());
         assert!(decode_value(Bytes::from_static(&[0, 3, 0])).is_err());
     }
+
+    /// `OffsetCommitValue` v0 and v2 (Kafka before 2.1): offset, metadata, commit
+    /// timestamp, no leader epoch; v1 adds an expire timestamp after them. All read with
+    /// leader epoch -1.
+    #[test]
+    fn value_versions_0_to_2_have_no_leader_epoch() {
+        #[rustfmt::skip]
+        let v0 = [
+            0, 0, // version 0
+            0, 0, 0, 0, 0, 0, 0, 5, // offset 5
+            0, 1, b'm', // metadata "m"
+            0, 0, 0, 0, 0, 0, 0, 9, // commit timestamp 9
+        ];
+        let want = OffsetValue {
+            offset: 5,
+            leader_epoch: -1,
+            metadata: "m".into(),
+            commit_timestamp: 9,
+        };
+        assert_eq!(decode_value(Bytes::copy_from_slice(&v0)).unwrap(), want);
+        let mut v2 = v0;
+        v2[1] = 2;
+        assert_eq!(decode_value(Bytes::copy_from_slice(&v2)).unwrap(), want);
+        let mut v1 = v0.to_vec();
+        v1[1] = 1;
+        v1.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 10]); // expire timestamp
+        assert_eq!(decode_value(Bytes::from(v1)).unwrap(), want);
+        // Key version 0 has version 1's layout.
+        let key = [0, 0, 0, 1, b'g', 0, 1, b't', 0, 0, 0, 3];
+        assert_eq!(
+            decode_key(Bytes::copy_from_slice(&key)).unwrap(),
+            Some(OffsetKey {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: 3
+            })
+        );
+    }
 }
