@@ -341,3 +341,15 @@ async fn offset_delete_forgets_offsets_of_groups_without_members() {
     let (_log, c) = open(dir.path());
     assert!(c.fetch_offsets("connect-sink", None).is_empty());
 }
+
+/// Kafka's `GroupCoordinatorService.partitionFor` is `Utils.abs(groupId.hashCode()) %
+/// partitions`, `Utils.abs` being the absolute value (0 for `i32::MIN`). These groups hash to
+/// negative numbers (`"my-group"`: -1906497762), where the absolute value and clearing the
+/// sign bit give different partitions. A failing expectation: Ferry clears the sign bit.
+#[test]
+fn offsets_partition_is_kafkas_utils_abs_of_the_hash() {
+    assert_eq!(offsets_partition("my-group", 50), 12);
+    assert_eq!(offsets_partition("connect-local-file-sink", 50), 7);
+    // "polygenelubricants".hashCode() is i32::MIN, whose Utils.abs is 0.
+    assert_eq!(offsets_partition("polygenelubricants", 50), 0);
+}
