@@ -766,4 +766,21 @@ mod tests {
         assert_eq!(view.target("c"), TargetState::Stopped);
         assert_eq!(view.offset(), 5);
     }
+
+    /// Kafka's `KafkaConfigBackingStore` logs a target state whose name it does not know and
+    /// keeps the previous one. A failing expectation: Ferry reads an unknown name as STARTED.
+    #[test]
+    fn an_unknown_target_state_is_ignored_as_kafka_does() {
+        let mut view = ConfigState::new();
+        view.apply(0, "connector-c", Some(br#"{"properties":{"name":"c"}}"#));
+        view.apply(1, "target-state-c", Some(br#"{"state":"PAUSED"}"#));
+        assert_eq!(view.target("c"), TargetState::Paused);
+        let change = view.apply(
+            2,
+            "target-state-c",
+            Some(br#"{"state":"PAUSED","state.v2":"HIBERNATING"}"#),
+        );
+        assert_eq!(change, None);
+        assert_eq!(view.target("c"), TargetState::Paused);
+    }
 }
