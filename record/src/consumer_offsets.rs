@@ -15,13 +15,15 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// The internal topic of committed offsets, as in Kafka.
 pub const TOPIC: &str = "__consumer_offsets";
 
-/// The partition of [`TOPIC`] that holds `group`'s offsets: Java's `String.hashCode` of the
-/// group id, sign bit cleared, modulo the partition count (Kafka's `partitionFor`).
+/// The partition of [`TOPIC`] that holds `group`'s offsets, as Kafka's `partitionFor`:
+/// `Utils.abs(groupId.hashCode()) % partitions`, where `Utils.abs` is the absolute value
+/// and 0 for `i32::MIN` (not the sign bit cleared: the two differ for negative hashes).
 pub fn partition_for_group(group: &str, partitions: u32) -> i32 {
     let h = group.encode_utf16().fold(0i32, |h, c| {
         h.wrapping_mul(31).wrapping_add(i32::from(c as i16))
     });
-    ((h & 0x7fff_ffff) as u32 % partitions.max(1)) as i32
+    let abs = if h == i32::MIN { 0 } else { h.unsigned_abs() };
+    (abs % partitions.max(1)) as i32
 }
 
 /// A malformed key or value.
@@ -153,11 +155,17 @@ pub fn decode_value(mut value: Bytes) -> Result<OffsetValue, FormatError> {
 mod tests {
     use super::*;
 
+    /// Kafka's `GroupCoordinatorService.partitionFor` is `Utils.abs(groupId.hashCode()) %
+    /// partitions`. `"abc".hashCode()` is 96354; `"my-group"` hashes to -1906497762, where the
+    /// absolute value and clearing the sign bit give different partitions.
     #[test]
-    fn group_partition_is_javas_string_hash() {
-        // "abc".hashCode() == 96354
+    fn group_partition_is_kafkas_utils_abs_of_the_hash() {
         assert_eq!(partition_for_group("abc", 50), 96354 % 50);
         assert_eq!(partition_for_group("anything", 1), 0);
+        assert_eq!(partition_for_group("my-group", 50), 12);
+        assert_eq!(partition_for_group("connect-local-file-sink", 50), 7);
+        // "polygenelubricants".hashCode() is i32::MIN, whose Utils.abs is 0.
+        assert_eq!(partition_for_group("polygenelubricants", 50), 0);
     }
 
     #[test]
@@ -196,5 +204,43 @@ mod tests {
         );
         assert!(decode_key(Bytes::from_static(&[0, 1, 0])).is_err());
         assert!(decode_value(Bytes::from_static(&[0, 3, 0])).is_err());
+    }
+
+    /// `OffsetCommitValue` v0 and v2 (Kafka before 2.1): offset, metadata, commit
+    /// timestamp, no leader epoch; v1 adds an expire timestamp after them. All read with
+    /// leader epoch -1.
+    #[test]
+    fn value_versions_0_to_2_have_no_leader_epoch() {
+        #[rustfmt::skip]
+        let v0 = [
+            0, 0, // version 0
+            0, 0, 0, 0, 0, 0, 0, 5, // offset 5
+            0, 1, b'm', // metadata "m"
+            0, 0, 0, 0, 0, 0, 0, 9, // commit timestamp 9
+        ];
+        let want = OffsetValue {
+            offset: 5,
+            leader_epoch: -1,
+            metadata: "m".into(),
+            commit_timestamp: 9,
+        };
+        assert_eq!(decode_value(Bytes::copy_from_slice(&v0)).unwrap(), want);
+        let mut v2 = v0;
+        v2[1] = 2;
+        assert_eq!(decode_value(Bytes::copy_from_slice(&v2)).unwrap(), want);
+        let mut v1 = v0.to_vec();
+        v1[1] = 1;
+        v1.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 10]); // expire timestamp
+        assert_eq!(decode_value(Bytes::from(v1)).unwrap(), want);
+        // Key version 0 has version 1's layout.
+        let key = [0, 0, 0, 1, b'g', 0, 1, b't', 0, 0, 0, 3];
+        assert_eq!(
+            decode_key(Bytes::copy_from_slice(&key)).unwrap(),
+            Some(OffsetKey {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: 3
+            })
+        );
     }
 }

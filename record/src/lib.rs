@@ -575,4 +575,103 @@ mod tests {
             }
         }
     }
+
+    /// The v2 batch header as Kafka's `DefaultRecordBatch` lays it out (the byte positions
+    /// below are the protocol spec's, written out here rather than taken from this crate):
+    /// each field, given a distinct value, reads back through its accessor.
+    #[test]
+    fn v2_header_fields_sit_at_kafkas_byte_positions() {
+        let mut v = unhex(GOLDEN);
+        let mut put = |at: usize, bytes: &[u8]| v[at..at + bytes.len()].copy_from_slice(bytes);
+        put(0, &0x0102_0304_0506_0708_i64.to_be_bytes()); // baseOffset
+        put(12, &0x1112_1314_i32.to_be_bytes()); // partitionLeaderEpoch
+        put(27, &0x2122_2324_2526_2728_i64.to_be_bytes()); // baseTimestamp
+        put(35, &0x3132_3334_3536_3738_i64.to_be_bytes()); // maxTimestamp
+        put(43, &0x4142_4344_4546_4748_i64.to_be_bytes()); // producerId
+        put(51, &0x5152_i16.to_be_bytes()); // producerEpoch
+        put(53, &0x6162_6364_i32.to_be_bytes()); // baseSequence
+        let crc = crc32c::crc32c(&v[21..]);
+        v[17..21].copy_from_slice(&crc.to_be_bytes());
+        let b = RecordBatch::parse(Bytes::from(v)).unwrap();
+        b.validate().unwrap();
+        assert_eq!(b.base_offset(), 0x0102_0304_0506_0708);
+        assert_eq!(
+            b.size_in_bytes(),
+            12 + 73,
+            "batchLength at 8 counts from byte 12"
+        );
+        assert_eq!(b.partition_leader_epoch(), 0x1112_1314);
+        assert_eq!(b.magic(), 2, "magic at 16");
+        assert_eq!(b.crc(), crc);
+        assert_eq!(b.attributes(), 0, "attributes at 21");
+        assert_eq!(b.last_offset_delta(), 1, "lastOffsetDelta at 23");
+        assert_eq!(b.base_timestamp(), 0x2122_2324_2526_2728);
+        assert_eq!(b.max_timestamp(), 0x3132_3334_3536_3738);
+        assert_eq!(b.producer_id(), 0x4142_4344_4546_4748);
+        assert_eq!(b.producer_epoch(), 0x5152);
+        assert_eq!(b.base_sequence(), 0x6162_6364);
+        assert_eq!(b.count(), 2, "records count at 57");
+        assert_eq!(BATCH_HEADER_SIZE, 61, "records start at 61");
+        assert_eq!(LOG_OVERHEAD, 12);
+    }
+
+    /// The CRC is a CRC-32C (Castagnoli) of the bytes from attributes (21) to the end of the
+    /// batch: baseOffset, batchLength, partitionLeaderEpoch and magic are outside it, so a
+    /// broker assigns offsets and leader epochs without recomputing it.
+    #[test]
+    fn crc32c_covers_attributes_to_the_end_of_the_batch() {
+        let golden = unhex(GOLDEN);
+        assert_eq!(golden[17..21], crc32c::crc32c(&golden[21..]).to_be_bytes());
+        for outside in (0..8).chain(12..16) {
+            let mut v = golden.clone();
+            v[outside] ^= 0x5a;
+            let b = RecordBatch::parse(Bytes::from(v)).unwrap();
+            assert!(b.crc_valid(), "byte {outside} is not covered");
+        }
+        for inside in [21, 22, 23, 57, 60, 61, golden.len() - 1] {
+            let mut v = golden.clone();
+            v[inside] ^= 0x01;
+            let b = RecordBatch::parse(Bytes::from(v)).unwrap();
+            assert!(!b.crc_valid(), "byte {inside} is covered");
+        }
+    }
+
+    /// Kafka's attribute bits: 0–2 the codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), 3 the
+    /// timestamp type (1 = LogAppendTime: every record's timestamp is the batch's
+    /// maxTimestamp), 4 transactional, 5 control (transaction markers).
+    #[test]
+    fn attribute_bits_are_kafkas() {
+        let with_attributes = |attributes: i16| {
+            let mut v = unhex(GOLDEN);
+            v[21..23].copy_from_slice(&attributes.to_be_bytes());
+            let crc = crc32c::crc32c(&v[21..]);
+            v[17..21].copy_from_slice(&crc.to_be_bytes());
+            RecordBatch::parse(Bytes::from(v)).unwrap()
+        };
+        for codec in 0..=4 {
+            assert_eq!(with_attributes(codec).compression(), codec);
+        }
+        let b = with_attributes(0x0008);
+        assert!(b.is_log_append_time() && !b.is_transactional() && !b.is_control());
+        let timestamps: Vec<i64> = b.records().map(|r| r.unwrap().timestamp).collect();
+        assert_eq!(
+            timestamps,
+            [1005, 1005],
+            "LogAppendTime: the batch's maxTimestamp"
+        );
+        let b = with_attributes(0x0010);
+        assert!(b.is_transactional() && !b.is_control() && !b.is_log_append_time());
+        let b = with_attributes(0x0030);
+        assert!(b.is_transactional() && b.is_control());
+        assert_eq!(b.compression(), 0);
+        let timestamps: Vec<i64> = with_attributes(0)
+            .records()
+            .map(|r| r.unwrap().timestamp)
+            .collect();
+        assert_eq!(
+            timestamps,
+            [1000, 1005],
+            "CreateTime: baseTimestamp + delta"
+        );
+    }
 }

@@ -123,4 +123,33 @@ mod tests {
         );
         assert_eq!(pos, 0);
     }
+
+    /// Varlongs (the record's timestampDelta) from Kafka's `ByteUtilsTest`: the zigzag value
+    /// in groups of 7 bits, least significant first, high bit set on all but the last byte.
+    #[test]
+    fn varlong_bytes_are_kafkas() {
+        let cases: &[(i64, &[u8])] = &[
+            (0, &[0x00]),
+            (-1, &[0x01]),
+            (1, &[0x02]),
+            (300, &[0xd8, 0x04]),
+            (-300, &[0xd7, 0x04]),
+            (
+                i64::MAX,
+                &[0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            ),
+            (
+                i64::MIN,
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            ),
+        ];
+        for (v, bytes) in cases {
+            let mut buf = Vec::new();
+            put_varlong(&mut buf, *v);
+            assert_eq!(&buf[..], *bytes, "{v}");
+            let mut pos = 0;
+            assert_eq!(get_varlong(bytes, &mut pos), Some(*v));
+            assert_eq!(pos, bytes.len());
+        }
+    }
 }

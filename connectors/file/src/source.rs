@@ -636,4 +636,38 @@ mod tests {
             issues[0]
         );
     }
+
+    /// Kafka's FileStreamSource offsets: `{"filename": <file>}` / `{"position": <long>}`;
+    /// reading standard input (no `file`), both are null and nothing is tracked; a
+    /// committed position that is not a long is an error, as in Kafka.
+    #[tokio::test]
+    async fn offsets_without_a_file_are_null_and_a_position_must_be_a_long() {
+        let mut stdin = FileSourceTask::default();
+        let mut c = config(Path::new("/tmp/x"), 1);
+        c.remove("file");
+        stdin
+            .start(SourceTaskContext::new(Arc::new(Offsets(None))), &c)
+            .await
+            .unwrap();
+        let r = stdin.record(Bytes::from_static(b"line"), 5);
+        assert_eq!(
+            r.source_partition,
+            SourceMap::single("filename", Value::Null)
+        );
+        assert_eq!(r.source_offset, SourceMap::single("position", Value::Null));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("in.txt");
+        std::fs::write(&file, "a\n").unwrap();
+        let mut task = FileSourceTask::default();
+        let text = SourceMap::single("position", Value::from("4"));
+        let err = task
+            .start(
+                SourceTaskContext::new(Arc::new(Offsets(Some(text)))),
+                &config(&file, 1),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("expected INT64"), "{err}");
+    }
 }

@@ -732,4 +732,83 @@ mod tests {
             1_704_672_000_000
         );
     }
+
+    fn config(pairs: &[(&str, &str)]) -> S3SinkConfig {
+        let base = [
+            ("s3.bucket.name", "b"),
+            ("flush.size", "3"),
+            (
+                "format.class",
+                "io.confluent.connect.s3.format.json.JsonFormat",
+            ),
+        ];
+        let map: ferry_api::ConfigMap = base
+            .iter()
+            .chain(pairs)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        S3SinkConfig::parse(&map).unwrap()
+    }
+
+    /// Object keys as Confluent's S3 sink names them:
+    /// `<topics.dir>/<topic>/<encoded partition>/<topic>+<kafka partition>+<first offset, zero
+    /// padded to 10>.<extension>`, the extension saying the format and its compression.
+    #[test]
+    fn object_keys_are_confluents() {
+        let key = |pairs: &[(&str, &str)], partition: i32, offset: i64| {
+            let c = config(pairs);
+            let w = PartitionWriter::new(TopicPartition::new("orders", partition), &c, 0);
+            w.object_key(&c, &format!("partition={partition}"), offset)
+        };
+        assert_eq!(
+            key(&[], 0, 0),
+            "topics/orders/partition=0/orders+0+0000000000.json"
+        );
+        assert_eq!(
+            key(&[], 3, 12345),
+            "topics/orders/partition=3/orders+3+0000012345.json"
+        );
+        let ends = |pairs: &[(&str, &str)]| {
+            let k = key(pairs, 0, 0);
+            k.strip_prefix("topics/orders/partition=0/orders+0+0000000000")
+                .unwrap()
+                .to_string()
+        };
+        let avro = "io.confluent.connect.s3.format.avro.AvroFormat";
+        let parquet = "io.confluent.connect.s3.format.parquet.ParquetFormat";
+        let bytes = "io.confluent.connect.s3.format.bytearray.ByteArrayFormat";
+        assert_eq!(ends(&[("s3.compression.type", "gzip")]), ".json.gz");
+        assert_eq!(ends(&[("format.class", avro)]), ".avro");
+        assert_eq!(ends(&[("format.class", parquet)]), ".snappy.parquet");
+        assert_eq!(
+            ends(&[("format.class", parquet), ("parquet.codec", "gzip")]),
+            ".gz.parquet"
+        );
+        assert_eq!(
+            ends(&[("format.class", parquet), ("parquet.codec", "zstd")]),
+            ".zstd.parquet"
+        );
+        assert_eq!(
+            ends(&[("format.class", parquet), ("parquet.codec", "none")]),
+            ".parquet"
+        );
+        assert_eq!(ends(&[("format.class", bytes)]), ".bin");
+        assert_eq!(
+            ends(&[("format.class", bytes), ("s3.compression.type", "gzip")]),
+            ".bin.gz"
+        );
+        assert_eq!(ends(&[("format.class", "StringFormat")]), ".txt");
+        assert_eq!(
+            key(
+                &[
+                    ("topics.dir", ""),
+                    ("file.delim", "-"),
+                    ("filename.offset.zero.pad.width", "3")
+                ],
+                1,
+                12345
+            ),
+            "orders/partition=1/orders-1-12345.json"
+        );
+    }
 }

@@ -13,8 +13,8 @@ use clap::{Args, ValueEnum};
 use ferry_api::config::{ConfigKey, Default, Type, Validator};
 use ferry_api::{ConfigDef, ConfigValue, ConnectorType};
 
-use crate::distributed::config::distributed_config_def;
 use crate::worker::config::{connector_config_def, sink_config_def, worker_config_def};
+use crate::worker_group::config::distributed_config_def;
 use crate::{converters, errors, plugins};
 
 /// `ferry docs` options.

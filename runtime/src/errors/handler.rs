@@ -168,7 +168,9 @@ impl ErrorHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::errors::Stage;
+    use crate::errors::{Consumed, Stage};
+    use bytes::Bytes;
+    use ferry_api::TopicPartition;
 
     fn map(pairs: &[(&str, &str)]) -> ConfigMap {
         pairs
@@ -237,5 +239,118 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "bad");
+    }
+
+    #[tokio::test]
+    async fn dead_letters_carry_the_record_and_kafkas_context_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn Log> =
+            Arc::new(crate::log::EmbeddedLog::open(ferry_log::LogConfig::new(dir.path())).unwrap());
+        let record = Consumed {
+            topic: Arc::from("orders"),
+            partition: 2,
+            offset: 41,
+            record: ferry_api::ConsumedRecord {
+                timestamp: Some(1_700_000_000_000),
+                key: Some(Bytes::from_static(b"k")),
+                value: Some(Bytes::from_static(b"{not json")),
+                headers: vec![("h".into(), Some(Bytes::from_static(b"x")))],
+            },
+        };
+        let error = ConnectError::Data("bad value".into());
+        for (dlq, context) in [("dlq-context", "true"), ("dlq-plain", "false")] {
+            let handler = ErrorHandler::new(
+                ConnectorType::Sink,
+                &map(&[
+                    ("name", "my-sink"),
+                    ("errors.tolerance", "all"),
+                    ("errors.deadletterqueue.topic.name", dlq),
+                    ("errors.deadletterqueue.context.headers.enable", context),
+                ]),
+                "my-sink-3".into(),
+                log.clone(),
+                1,
+            )
+            .unwrap();
+            handler
+                .handle(Failure {
+                    stage: Stage::ValueConverter,
+                    class: "org.apache.kafka.connect.json.JsonConverter",
+                    error: &error,
+                    record: Some(&record),
+                })
+                .await
+                .unwrap();
+        }
+        let read = |topic: &'static str| {
+            let log = log.clone();
+            async move {
+                let fetched = log
+                    .fetch(
+                        &[(TopicPartition::new(topic, 0), 0)],
+                        1 << 20,
+                        Duration::ZERO,
+                    )
+                    .await
+                    .unwrap();
+                let batch = ferry_record::batches(fetched[0].batches.clone())
+                    .next()
+                    .unwrap()
+                    .unwrap();
+                batch.records().next().unwrap().unwrap()
+            }
+        };
+        let header_text = |r: &ferry_record::Record| -> Vec<(String, String)> {
+            r.headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.key_str().unwrap().to_string(),
+                        String::from_utf8(h.value.unwrap().to_vec()).unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let with = read("dlq-context").await;
+        assert_eq!(with.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(with.value.as_deref(), Some(&b"{not json"[..]));
+        assert_eq!(with.timestamp, 1_700_000_000_000);
+        let expected: Vec<(String, String)> = [
+            ("h", "x"),
+            ("__connect.errors.topic", "orders"),
+            ("__connect.errors.partition", "2"),
+            ("__connect.errors.offset", "41"),
+            ("__connect.errors.connector.name", "my-sink"),
+            ("__connect.errors.task.id", "3"),
+            ("__connect.errors.stage", "VALUE_CONVERTER"),
+            (
+                "__connect.errors.class.name",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            (
+                "__connect.errors.exception.class.name",
+                "org.apache.kafka.connect.errors.DataException",
+            ),
+            ("__connect.errors.exception.message", "bad value"),
+            (
+                "__connect.errors.exception.stacktrace",
+                "org.apache.kafka.connect.errors.DataException: bad value",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(header_text(&with), expected);
+        let plain = read("dlq-plain").await;
+        assert_eq!(header_text(&plain), expected[..1]);
+        assert_eq!(plain.value.as_deref(), Some(&b"{not json"[..]));
+        assert_eq!(
+            [
+                Stage::KeyConverter.name(),
+                Stage::ValueConverter.name(),
+                Stage::TaskPut.name()
+            ],
+            ["KEY_CONVERTER", "VALUE_CONVERTER", "TASK_PUT"]
+        );
     }
 }

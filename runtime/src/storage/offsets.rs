@@ -448,4 +448,109 @@ mod tests {
         let err = OffsetStore::file(&path).unwrap_err().to_string();
         assert!(err.contains("not a Ferry offset file"), "{err}");
     }
+
+    /// Multi-key source partitions keep their members in the connector's order, and numbers
+    /// print as Kafka's converter prints them: lookups compare these bytes.
+    #[test]
+    fn multi_key_partition_bytes_keep_member_order_and_java_numbers() {
+        let p: SourceMap = [
+            ("protocol", Value::from("1")),
+            ("table", Value::from("db.public.t")),
+            ("shard", Value::Int64(3)),
+            ("ratio", Value::Float64(1.0)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            offset_key("jdbc", &p),
+            br#"["jdbc",{"protocol":"1","table":"db.public.t","shard":3,"ratio":1.0}]"#
+        );
+    }
+
+    /// Each put is one record of the offset topic: key `["<connector>",{partition}]`, value
+    /// the offset as a JSON object, or a tombstone to delete it, in partition
+    /// `toPositive(murmur2(key)) % partitions`. Partition 7 of 25 for this key was computed
+    /// with Kafka's `Utils.murmur2`, apart from this crate.
+    #[tokio::test]
+    async fn topic_records_are_kafka_connects_in_the_murmur2_partition() {
+        use crate::log::{EmbeddedLog, read_to_end};
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn Log> =
+            Arc::new(EmbeddedLog::open(ferry_log::LogConfig::new(dir.path())).unwrap());
+        let store = OffsetStore::topic(log.clone(), "connect-offsets", 25)
+            .await
+            .unwrap();
+        let p = SourceMap::single("filename", Value::from("/tmp/in.txt"));
+        let o = SourceMap::single("position", Value::Int64(1234));
+        store
+            .put(&[("local-file-source", &p, Some(&o))])
+            .await
+            .unwrap();
+        store.put(&[("local-file-source", &p, None)]).await.unwrap();
+        let mut records = Vec::new();
+        for partition in 0..25 {
+            let tp = TopicPartition::new("connect-offsets", partition);
+            read_to_end(log.as_ref(), &tp, 0, |k, v| records.push((partition, k, v)))
+                .await
+                .unwrap();
+        }
+        let key = br#"["local-file-source",{"filename":"/tmp/in.txt"}]"#;
+        assert_eq!(
+            records,
+            [
+                (
+                    7,
+                    Bytes::from_static(key),
+                    Some(Bytes::from_static(br#"{"position":1234}"#))
+                ),
+                (7, Bytes::from_static(key), None),
+            ]
+        );
+    }
+
+    /// `offset.storage.file.filename` holds Ferry's own format, not Kafka's Java-serialized
+    /// `HashMap<byte[], byte[]>`: a JSON array of `[key, value]` pairs, each the text of the
+    /// offset topic's key and value, sorted by key; a deleted offset is left out. A `null`
+    /// value is read as no offset.
+    #[tokio::test]
+    async fn offset_file_is_a_json_array_of_key_and_value_texts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("connect.offsets");
+        let store = OffsetStore::file(&path).unwrap();
+        let a = SourceMap::single("filename", Value::from("a.txt"));
+        let b = SourceMap::single("filename", Value::from("b.txt"));
+        let o = SourceMap::single("position", Value::Int64(1234));
+        store
+            .put(&[("c", &b, Some(&o)), ("c", &a, Some(&o))])
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            r#"[["[\"c\",{\"filename\":\"a.txt\"}]","{\"position\":1234}"],["[\"c\",{\"filename\":\"b.txt\"}]","{\"position\":1234}"]]"#
+        );
+        store.put(&[("c", &b, None)]).await.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            r#"[["[\"c\",{\"filename\":\"a.txt\"}]","{\"position\":1234}"]]"#
+        );
+        std::fs::write(
+            &path,
+            r#"[["[\"c\",{\"filename\":\"a.txt\"}]",null],["[\"c\",{\"filename\":\"b.txt\"}]","{\"position\":7}"]]"#,
+        )
+        .unwrap();
+        let read = OffsetStore::file(&path).unwrap();
+        assert_eq!(read.get("c", &a), None);
+        assert_eq!(
+            read.get("c", &b),
+            Some(SourceMap::single("position", Value::Int64(7)))
+        );
+        // An empty file is an empty store, as Kafka treats a missing one.
+        std::fs::write(&path, "").unwrap();
+        assert!(
+            OffsetStore::file(&path)
+                .unwrap()
+                .connector_offsets("c")
+                .is_empty()
+        );
+    }
 }

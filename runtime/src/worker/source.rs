@@ -612,4 +612,31 @@ mod tests {
             "{appends} appends for {appended} records"
         );
     }
+
+    /// Source record headers have no header converter: a STRING value is its UTF-8 bytes,
+    /// BYTES its bytes, null a null header value, and anything else the internal JSON text
+    /// (which for numbers and booleans is the text Kafka's `SimpleHeaderConverter` writes).
+    #[test]
+    fn header_values_are_text_raw_bytes_or_internal_json() {
+        let bytes = |value: Value| {
+            header_bytes(&Header {
+                key: "h".into(),
+                schema: None,
+                value,
+            })
+        };
+        assert_eq!(bytes(Value::from("héllo")), Some(Bytes::from("héllo")));
+        assert_eq!(
+            bytes(Value::Bytes(Bytes::from_static(b"\xff\x00"))),
+            Some(Bytes::from_static(b"\xff\x00"))
+        );
+        assert_eq!(bytes(Value::Null), None);
+        assert_eq!(bytes(Value::Int32(42)), Some(Bytes::from("42")));
+        assert_eq!(bytes(Value::Boolean(true)), Some(Bytes::from("true")));
+        assert_eq!(bytes(Value::Float64(1.0e7)), Some(Bytes::from("1.0E7")));
+        assert_eq!(
+            bytes(Value::Array(vec![Value::Int32(1), Value::from("a")])),
+            Some(Bytes::from(r#"[1,"a"]"#))
+        );
+    }
 }

@@ -881,4 +881,34 @@ mod tests {
             }
         }
     }
+
+    /// Sessioned (v2) metadata of a worker that already runs something: its previous
+    /// assignment rides as NULLABLE_BYTES holding a whole v2 assignment, version header
+    /// included; the connector entry lists `-1` (the connector itself) before its tasks, and
+    /// an empty revoked list is an empty array, not null.
+    #[test]
+    fn metadata_v2_with_an_allocation_golden_bytes() {
+        let m = WorkerMetadata {
+            url: "u".into(),
+            config_offset: 3,
+            allocation: Some(Assignment {
+                version: 2,
+                leader: "l".into(),
+                leader_url: "v".into(),
+                config_offset: 3,
+                connectors: vec!["c".into()],
+                tasks: vec![task("c", 0)],
+                ..Assignment::default()
+            }),
+            topics: None,
+        };
+        let golden = hex("00 02  00 01 75  00 00 00 00 00 00 00 03
+             00 00 00 2D
+               00 02  00 00  00 01 6C  00 01 76  00 00 00 00 00 00 00 03
+               00 00 00 01  00 01 63  00 00 00 02  FF FF FF FF  00 00 00 00
+               00 00 00 00
+               00 00 00 00");
+        assert_eq!(m.encode(2).as_ref(), golden.as_slice());
+        assert_eq!(WorkerMetadata::decode(&golden).unwrap(), (2, m));
+    }
 }

@@ -1548,3 +1548,20 @@ fn jackson_string_and_node_text() {
         Value::Map(expected)
     );
 }
+
+/// An empty converter config means Kafka's defaults: schemas enabled, decimals as BASE64,
+/// nulls replaced by the schema's default, a schema cache of 1000 entries each way.
+#[test]
+fn an_empty_config_has_kafkas_defaults() {
+    let c = converter(&[]);
+    assert!(c.schemas_enabled());
+    assert_eq!(c.decimal_format(), super::DecimalFormat::Base64);
+    assert!(c.replace_null_with_default());
+    let def = super::json_converter_config_def();
+    assert!(matches!(
+        def.key("schemas.cache.size").map(|k| &k.default),
+        Some(ferry_api::ConfigDefault::Value(
+            ferry_api::ConfigValue::Int(1000)
+        ))
+    ));
+}
