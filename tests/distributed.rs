@@ -1,7 +1,8 @@
 //! `ferry distributed` end to end: real worker processes of one group and a real `ferry
 //! broker` on loopback (free ports), driven through the REST API. Workers use
 //! `session.timeout.ms` 1500, `heartbeat.interval.ms` 300 and
-//! `scheduled.rebalance.max.delay.ms` 0 (CLARIFICATIONS.md), and their configs are
+//! `scheduled.rebalance.max.delay.ms` 0 (fast failover, as tests/bench/distributed.sh measures
+//! it), and their configs are
 //! `configs/distributed.yaml` with those keys (and the addresses) replaced.
 
 mod common;

@@ -1,11 +1,11 @@
 //! Append throughput of the log engine vs. a plain `File::write_all` loop of the same bytes.
 //!
-//! 100-byte records in ~16 KiB batches, one partition. Two pairs, per CLARIFICATIONS.md
-//! "compare like with like": page cache (default flush policy vs. `write_all`), and fsync per
+//! 100-byte records in ~16 KiB batches, one partition. Two pairs, comparing like with like:
+//! page cache (default flush policy vs. `write_all`), and fsync per
 //! batch (`flush.messages=1` vs. `write_all` + `sync_data`). Old data is deleted outside the
 //! timed region so the bench does not fill the disk. Also: decoding a batch's records.
 //!
-//! `cargo bench -p ferry-broker --bench append`
+//! `cargo bench -p ferry-log --bench append`
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -24,7 +24,7 @@ Examples:
   FERRY_LOG=debug ferry standalone worker.yaml conn.yaml
 
 Config files may be YAML (.yaml/.yml), Java properties (.properties) or JSON (.json);
-nested YAML keys flatten to Kafka Connect's dotted keys. Docs: README.md and DESIGN.md.";
+nested YAML keys flatten to Kafka Connect's dotted keys. Every key: `ferry docs`.\nDocs: README.md, docs/architecture.md, docs/configuration.md, docs/formats.md.";
 
 const DISTRIBUTED_EXAMPLES: &str = "\
 Examples:

@@ -53,9 +53,11 @@ tansu="$tools/bin/tansu"
 (cd tests/bench/kafka-bench && CARGO_TARGET_DIR="$tools/kafka-bench-target" \
     nice -n 10 cargo build --release -q)
 bench="$tools/kafka-bench-target/release/ferry-kafka-bench"
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p ferry-runtime --bin ferry
-ferry="$target/release/ferry"
+ferry=${FERRY_BIN:-}
+if [ -z "$ferry" ]; then
+  cargo build --release -q -p ferry-runtime --bin ferry
+  ferry="${CARGO_TARGET_DIR:-target}/release/ferry"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-broker-bench.XXXXXX")
 pids=()

@@ -28,9 +28,11 @@ fsync_mb=${FSYNC_MB:-$(( size_mb < 128 ? size_mb : 128 ))}
 fsync_bytes=$(( fsync_mb * 1024 * 1024 ))
 bytes=$(( size_mb * 1024 * 1024 ))
 tail_bytes=$(( bytes / 2 ))
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p ferry-log --bin ferry-log-tool
-tool="$target/release/ferry-log-tool"
+tool=${FERRY_LOG_TOOL:-}
+if [ -z "$tool" ]; then
+  cargo build --release -q -p ferry-log --bin ferry-log-tool
+  tool="${CARGO_TARGET_DIR:-target}/release/ferry-log-tool"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-log-bench.XXXXXX")
 trap '[ -n "${pid:-}" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT

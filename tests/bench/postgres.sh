@@ -18,7 +18,7 @@
 # worker) into DIR/source.perf.data and DIR/sink.perf.data.
 #
 # Needs PostgreSQL with wal_level=logical (tests/setup.sh), kcat, python3, and a release
-# build (built if missing). DATABASE_URL as for the tests.
+# build (built if missing; FERRY_BIN=path benchmarks that binary). DATABASE_URL as for the tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rows=${1:-1000000}
@@ -26,9 +26,11 @@ cdc_changes=${2:-500000}
 rate=${3:-10000}
 seconds=${4:-20}
 db=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p ferry-runtime
-ferry="$target/release/ferry"
+ferry=${FERRY_BIN:-}
+if [ -z "$ferry" ]; then
+  cargo build --release -q -p ferry-runtime
+  ferry="${CARGO_TARGET_DIR:-target}/release/ferry"
+fi
 pgbench=$(ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -1)
 
 work=$(mktemp -d /tmp/ferry-pg-bench.XXXXXX)

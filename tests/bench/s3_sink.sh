@@ -23,7 +23,8 @@ N=${1:-10000000}
 PARTITIONS=${PARTITIONS:-4}
 PART_SIZE=${PART_SIZE:-26214400}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/ferry-ci-target}
-if [ -z "${FERRY:-}" ]; then
+FERRY=${FERRY_BIN:-${FERRY:-}}
+if [ -z "$FERRY" ]; then
   cargo build --release -q -p ferry-runtime --bin ferry
   FERRY=$CARGO_TARGET_DIR/release/ferry
 fi

@@ -5,14 +5,17 @@
 #   tests/bench/standalone_file.sh [SIZE_MB]      (default 1024: 1 GB of 100-byte lines)
 #
 # Prints lines/s and MB/s of both and the ratio ferry/cat. Needs a release build
-# (`cargo build --release -p ferry-runtime`; the script builds it if missing).
+# (`cargo build --release -p ferry-runtime`; the script builds it if missing; FERRY_BIN=path
+# benchmarks that binary instead).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 size_mb=${1:-1024}
 lines=$(( size_mb * 1024 * 1024 / 100 ))
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p ferry-runtime
-ferry="$target/release/ferry"
+ferry=${FERRY_BIN:-}
+if [ -z "$ferry" ]; then
+  cargo build --release -q -p ferry-runtime
+  ferry="${CARGO_TARGET_DIR:-target}/release/ferry"
+fi
 
 work=$(mktemp -d /tmp/ferry-bench.XXXXXX)
 trap 'kill -9 ${pid:-0} 2>/dev/null || true; rm -rf "$work"' EXIT

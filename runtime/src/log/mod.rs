@@ -1,7 +1,9 @@
-//! "The log", as the runtime sees it: one trait, [`Log`], with two implementations, the
-//! embedded engine ([`EmbeddedLog`], in-process calls into `ferry-broker`, used by
-//! standalone mode) and, later, a Kafka-protocol client (network, for distributed mode and
-//! for any Kafka-compatible cluster). Both pass the same tests.
+//! "The log", as the runtime sees it: one trait, [`Log`], with two implementations: the
+//! embedded engine ([`EmbeddedLog`], in-process calls into `ferry-log`, used by standalone
+//! mode) and a Kafka-protocol client ([`KafkaLog`], over the network, for distributed mode and
+//! any Kafka-compatible cluster, `ferry broker` included). Both pass the same conformance
+//! suite ([`conformance`]). [`RetryingLog`] wraps either to ride out a broker that restarts;
+//! [`Tail`] follows a topic as it grows (the internal topics in distributed mode).
 //!
 //! Records travel as encoded Kafka v2 record batches ([`ferry_record`]): a batch is
 //! encoded once by the producer side and handed to the log as bytes, and fetched batches are

@@ -1,6 +1,6 @@
 //! Connector configs, task configs and target states in the compacted config topic
 //! (`config.storage.topic`, always one partition), with Kafka Connect's keys and values
-//! (FORMATS.md §2, internal JsonConverter with schemas disabled):
+//! (docs/formats.md §5, internal JsonConverter with schemas disabled):
 //!
 //! | key | value |
 //! |---|---|

@@ -1,7 +1,7 @@
 //! Source offsets: which position of each source partition is covered by records already
 //! durable in the log.
 //!
-//! Keys and values are Kafka Connect's bytes (FORMATS.md §2): key
+//! Keys and values are Kafka Connect's bytes (docs/formats.md §5): key
 //! `["<connector>",{<source partition>}]`, value `{<source offset>}`, both written by the
 //! internal JsonConverter with schemas disabled; a null value deletes the offset. Lookups
 //! compare serialized key bytes, as Kafka Connect does.

@@ -1,6 +1,6 @@
 //! Connector, task and topic statuses in the compacted status topic
 //! (`status.storage.topic`, `status.storage.partitions` partitions, default 5), with Kafka
-//! Connect's keys and values (FORMATS.md §2, internal JsonConverter with schemas disabled;
+//! Connect's keys and values (docs/formats.md §5, internal JsonConverter with schemas disabled;
 //! Kafka's `KafkaStatusBackingStore`):
 //!
 //! | key | value |

@@ -1,4 +1,4 @@
-//! Kafka Connect's `connect` group protocol (FORMATS.md §3; Kafka's `ConnectProtocol`,
+//! Kafka Connect's `connect` group protocol (docs/formats.md §4; Kafka's `ConnectProtocol`,
 //! `IncrementalCooperativeConnectProtocol`, `ExtendedAssignment`,
 //! `ConnectProtocolCompatibility`): the member metadata a worker sends in JoinGroup, and the
 //! assignment the leader hands out through SyncGroup.
@@ -541,7 +541,7 @@ mod tests {
     }
 
     #[test]
-    fn metadata_v0_matches_formats_md() {
+    fn metadata_v0_golden_bytes() {
         let m = WorkerMetadata {
             url: "http://w1:8083/".into(),
             config_offset: 5,
