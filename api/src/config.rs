@@ -4,9 +4,28 @@
 //! Values arrive as Kafka Connect's flat string map ([`ConfigMap`]) and are parsed with
 //! Kafka's rules (`ConfigDef.parseType`): booleans are `true`/`false` in any case, numbers are
 //! trimmed, lists are comma separated with each item trimmed.
+//!
+//! A component declares each key as a typed [`Key`] constant, builds its [`ConfigDef`] from
+//! those constants ([`ConfigDef::declare`]) and reads them back typed
+//! ([`ParsedConfig::value`]), so a default is written only in the declaration:
+//!
+//! ```
+//! use ferry_api::config::{ConfigDef, Importance, Int, Key, Opt, Str, Validator};
+//!
+//! const FILE: Key<Opt<Str>> = Key::optional("file", Importance::High, "The file.");
+//! const BATCH_SIZE: Key<Int> = Key::new("batch.size", 2000, Importance::Low, "Lines per poll.")
+//!     .with_validator(Validator::at_least(1.0));
+//!
+//! let def = ConfigDef::new().declare(&FILE).declare(&BATCH_SIZE);
+//! let parsed = def.parse(&Default::default()).map_err(|issues| issues[0].to_string())?;
+//! assert_eq!(parsed.value(&FILE)?, None);
+//! assert_eq!(parsed.value(&BATCH_SIZE)?, 2000);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 
 use crate::error::ConnectError;
 
@@ -138,7 +157,7 @@ impl fmt::Display for ConfigValue {
 }
 
 /// A check of a parsed value; returns what was expected when the value is wrong.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub enum Validator {
     /// A number within `[min, max]` (either bound optional).
     Range {
@@ -170,14 +189,14 @@ impl fmt::Debug for Validator {
 
 impl Validator {
     /// A number at least `min`.
-    pub fn at_least(min: f64) -> Validator {
+    pub const fn at_least(min: f64) -> Validator {
         Validator::Range {
             min: Some(min),
             max: None,
         }
     }
     /// A number within `[min, max]`.
-    pub fn between(min: f64, max: f64) -> Validator {
+    pub const fn between(min: f64, max: f64) -> Validator {
         Validator::Range {
             min: Some(min),
             max: Some(max),
@@ -307,24 +326,35 @@ impl ConfigDef {
         ConfigDef::default()
     }
 
-    /// Declares a key. Declaring a name twice replaces the first declaration.
+    /// Declares a key from its parts, for keys only known at run time (a typed [`Key`] with
+    /// [`ConfigDef::declare`] is the usual way). Declaring a name twice replaces the first
+    /// declaration.
     pub fn define(
-        mut self,
+        self,
         name: &'static str,
         ty: Type,
         default: Default,
         importance: Importance,
         doc: &'static str,
     ) -> Self {
-        let key = ConfigKey {
+        self.insert(ConfigKey {
             name,
             ty,
             default,
             importance,
             doc,
             validator: None,
-        };
-        match self.keys.iter_mut().find(|k| k.name == name) {
+        })
+    }
+
+    /// Declares a typed key (its validator included). Declaring a name twice replaces the
+    /// first declaration.
+    pub fn declare<S: Shape>(self, key: &Key<S>) -> Self {
+        self.insert(key.declaration())
+    }
+
+    fn insert(mut self, key: ConfigKey) -> Self {
+        match self.keys.iter_mut().find(|k| k.name == key.name) {
             Some(slot) => *slot = key,
             None => self.keys.push(key),
         }
@@ -525,6 +555,26 @@ impl ParsedConfig {
             .collect()
     }
 
+    /// The value of a typed key: a plain value for a required key or one with a default
+    /// (`i32`, `&str`, `&[String]`, ...), an `Option` for a key declared with
+    /// [`Key::optional`]. An error when the config was not parsed with that key declared.
+    pub fn value<S: Shape>(&self, key: &Key<S>) -> Result<S::Out<'_>, ConnectError> {
+        let value = self.get(key.name)?;
+        S::read(value).ok_or_else(|| {
+            ConnectError::Config(match value {
+                None => format!(
+                    "key \"{}\" has no value (it is declared without a default)",
+                    key.name
+                ),
+                Some(_) => format!(
+                    "key \"{}\" is not declared as {}",
+                    key.name,
+                    S::Kind::TYPE.name()
+                ),
+            })
+        })
+    }
+
     /// The parsed value of a declared key; `None` when its value is null.
     pub fn get(&self, name: &str) -> Result<Option<&ConfigValue>, ConnectError> {
         self.values
@@ -594,6 +644,236 @@ impl ParsedConfig {
             _ => None,
         })
     }
+}
+
+/// A key declared with its Rust type: name, default, importance, doc and validator in one
+/// `const`, from which a [`ConfigDef`] is built ([`ConfigDef::declare`]) and a parsed value
+/// read back ([`ParsedConfig::value`]).
+///
+/// `S` is a [`Kind`] ([`Int`], [`Str`], [`List`], ...) for a key that always has a value
+/// (required, or with a default), or [`Opt`] of a kind for a key whose default is null.
+pub struct Key<S: Shape> {
+    name: &'static str,
+    fallback: Fallback<<S::Kind as Kind>::Const>,
+    importance: Importance,
+    doc: &'static str,
+    validator: Option<Validator>,
+    shape: PhantomData<fn() -> S>,
+}
+
+/// What an absent key means.
+#[derive(Debug, Clone, Copy)]
+enum Fallback<C> {
+    Required,
+    Null,
+    Value(C),
+}
+
+impl<S: Shape> fmt::Debug for Key<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("name", &self.name)
+            .field("type", &S::Kind::TYPE)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The dotted name, for messages (`format!("{FLUSH_SIZE} must ...")`).
+impl<S: Shape> fmt::Display for Key<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl<T: Kind> Key<T> {
+    /// A key that must be given.
+    pub const fn required(name: &'static str, importance: Importance, doc: &'static str) -> Self {
+        Key::with_fallback(name, Fallback::Required, importance, doc)
+    }
+
+    /// A key that is `default` when absent. A [`List`] default needs the kind named,
+    /// `Key::<List>::new("topics", &["a"], ...)`, so that the array becomes a slice.
+    pub const fn new(
+        name: &'static str,
+        default: T::Const,
+        importance: Importance,
+        doc: &'static str,
+    ) -> Self {
+        Key::with_fallback(name, Fallback::Value(default), importance, doc)
+    }
+}
+
+impl<T: Kind> Key<Opt<T>> {
+    /// A key that is null when absent (Kafka's `null` default); it reads as an `Option`.
+    pub const fn optional(name: &'static str, importance: Importance, doc: &'static str) -> Self {
+        Key::with_fallback(name, Fallback::Null, importance, doc)
+    }
+}
+
+impl<S: Shape> Key<S> {
+    const fn with_fallback(
+        name: &'static str,
+        fallback: Fallback<<S::Kind as Kind>::Const>,
+        importance: Importance,
+        doc: &'static str,
+    ) -> Self {
+        Key {
+            name,
+            fallback,
+            importance,
+            doc,
+            validator: None,
+            shape: PhantomData,
+        }
+    }
+
+    /// The key with a check of its value.
+    pub const fn with_validator(mut self, validator: Validator) -> Self {
+        self.validator = Some(validator);
+        self
+    }
+
+    /// The dotted name (`tasks.max`).
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn declaration(&self) -> ConfigKey {
+        ConfigKey {
+            name: self.name,
+            ty: S::Kind::TYPE,
+            default: match self.fallback {
+                Fallback::Required => Default::Required,
+                Fallback::Null => Default::Null,
+                Fallback::Value(v) => Default::Value(S::Kind::value_of(v)),
+            },
+            importance: self.importance,
+            doc: self.doc,
+            validator: self.validator,
+        }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The Rust side of a config [`Type`]: how its default is written in a `const` and what a
+/// read gives. Implemented by [`Bool`], [`Int`], [`Short`], [`Long`], [`Double`], [`Str`],
+/// [`List`], [`Class`] and [`Password`].
+pub trait Kind: Shape<Kind = Self> {
+    /// The declared type.
+    const TYPE: Type;
+    /// How a default is written (`i32`, `&'static str`, `&'static [&'static str]`, ...).
+    type Const: Copy + 'static;
+    /// What a read gives (`i32`, `&str`, `&[String]`, ...).
+    type Value<'a>;
+    /// A default as a parsed value.
+    fn value_of(default: Self::Const) -> ConfigValue;
+    /// The typed form of a parsed value; `None` when the value is of another type.
+    fn from_value(value: &ConfigValue) -> Option<Self::Value<'_>>;
+}
+
+/// Whether a [`Key`] always has a value (a [`Kind`]) or may be null ([`Opt`] of a kind).
+pub trait Shape: sealed::Sealed + 'static {
+    /// The type of the value.
+    type Kind: Kind;
+    /// What a read gives: the kind's value, or an `Option` of it.
+    type Out<'a>;
+    /// The typed form of a parsed value (`None` for null); `None` when it does not fit.
+    fn read(value: Option<&ConfigValue>) -> Option<Self::Out<'_>>;
+}
+
+/// A key whose default is null: it reads as `Option<T's value>`.
+pub struct Opt<T: Kind>(PhantomData<fn() -> T>);
+
+impl<T: Kind> fmt::Debug for Opt<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Opt({})", T::TYPE.name())
+    }
+}
+
+impl<T: Kind> sealed::Sealed for Opt<T> {}
+
+impl<T: Kind> Shape for Opt<T> {
+    type Kind = T;
+    type Out<'a> = Option<T::Value<'a>>;
+    fn read(value: Option<&ConfigValue>) -> Option<Self::Out<'_>> {
+        match value {
+            None => Some(None),
+            Some(v) => T::from_value(v).map(Some),
+        }
+    }
+}
+
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $kind:ident: $ty:ident, $const:ty, $value:ty,
+        |$d:ident| $to:expr, |$v:ident| $from:expr;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub enum $kind {}
+
+        impl sealed::Sealed for $kind {}
+
+        impl Kind for $kind {
+            const TYPE: Type = Type::$ty;
+            type Const = $const;
+            type Value<'a> = $value;
+            fn value_of($d: Self::Const) -> ConfigValue {
+                $to
+            }
+            fn from_value($v: &ConfigValue) -> Option<Self::Value<'_>> {
+                $from
+            }
+        }
+
+        impl Shape for $kind {
+            type Kind = $kind;
+            type Out<'a> = $value;
+            fn read(value: Option<&ConfigValue>) -> Option<Self::Out<'_>> {
+                value.and_then(<$kind as Kind>::from_value)
+            }
+        }
+    )*};
+}
+
+kinds! {
+    /// BOOLEAN: reads as `bool`.
+    Bool: Boolean, bool, bool,
+        |d| ConfigValue::Boolean(d),
+        |v| match v { ConfigValue::Boolean(b) => Some(*b), _ => None };
+    /// INT: reads as `i32`.
+    Int: Int, i32, i32,
+        |d| ConfigValue::Int(d),
+        |v| match v { ConfigValue::Int(n) => Some(*n), _ => None };
+    /// SHORT: reads as `i16`.
+    Short: Short, i16, i16,
+        |d| ConfigValue::Short(d),
+        |v| match v { ConfigValue::Short(n) => Some(*n), _ => None };
+    /// LONG: reads as `i64`.
+    Long: Long, i64, i64,
+        |d| ConfigValue::Long(d),
+        |v| match v { ConfigValue::Long(n) => Some(*n), _ => None };
+    /// DOUBLE: reads as `f64`.
+    Double: Double, f64, f64,
+        |d| ConfigValue::Double(d),
+        |v| match v { ConfigValue::Double(n) => Some(*n), _ => None };
+    /// STRING: reads as `&str`.
+    Str: String, &'static str, &'a str,
+        |d| ConfigValue::String(d.to_string()),
+        |v| match v { ConfigValue::String(s) => Some(s.as_str()), _ => None };
+    /// LIST: reads as `&[String]`; a default is written `Key::<List>::new(name, &["a", "b"], ...)`.
+    List: List, &'static [&'static str], &'a [String],
+        |d| ConfigValue::List(d.iter().map(|s| s.to_string()).collect()),
+        |v| match v { ConfigValue::List(items) => Some(items.as_slice()), _ => None };
+    /// CLASS: reads as `&str`, the class name as given.
+    Class: Class, &'static str, &'a str,
+        |d| ConfigValue::Class(d.to_string()),
+        |v| match v { ConfigValue::Class(s) => Some(s.as_str()), _ => None };
+    /// PASSWORD: reads as `&str`, the secret itself (never shown elsewhere).
+    Password: Password, &'static str, &'a str,
+        |d| ConfigValue::Password(d.to_string()),
+        |v| match v { ConfigValue::Password(s) => Some(s.as_str()), _ => None };
 }
 
 #[cfg(test)]
@@ -694,5 +974,142 @@ mod tests {
             .unwrap();
         assert_eq!(format!("{:?}", c.get("secret").unwrap()), "Some([hidden])");
         assert_eq!(c.string("secret").unwrap(), Some("s3cr3t"));
+    }
+
+    const FILE: Key<Opt<Str>> = Key::optional("file", Importance::High, "The file.");
+    const TOPIC: Key<Str> = Key::required("topic", Importance::High, "The topic.")
+        .with_validator(Validator::NonEmptyString);
+    const BATCH_SIZE: Key<Int> =
+        Key::new("batch.size", 2000, Importance::Low, "Max records per poll.")
+            .with_validator(Validator::at_least(1.0));
+    const TOPICS: Key<List> = Key::<List>::new("topics", &["a", "b"], Importance::High, "Topics.");
+    const SECRET: Key<Opt<Password>> = Key::optional("secret", Importance::Low, "A secret.");
+    const RATIO: Key<Double> = Key::new("ratio", 0.5, Importance::Low, "A ratio.");
+    const FACTOR: Key<Short> = Key::new("factor", -1, Importance::Low, "A factor.");
+    const LINGER: Key<Long> = Key::new("linger.ms", 5, Importance::Low, "Linger.");
+    const ENABLED: Key<Bool> = Key::new("enabled", true, Importance::Low, "Enabled.");
+    const CLASS: Key<Class> = Key::new("class", "a.B", Importance::Low, "A class.");
+
+    fn typed_def() -> ConfigDef {
+        ConfigDef::new()
+            .declare(&FILE)
+            .declare(&TOPIC)
+            .declare(&BATCH_SIZE)
+            .declare(&TOPICS)
+            .declare(&SECRET)
+            .declare(&RATIO)
+            .declare(&FACTOR)
+            .declare(&LINGER)
+            .declare(&ENABLED)
+            .declare(&CLASS)
+    }
+
+    #[test]
+    fn typed_keys_declare_what_define_declares() {
+        let typed = typed_def();
+        let by_hand = def();
+        for name in ["file", "topic", "batch.size", "secret"] {
+            let (a, b) = (typed.key(name).unwrap(), by_hand.key(name).unwrap());
+            assert_eq!(
+                (a.name, a.ty, &a.default, a.importance, a.doc),
+                (b.name, b.ty, &b.default, b.importance, b.doc),
+            );
+            assert_eq!(
+                format!("{:?}", a.validator),
+                format!("{:?}", b.validator),
+                "{name}"
+            );
+        }
+        let topics = typed.key("topics").unwrap();
+        assert_eq!(
+            topics.default,
+            Default::Value(ConfigValue::List(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(typed.key("class").unwrap().ty, Type::Class);
+        assert_eq!(typed.key("factor").unwrap().ty, Type::Short);
+    }
+
+    #[test]
+    fn typed_reads_give_defaults_values_and_options() {
+        let def = typed_def();
+        let c = def.parse(&map(&[("topic", "t")])).unwrap();
+        assert_eq!(c.value(&FILE).unwrap(), None);
+        assert_eq!(c.value(&TOPIC).unwrap(), "t");
+        assert_eq!(c.value(&BATCH_SIZE).unwrap(), 2000);
+        assert_eq!(c.value(&TOPICS).unwrap(), ["a", "b"]);
+        assert_eq!(c.value(&SECRET).unwrap(), None);
+        assert_eq!(c.value(&RATIO).unwrap(), 0.5);
+        assert_eq!(c.value(&FACTOR).unwrap(), -1);
+        assert_eq!(c.value(&LINGER).unwrap(), 5);
+        assert!(c.value(&ENABLED).unwrap());
+        assert_eq!(c.value(&CLASS).unwrap(), "a.B");
+        let c = def
+            .parse(&map(&[
+                ("topic", "t"),
+                ("file", "/tmp/x"),
+                ("batch.size", " 7 "),
+                ("topics", ""),
+                ("secret", "s3cr3t"),
+                ("enabled", "FALSE"),
+            ]))
+            .unwrap();
+        assert_eq!(c.value(&FILE).unwrap(), Some("/tmp/x"));
+        assert_eq!(c.value(&BATCH_SIZE).unwrap(), 7);
+        assert!(c.value(&TOPICS).unwrap().is_empty());
+        assert_eq!(c.value(&SECRET).unwrap(), Some("s3cr3t"));
+        assert!(!c.value(&ENABLED).unwrap());
+    }
+
+    #[test]
+    fn typed_keys_report_problems_as_define_does() {
+        let issues = typed_def().validate(&map(&[("batch.size", "0"), ("factor", "x")]));
+        let text: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "key \"topic\": missing required key (expected a string): The topic.",
+                "key \"batch.size\": value \"0\": expected a value of at least 1",
+                "key \"factor\": value \"x\": expected a 16-bit integer (SHORT)",
+            ]
+        );
+    }
+
+    #[test]
+    fn reading_a_key_the_def_does_not_declare_is_an_error() {
+        let c = ConfigDef::new()
+            .declare(&TOPIC)
+            .define(
+                "batch.size",
+                Type::Long,
+                Default::Null,
+                Importance::Low,
+                "Declared otherwise.",
+            )
+            .parse(&map(&[("topic", "t")]))
+            .unwrap();
+        let message = |e: ConnectError| e.to_string();
+        assert!(
+            message(c.value(&FILE).unwrap_err()).contains("key \"file\" is not declared"),
+            "undeclared"
+        );
+        assert!(
+            message(c.value(&BATCH_SIZE).unwrap_err()).contains("has no value"),
+            "null where a value is expected"
+        );
+        let c = ConfigDef::new()
+            .declare(&TOPIC)
+            .define(
+                "batch.size",
+                Type::Long,
+                Default::Value(ConfigValue::Long(1)),
+                Importance::Low,
+                "Declared otherwise.",
+            )
+            .parse(&map(&[("topic", "t")]))
+            .unwrap();
+        assert!(
+            message(c.value(&BATCH_SIZE).unwrap_err()).contains("is not declared as INT"),
+            "another type"
+        );
     }
 }

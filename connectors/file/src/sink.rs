@@ -12,25 +12,23 @@ use std::io::{BufWriter, Write};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferry_api::config::Default;
+use ferry_api::config::{Key, Opt, Str};
 use ferry_api::{
-    ConfigDef, ConfigMap, ConfigType, ConnectError, Connector, ConnectorContext, Importance,
-    Result, SinkRecord, SinkTask, SinkTaskContext, TopicPartition, Value,
+    ConfigDef, ConfigMap, ConnectError, Connector, ConnectorContext, Importance, Result,
+    SinkRecord, SinkTask, SinkTaskContext, TopicPartition, Value,
 };
 
 /// Config key: the file to append to; standard output when absent.
-pub const FILE_CONFIG: &str = "file";
+pub const FILE_CONFIG: Key<Opt<Str>> = Key::optional(
+    "file",
+    Importance::High,
+    "Destination filename. If not specified, the standard output will be used",
+);
 
 const BUFFER: usize = 128 << 10;
 
 fn config_def() -> ConfigDef {
-    ConfigDef::new().define(
-        FILE_CONFIG,
-        ConfigType::String,
-        Default::Null,
-        Importance::High,
-        "Destination filename. If not specified, the standard output will be used",
-    )
+    ConfigDef::new().declare(&FILE_CONFIG)
 }
 
 /// Kafka's `FileStreamSinkConnector`: `tasks.max` identical tasks.
@@ -80,7 +78,7 @@ impl SinkTask for FileSinkTask {
     async fn start(&mut self, _ctx: Arc<dyn SinkTaskContext>, config: &ConfigMap) -> Result<()> {
         let parsed = config_def().parse_for_use(config)?;
         let writer: Box<dyn Write + Send> = match parsed
-            .string(FILE_CONFIG)?
+            .value(&FILE_CONFIG)?
             .filter(|f| !f.is_empty())
         {
             None => {

@@ -35,21 +35,36 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use ferry_api::config::{ConfigIssue, Default, Validator};
+use ferry_api::config::{ConfigIssue, Int, Key, List, Opt, Str, Validator};
 use ferry_api::{
-    ByteStr, ConfigDef, ConfigMap, ConfigType, ConfigValue, ConnectError, Connector,
-    ConnectorContext, Importance, Result, Schema, SourceMap, SourceRecord, SourceTask,
-    SourceTaskContext, Value,
+    ByteStr, ConfigDef, ConfigMap, ConfigValue, ConnectError, Connector, ConnectorContext,
+    Importance, Result, Schema, SourceMap, SourceRecord, SourceTask, SourceTaskContext, Value,
 };
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 /// Config key: the file to read; standard input when absent.
-pub const FILE_CONFIG: &str = "file";
+pub const FILE_CONFIG: Key<Opt<Str>> = Key::optional(
+    "file",
+    Importance::High,
+    "Source filename. If not specified, the standard input will be used",
+);
 /// Config key: the topic to write to.
-pub const TOPIC_CONFIG: &str = "topic";
+pub const TOPIC_CONFIG: Key<List> =
+    Key::required("topic", Importance::High, "The topic to publish data to").with_validator(
+        Validator::Custom(|v| match v {
+            ConfigValue::List(topics) if topics.len() == 1 && !topics[0].is_empty() => Ok(()),
+            _ => Err("exactly one topic name".into()),
+        }),
+    );
 /// Config key: the most lines one poll returns.
-pub const BATCH_SIZE_CONFIG: &str = "batch.size";
+pub const BATCH_SIZE_CONFIG: Key<Int> = Key::new(
+    "batch.size",
+    DEFAULT_BATCH_SIZE,
+    Importance::Low,
+    "The maximum number of records the source task can read from the file each time it is polled",
+)
+.with_validator(Validator::at_least(1.0));
 /// Default of [`BATCH_SIZE_CONFIG`], as Kafka's.
 pub const DEFAULT_BATCH_SIZE: i32 = 2000;
 
@@ -64,32 +79,9 @@ const POLL_FALLBACK: Duration = Duration::from_millis(200);
 
 fn config_def() -> ConfigDef {
     ConfigDef::new()
-        .define(
-            FILE_CONFIG,
-            ConfigType::String,
-            Default::Null,
-            Importance::High,
-            "Source filename. If not specified, the standard input will be used",
-        )
-        .define(
-            TOPIC_CONFIG,
-            ConfigType::List,
-            Default::Required,
-            Importance::High,
-            "The topic to publish data to",
-        )
-        .with_validator(Validator::Custom(|v| match v {
-            ConfigValue::List(topics) if topics.len() == 1 && !topics[0].is_empty() => Ok(()),
-            _ => Err("exactly one topic name".into()),
-        }))
-        .define(
-            BATCH_SIZE_CONFIG,
-            ConfigType::Int,
-            Default::Value(ConfigValue::Int(DEFAULT_BATCH_SIZE)),
-            Importance::Low,
-            "The maximum number of records the source task can read from the file each time it is polled",
-        )
-        .with_validator(Validator::at_least(1.0))
+        .declare(&FILE_CONFIG)
+        .declare(&TOPIC_CONFIG)
+        .declare(&BATCH_SIZE_CONFIG)
 }
 
 /// Kafka's `FileStreamSourceConnector`: one task, whatever `tasks.max` says.
@@ -189,18 +181,15 @@ impl SourceTask for FileSourceTask {
     async fn start(&mut self, context: SourceTaskContext, config: &ConfigMap) -> Result<()> {
         let parsed = config_def().parse_for_use(config)?;
         let topic = parsed
-            .list(TOPIC_CONFIG)?
-            .and_then(|t| t.first())
+            .value(&TOPIC_CONFIG)?
+            .first()
             .cloned()
             .ok_or_else(|| ConnectError::Config("key \"topic\": missing".into()))?;
         self.topic = Some(Arc::from(topic));
-        self.batch_size = parsed
-            .int(BATCH_SIZE_CONFIG)?
-            .unwrap_or(DEFAULT_BATCH_SIZE)
-            .max(1) as usize;
+        self.batch_size = parsed.value(&BATCH_SIZE_CONFIG)?.max(1) as usize;
         self.string_schema = Some(Schema::string());
         self.bytes_schema = Some(Schema::bytes());
-        match parsed.string(FILE_CONFIG)?.filter(|f| !f.is_empty()) {
+        match parsed.value(&FILE_CONFIG)?.filter(|f| !f.is_empty()) {
             None => {
                 self.partition = SourceMap::single("filename", Value::Null);
                 self.track_offsets = false;

@@ -683,18 +683,80 @@ impl Backend for State {
 mod tests {
     use super::*;
 
-    /// Every example in configs/ loads and validates.
-    #[test]
-    fn example_configs_are_valid() {
+    /// The connector examples of configs/, by connector.
+    const EXAMPLES: &[(&str, &[&str])] = &[
+        ("file", &["file-source.yaml", "file-sink.yaml"]),
+        (
+            "postgres",
+            &[
+                "postgres-source.yaml",
+                "postgres-sink.yaml",
+                "postgres-cdc.yaml",
+            ],
+        ),
+        (
+            "s3",
+            &[
+                "s3-sink-json.yaml",
+                "s3-sink-avro-by-field.yaml",
+                "s3-sink-parquet-hourly.yaml",
+            ],
+        ),
+    ];
+
+    /// The examples of one connector, loaded with configs/standalone.yaml the way
+    /// `ferry standalone` loads them: parsed, then checked by `validate_connector`, which
+    /// contacts nothing (no database or store needs to run).
+    fn load_examples(connector: &str) -> (WorkerConfig, Vec<ConfigMap>) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
-        let (worker, connectors) = load(
-            &root.join("standalone.yaml"),
-            &[root.join("file-source.yaml"), root.join("file-sink.yaml")],
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let files: Vec<PathBuf> = EXAMPLES
+            .iter()
+            .find(|(c, _)| *c == connector)
+            .map(|(_, files)| files.iter().map(|f| root.join(f)).collect())
+            .unwrap_or_default();
+        let (worker, connectors) =
+            load(&root.join("standalone.yaml"), &files).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(connectors.len(), files.len());
+        (worker, connectors)
+    }
+
+    #[test]
+    fn file_examples_are_valid() {
+        let (worker, connectors) = load_examples("file");
         assert_eq!(worker.data_dir(), PathBuf::from("./ferry-data"));
-        assert_eq!(connectors.len(), 2);
         assert_eq!(connectors[0]["connector.class"], "FileStreamSource");
+    }
+
+    #[test]
+    fn postgres_examples_are_valid() {
+        let (_, connectors) = load_examples("postgres");
+        // Nested YAML keys arrive flattened.
+        assert_eq!(connectors[0]["connection.user"], "postgres");
+        assert_eq!(connectors[2]["database.hostname"], "127.0.0.1");
+    }
+
+    #[test]
+    fn s3_examples_are_valid() {
+        let (_, connectors) = load_examples("s3");
+        assert_eq!(connectors[0]["s3.bucket.name"], "ferry-demo");
+    }
+
+    /// A new example in configs/ is named in [`EXAMPLES`], so the tests above check it.
+    #[test]
+    fn every_connector_example_is_checked() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        let workers = ["standalone.yaml", "distributed.yaml"];
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".yaml") && !workers.contains(&name.as_str()) {
+                assert!(
+                    EXAMPLES
+                        .iter()
+                        .any(|(_, files)| files.contains(&name.as_str())),
+                    "configs/{name} is not in EXAMPLES"
+                );
+            }
+        }
     }
 
     /// `request_task_reconfiguration`: the connector's new task configs are stored and the

@@ -9,12 +9,12 @@
 
 use std::time::Duration;
 
-use ferry_api::config::{ConfigIssue, Default, Validator};
-use ferry_api::{ConfigDef, ConfigMap, ConfigType, ConfigValue, Importance, ParsedConfig};
+use ferry_api::config::{ConfigIssue, Int, Key, Short, Str, Validator};
+use ferry_api::{ConfigDef, ConfigMap, ConfigValue, Importance};
 
 use super::coordinator::GroupSettings;
 use super::protocol::ConnectProtocol;
-use crate::worker::config::{WorkerConfig, worker_config_def};
+use crate::worker::config::{BOOTSTRAP_SERVERS, WorkerConfig, read, worker_config_def};
 
 pub use crate::worker::config::{DEFAULT_STATUS_PARTITIONS, DEFAULT_STATUS_TOPIC};
 /// Default of the `*.replication.factor` keys: the broker's default.
@@ -28,6 +28,69 @@ pub const DEFAULT_REBALANCE_TIMEOUT_MS: i32 = 60_000;
 /// Default of `scheduled.rebalance.max.delay.ms`.
 pub const DEFAULT_MAX_DELAY_MS: i32 = 300_000;
 
+const GROUP_ID: Key<Str> = Key::required(
+    "group.id",
+    Importance::High,
+    "The group of workers this worker belongs to; workers with the same group.id share connectors and tasks.",
+)
+.with_validator(Validator::NonEmptyString);
+const SESSION_TIMEOUT_MS: Key<Int> = Key::new(
+    "session.timeout.ms",
+    DEFAULT_SESSION_TIMEOUT_MS,
+    Importance::High,
+    "A worker that sends no heartbeat for this long is removed from the group and its work reassigned.",
+)
+.with_validator(Validator::at_least(1.0));
+const HEARTBEAT_INTERVAL_MS: Key<Int> = Key::new(
+    "heartbeat.interval.ms",
+    DEFAULT_HEARTBEAT_INTERVAL_MS,
+    Importance::High,
+    "How often a worker heartbeats to the group coordinator; below session.timeout.ms (typically a third of it).",
+)
+.with_validator(Validator::at_least(1.0));
+const REBALANCE_TIMEOUT_MS: Key<Int> = Key::new(
+    "rebalance.timeout.ms",
+    DEFAULT_REBALANCE_TIMEOUT_MS,
+    Importance::Medium,
+    "How long the coordinator waits for every worker to rejoin during a rebalance.",
+)
+.with_validator(Validator::at_least(1.0));
+const MAX_DELAY_MS: Key<Int> = Key::new(
+    "scheduled.rebalance.max.delay.ms",
+    DEFAULT_MAX_DELAY_MS,
+    Importance::Low,
+    "How long the work of a departed worker is held back, waiting for it to return, before it is reassigned. 0 reassigns at once.",
+)
+.with_validator(Validator::at_least(0.0));
+const CONNECT_PROTOCOL: Key<Str> = Key::new(
+    "connect.protocol",
+    "sessioned",
+    Importance::Low,
+    "Group protocol: eager (stop-the-world rebalances), compatible or sessioned (incremental cooperative).",
+)
+.with_validator(Validator::OneOfIgnoreCase(&["eager", "compatible", "sessioned"]));
+const CONFIG_REPLICATION_FACTOR: Key<Short> = Key::new(
+    "config.storage.replication.factor",
+    DEFAULT_REPLICATION_FACTOR,
+    Importance::Low,
+    "Replication factor of the config topic when the worker creates it; -1: the broker's default (Kafka Connect's default is 3).",
+)
+.with_validator(Validator::Custom(replication_factor));
+const OFFSET_REPLICATION_FACTOR: Key<Short> = Key::new(
+    "offset.storage.replication.factor",
+    DEFAULT_REPLICATION_FACTOR,
+    Importance::Low,
+    "Replication factor of the offset topic when the worker creates it; -1: the broker's default (Kafka Connect's default is 3).",
+)
+.with_validator(Validator::Custom(replication_factor));
+const STATUS_REPLICATION_FACTOR: Key<Short> = Key::new(
+    "status.storage.replication.factor",
+    DEFAULT_REPLICATION_FACTOR,
+    Importance::Low,
+    "Replication factor of the status topic when the worker creates it; -1: the broker's default (Kafka Connect's default is 3).",
+)
+.with_validator(Validator::Custom(replication_factor));
+
 fn replication_factor(value: &ConfigValue) -> Result<(), String> {
     match value {
         ConfigValue::Short(-1) => Ok(()),
@@ -38,87 +101,26 @@ fn replication_factor(value: &ConfigValue) -> Result<(), String> {
 
 /// The keys only distributed mode reads.
 pub fn distributed_config_def() -> ConfigDef {
-    let mut def = ConfigDef::new()
-        .define(
-            "group.id",
-            ConfigType::String,
-            Default::Required,
-            Importance::High,
-            "The group of workers this worker belongs to; workers with the same group.id share connectors and tasks.",
-        )
-        .with_validator(Validator::NonEmptyString)
-        .define(
-            "session.timeout.ms",
-            ConfigType::Int,
-            Default::Value(ConfigValue::Int(DEFAULT_SESSION_TIMEOUT_MS)),
-            Importance::High,
-            "A worker that sends no heartbeat for this long is removed from the group and its work reassigned.",
-        )
-        .with_validator(Validator::at_least(1.0))
-        .define(
-            "heartbeat.interval.ms",
-            ConfigType::Int,
-            Default::Value(ConfigValue::Int(DEFAULT_HEARTBEAT_INTERVAL_MS)),
-            Importance::High,
-            "How often a worker heartbeats to the group coordinator; below session.timeout.ms (typically a third of it).",
-        )
-        .with_validator(Validator::at_least(1.0))
-        .define(
-            "rebalance.timeout.ms",
-            ConfigType::Int,
-            Default::Value(ConfigValue::Int(DEFAULT_REBALANCE_TIMEOUT_MS)),
-            Importance::Medium,
-            "How long the coordinator waits for every worker to rejoin during a rebalance.",
-        )
-        .with_validator(Validator::at_least(1.0))
-        .define(
-            "scheduled.rebalance.max.delay.ms",
-            ConfigType::Int,
-            Default::Value(ConfigValue::Int(DEFAULT_MAX_DELAY_MS)),
-            Importance::Low,
-            "How long the work of a departed worker is held back, waiting for it to return, before it is reassigned. 0 reassigns at once.",
-        )
-        .with_validator(Validator::at_least(0.0))
-        .define(
-            "connect.protocol",
-            ConfigType::String,
-            Default::Value(ConfigValue::String("sessioned".into())),
-            Importance::Low,
-            "Group protocol: eager (stop-the-world rebalances), compatible or sessioned (incremental cooperative).",
-        )
-        .with_validator(Validator::OneOfIgnoreCase(&["eager", "compatible", "sessioned"]));
-    for (key, doc) in [
-        (
-            "config.storage.replication.factor",
-            "Replication factor of the config topic when the worker creates it; -1: the broker's default (Kafka Connect's default is 3).",
-        ),
-        (
-            "offset.storage.replication.factor",
-            "Replication factor of the offset topic when the worker creates it; -1: the broker's default (Kafka Connect's default is 3).",
-        ),
-        (
-            "status.storage.replication.factor",
-            "Replication factor of the status topic when the worker creates it; -1: the broker's default (Kafka Connect's default is 3).",
-        ),
-    ] {
-        def = def
-            .define(
-                key,
-                ConfigType::Short,
-                Default::Value(ConfigValue::Short(DEFAULT_REPLICATION_FACTOR)),
-                Importance::Low,
-                doc,
-            )
-            .with_validator(Validator::Custom(replication_factor));
-    }
-    def
+    ConfigDef::new()
+        .declare(&GROUP_ID)
+        .declare(&SESSION_TIMEOUT_MS)
+        .declare(&HEARTBEAT_INTERVAL_MS)
+        .declare(&REBALANCE_TIMEOUT_MS)
+        .declare(&MAX_DELAY_MS)
+        .declare(&CONNECT_PROTOCOL)
+        .declare(&CONFIG_REPLICATION_FACTOR)
+        .declare(&OFFSET_REPLICATION_FACTOR)
+        .declare(&STATUS_REPLICATION_FACTOR)
 }
 
 /// A distributed worker's config, parsed and validated.
 #[derive(Debug, Clone)]
 pub struct DistributedConfig {
     worker: WorkerConfig,
-    parsed: ParsedConfig,
+    group: GroupSettings,
+    config_replication_factor: i16,
+    offset_replication_factor: i16,
+    status_replication_factor: i16,
 }
 
 impl DistributedConfig {
@@ -129,35 +131,45 @@ impl DistributedConfig {
         let def = worker_config_def().merge(&distributed_config_def());
         let parsed = def.parse(config)?;
         let mut issues = Vec::new();
-        let servers = parsed
-            .list("bootstrap.servers")
-            .ok()
-            .flatten()
-            .unwrap_or(&[]);
-        if servers.iter().all(|s| s.trim().is_empty()) {
+        if read(&parsed, &BOOTSTRAP_SERVERS)?
+            .iter()
+            .all(|s| s.trim().is_empty())
+        {
             issues.push(ConfigIssue {
-                key: "bootstrap.servers".into(),
+                key: BOOTSTRAP_SERVERS.to_string(),
                 value: None,
                 message: "distributed mode needs a broker: name at least one host:port".into(),
             });
         }
-        let session = parsed.int("session.timeout.ms").ok().flatten();
-        let heartbeat = parsed.int("heartbeat.interval.ms").ok().flatten();
-        if let (Some(s), Some(h)) = (session, heartbeat)
-            && h >= s
-        {
+        let session = read(&parsed, &SESSION_TIMEOUT_MS)?;
+        let heartbeat = read(&parsed, &HEARTBEAT_INTERVAL_MS)?;
+        if heartbeat >= session {
             issues.push(ConfigIssue {
-                key: "heartbeat.interval.ms".into(),
-                value: Some(h.to_string()),
-                message: format!("must be below session.timeout.ms ({s})"),
+                key: HEARTBEAT_INTERVAL_MS.to_string(),
+                value: Some(heartbeat.to_string()),
+                message: format!("must be below {SESSION_TIMEOUT_MS} ({session})"),
             });
         }
         if !issues.is_empty() {
             return Err(issues);
         }
+        // Validators keep these at or above 0.
+        let millis = |ms: i32| Duration::from_millis(u64::try_from(ms).unwrap_or(0));
         Ok(DistributedConfig {
+            group: GroupSettings {
+                group_id: read(&parsed, &GROUP_ID)?.to_string(),
+                session_timeout: millis(session),
+                rebalance_timeout: millis(read(&parsed, &REBALANCE_TIMEOUT_MS)?),
+                heartbeat_interval: millis(heartbeat),
+                // The validator admits only the protocols' names.
+                protocol: ConnectProtocol::from_config(read(&parsed, &CONNECT_PROTOCOL)?)
+                    .unwrap_or_default(),
+                max_delay: millis(read(&parsed, &MAX_DELAY_MS)?),
+            },
+            config_replication_factor: read(&parsed, &CONFIG_REPLICATION_FACTOR)?,
+            offset_replication_factor: read(&parsed, &OFFSET_REPLICATION_FACTOR)?,
+            status_replication_factor: read(&parsed, &STATUS_REPLICATION_FACTOR)?,
             worker: WorkerConfig::parse(config)?,
-            parsed,
         })
     }
 
@@ -166,69 +178,40 @@ impl DistributedConfig {
         &self.worker
     }
 
-    fn int(&self, key: &str) -> i32 {
-        self.parsed.int(key).ok().flatten().unwrap_or(0)
-    }
-
-    fn millis(&self, key: &str) -> Duration {
-        Duration::from_millis(u64::try_from(self.int(key)).unwrap_or(0))
-    }
-
     /// `group.id`.
     pub fn group_id(&self) -> String {
-        self.parsed
-            .string("group.id")
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .to_string()
+        self.group.group_id.clone()
     }
 
     /// `status.storage.topic`.
     pub fn status_topic(&self) -> String {
-        self.parsed
-            .string("status.storage.topic")
-            .ok()
-            .flatten()
-            .unwrap_or(DEFAULT_STATUS_TOPIC)
-            .to_string()
+        self.worker.status_topic()
     }
 
     /// `status.storage.partitions`.
     pub fn status_partitions(&self) -> u32 {
-        u32::try_from(self.int("status.storage.partitions")).unwrap_or(1)
+        self.worker.status_partitions()
     }
 
     /// `<config|offset|status>.storage.replication.factor` (`store` is `config`, `offset`
     /// or `status`); -1 is the broker's default.
     pub fn replication_factor(&self, store: &str) -> i16 {
-        let key = format!("{store}.storage.replication.factor");
-        match self.parsed.get(&key) {
-            Ok(Some(ConfigValue::Short(n))) => *n,
+        match store {
+            "config" => self.config_replication_factor,
+            "offset" => self.offset_replication_factor,
+            "status" => self.status_replication_factor,
             _ => DEFAULT_REPLICATION_FACTOR,
         }
     }
 
     /// `connect.protocol`.
     pub fn protocol(&self) -> ConnectProtocol {
-        self.parsed
-            .string("connect.protocol")
-            .ok()
-            .flatten()
-            .and_then(ConnectProtocol::from_config)
-            .unwrap_or_default()
+        self.group.protocol
     }
 
     /// The group membership settings.
     pub fn group_settings(&self) -> GroupSettings {
-        GroupSettings {
-            group_id: self.group_id(),
-            session_timeout: self.millis("session.timeout.ms"),
-            rebalance_timeout: self.millis("rebalance.timeout.ms"),
-            heartbeat_interval: self.millis("heartbeat.interval.ms"),
-            protocol: self.protocol(),
-            max_delay: self.millis("scheduled.rebalance.max.delay.ms"),
-        }
+        self.group.clone()
     }
 }
 

@@ -309,7 +309,7 @@ impl PartitionerConfig {
                     .collect();
                 if fields.is_empty() {
                     return Err((
-                        PARTITION_FIELD_NAME,
+                        PARTITION_FIELD_NAME.name(),
                         None,
                         "FieldPartitioner needs at least one field name".into(),
                     ));
@@ -319,7 +319,7 @@ impl PartitionerConfig {
                     .find(|f| f.split('.').any(|p| p.trim().is_empty()))
                 {
                     return Err((
-                        PARTITION_FIELD_NAME,
+                        PARTITION_FIELD_NAME.name(),
                         Some(bad.clone()),
                         "Field name cannot contain an empty or whitespace-only path segment".into(),
                     ));
@@ -338,14 +338,18 @@ impl PartitionerConfig {
             PartitionerKind::TimeBased => {
                 if duration_ms <= 0 {
                     return Err((
-                        PARTITION_DURATION_MS,
+                        PARTITION_DURATION_MS.name(),
                         Some(duration_ms.to_string()),
                         "TimeBasedPartitioner needs a positive partition duration".into(),
                     ));
                 }
                 let mut p = path_format.to_string();
                 if p.trim().is_empty() || p == delim {
-                    return Err((PATH_FORMAT, Some(p), "Path format cannot be empty.".into()));
+                    return Err((
+                        PATH_FORMAT.name(),
+                        Some(p),
+                        "Path format cannot be empty.".into(),
+                    ));
                 }
                 if !delim.is_empty() && p.ends_with(delim) {
                     p.truncate(p.len() - delim.len());
@@ -355,25 +359,26 @@ impl PartitionerConfig {
         };
         if locale.trim().is_empty() {
             return Err((
-                LOCALE,
+                LOCALE.name(),
                 None,
                 "Locale cannot be empty (e.g. en or en_US).".into(),
             ));
         }
         if timezone.trim().is_empty() {
             return Err((
-                TIMEZONE,
+                TIMEZONE.name(),
                 None,
                 "Timezone cannot be empty (e.g. UTC).".into(),
             ));
         }
-        let zone = time_zone(timezone).map_err(|e| (TIMEZONE, Some(timezone.to_string()), e))?;
+        let zone =
+            time_zone(timezone).map_err(|e| (TIMEZONE.name(), Some(timezone.to_string()), e))?;
         let pattern = Pattern::parse(&path_format)
-            .map_err(|e| (PATH_FORMAT, Some(path_format.clone()), e))?;
+            .map_err(|e| (PATH_FORMAT.name(), Some(path_format.clone()), e))?;
         let language = locale.trim().split(['_', '-']).next().unwrap_or("");
         if pattern.has_text() && !language.eq_ignore_ascii_case("en") {
             return Err((
-                LOCALE,
+                LOCALE.name(),
                 Some(locale.to_string()),
                 "month and day names (MMM, EEE, a, G, z) are only written in English: use locale en, or numeric fields"
                     .into(),
@@ -384,7 +389,7 @@ impl PartitionerConfig {
         if let TimestampSource::RecordField(f) = &mut source {
             if timestamp_field.trim().is_empty() {
                 return Err((
-                    TIMESTAMP_FIELD,
+                    TIMESTAMP_FIELD.name(),
                     None,
                     "the RecordField extractor needs a field name".into(),
                 ));
