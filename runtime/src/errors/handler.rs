@@ -50,34 +50,31 @@ impl ErrorHandler {
         default_partitions: u32,
     ) -> Result<ErrorHandler, ConnectError> {
         let parsed = config_def(kind).parse_for_use(config)?;
-        let long = |k: &str| parsed.long(k).ok().flatten().unwrap_or(0);
-        let boolean = |k: &str| parsed.boolean(k).ok().flatten().unwrap_or(false);
-        let timeout = long(RETRY_TIMEOUT);
+        let timeout = parsed.value(&RETRY_TIMEOUT)?;
         let dlq_topic = match kind {
-            ConnectorType::Sink => parsed
-                .string(DLQ_TOPIC)
-                .ok()
-                .flatten()
-                .map(str::trim)
+            ConnectorType::Sink => Some(parsed.value(&DLQ_TOPIC)?.trim())
                 .filter(|t| !t.is_empty())
                 .map(Arc::<str>::from),
             ConnectorType::Source => None,
         };
+        let dlq = match dlq_topic {
+            Some(topic) => Some(DeadLetterQueue::new(
+                topic,
+                parsed.value(&DLQ_CONTEXT_HEADERS)?,
+                log,
+                default_partitions,
+            )),
+            None => None,
+        };
         Ok(ErrorHandler {
             task,
             connector: config.get("name").cloned().unwrap_or_default(),
-            tolerate_all: parsed
-                .string(TOLERANCE)
-                .ok()
-                .flatten()
-                .is_some_and(|t| t.eq_ignore_ascii_case("all")),
+            tolerate_all: parsed.value(&TOLERANCE)?.eq_ignore_ascii_case("all"),
             retry_timeout: (timeout >= 0).then(|| Duration::from_millis(timeout as u64)),
-            retry_delay_max: Duration::from_millis(long(RETRY_DELAY_MAX).max(1) as u64),
-            log: boolean(LOG_ENABLE),
-            log_messages: boolean(LOG_INCLUDE_MESSAGES),
-            dlq: dlq_topic.map(|topic| {
-                DeadLetterQueue::new(topic, boolean(DLQ_CONTEXT_HEADERS), log, default_partitions)
-            }),
+            retry_delay_max: Duration::from_millis(parsed.value(&RETRY_DELAY_MAX)?.max(1) as u64),
+            log: parsed.value(&LOG_ENABLE)?,
+            log_messages: parsed.value(&LOG_INCLUDE_MESSAGES)?,
+            dlq,
         })
     }
 
