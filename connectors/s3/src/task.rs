@@ -14,25 +14,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use ferry_api::{
     ConfigDef, ConfigIssue, ConfigMap, ConnectError, Connector, ConnectorContext,
     ErrantRecordReporter, Result, SinkRecord, SinkTask, SinkTaskContext, TopicPartition,
 };
+use ferry_record::now_ms;
 
 use crate::config::{S3SinkConfig, config_def, cross_key_issues};
 use crate::slots::UploadSlots;
 use crate::storage::Storage;
 use crate::writer::{PartitionWriter, WriteError};
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// Confluent's `S3SinkConnector`: `tasks.max` identical tasks (the runtime spreads the
 /// partitions over them).

@@ -4,6 +4,7 @@
 //! Debezium does), each with its offset and `source` block.
 
 use ferry_api::{SourceMap, SourceRecord, Struct, Value};
+use ferry_record::now_ms;
 
 use super::envelope::{SourceInfo, TableSchema};
 use super::offset::{OpenTx, change_offset, snapshot_offset};
@@ -11,13 +12,6 @@ use super::pgoutput::{Cell, Message};
 use super::reader::{End, Reader};
 use super::replication::Lsn;
 use crate::types::{PgValue, binary, text};
-
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 impl Reader {
     /// The read event of one snapshot row; `last` for the snapshot's last row.

@@ -12,13 +12,13 @@ use sqlx::postgres::PgConnection;
 use tokio::time::Instant;
 
 use super::envelope::TableSchema;
-use super::events::now_ms;
 use super::reader::{End, Reader};
 use super::replication::Lsn;
 use crate::catalog::{TableId, quote_ident, quote_literal, table_info};
 use crate::copy::{CopyReader, copy_out};
 use crate::error::Error;
 use crate::types::{Kind, PgType, PgValue, binary};
+use ferry_record::now_ms;
 
 /// Opens the transaction that the exported snapshot is then set on.
 const BEGIN: &str = include_str!("sql/snapshot_begin.sql");
