@@ -300,6 +300,38 @@ handling apply as well. `connector.class` takes the class name or any of its oth
 mod tests {
     use super::*;
 
+    /// Every golden test docs/formats.md names (`path.rs::module::test`) exists, so the page
+    /// cannot point at tests that were renamed or moved.
+    #[test]
+    fn formats_md_names_tests_that_exist() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let doc = std::fs::read_to_string(format!("{root}/docs/formats.md")).unwrap();
+        let reference =
+            regex_lite::Regex::new(r"`([a-z0-9_/]+\.rs)::(?:[a-z0-9_]+::)*([A-Za-z0-9_]+)`")
+                .unwrap();
+        let mut missing = Vec::new();
+        let mut checked = 0;
+        for found in reference.captures_iter(&doc) {
+            let (file, test) = (&found[1], &found[2]);
+            if file.starts_with("path/") {
+                continue; // the page's own example of the notation
+            }
+            checked += 1;
+            let source = std::fs::read_to_string(format!("{root}/{file}")).unwrap_or_default();
+            if !source.contains(&format!("fn {test}(")) {
+                missing.push(format!("{file}::{test}"));
+            }
+        }
+        assert!(
+            checked > 50,
+            "only {checked} test references found in docs/formats.md"
+        );
+        assert!(
+            missing.is_empty(),
+            "docs/formats.md names tests that do not exist: {missing:#?}"
+        );
+    }
+
     /// The committed reference must be what the code declares.
     #[test]
     fn docs_configuration_md_is_up_to_date() {
