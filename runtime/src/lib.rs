@@ -10,6 +10,10 @@ pub mod lifecycle;
 pub mod log;
 pub mod plugins;
 pub mod rest;
+pub mod rest_path;
 pub mod storage;
 pub mod worker;
 pub mod worker_group;
+
+#[cfg(test)]
+mod layering;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
-use crate::config;
+use crate::{config, rest_path};
 
 pub mod docs;
 
@@ -177,18 +177,6 @@ pub enum OffsetsCommand {
 struct Client {
     http: reqwest::Client,
     base: String,
-}
-
-fn segment(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 impl Client {
@@ -393,7 +381,7 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
             let v = client
                 .call(
                     Method::GET,
-                    &format!("/connectors/{}", segment(&name)),
+                    &format!("/connectors/{}", rest_path::segment(&name)),
                     None,
                 )
                 .await?;
@@ -438,7 +426,7 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
             let v = client
                 .call(
                     Method::PUT,
-                    &format!("/connectors/{}/config", segment(&name)),
+                    &format!("/connectors/{}/config", rest_path::segment(&name)),
                     Some(&Value::Object(config)),
                 )
                 .await?;
@@ -452,7 +440,7 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
             let v = client
                 .call(
                     Method::GET,
-                    &format!("/connectors/{}/status", segment(&name)),
+                    &format!("/connectors/{}/status", rest_path::segment(&name)),
                     None,
                 )
                 .await?;
@@ -469,7 +457,7 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
             simple(
                 &client,
                 Method::PUT,
-                &format!("/connectors/{}/pause", segment(&name)),
+                &format!("/connectors/{}/pause", rest_path::segment(&name)),
                 json_out,
                 &format!("Connector {name} pausing"),
             )
@@ -479,7 +467,7 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
             simple(
                 &client,
                 Method::PUT,
-                &format!("/connectors/{}/resume", segment(&name)),
+                &format!("/connectors/{}/resume", rest_path::segment(&name)),
                 json_out,
                 &format!("Connector {name} resuming"),
             )
@@ -489,7 +477,7 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
             simple(
                 &client,
                 Method::PUT,
-                &format!("/connectors/{}/stop", segment(&name)),
+                &format!("/connectors/{}/stop", rest_path::segment(&name)),
                 json_out,
                 &format!("Connector {name} stopped"),
             )
@@ -499,7 +487,7 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
             simple(
                 &client,
                 Method::DELETE,
-                &format!("/connectors/{}", segment(&name)),
+                &format!("/connectors/{}", rest_path::segment(&name)),
                 json_out,
                 &format!("Connector {name} deleted"),
             )
@@ -512,10 +500,13 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
             task,
         } => {
             let path = match task {
-                Some(t) => format!("/connectors/{}/tasks/{t}/restart", segment(&name)),
+                Some(t) => format!(
+                    "/connectors/{}/tasks/{t}/restart",
+                    rest_path::segment(&name)
+                ),
                 None => format!(
                     "/connectors/{}/restart?includeTasks={include_tasks}&onlyFailed={only_failed}",
-                    segment(&name)
+                    rest_path::segment(&name)
                 ),
             };
             let v = client.call(Method::POST, &path, None).await?;
@@ -538,7 +529,7 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
                 let v = client
                     .call(
                         Method::GET,
-                        &format!("/connectors/{}/offsets", segment(&name)),
+                        &format!("/connectors/{}/offsets", rest_path::segment(&name)),
                         None,
                     )
                     .await?;
@@ -558,7 +549,7 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
                 let v = client
                     .call(
                         Method::DELETE,
-                        &format!("/connectors/{}/offsets", segment(&name)),
+                        &format!("/connectors/{}/offsets", rest_path::segment(&name)),
                         None,
                     )
                     .await?;
@@ -578,7 +569,7 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
                 let v = client
                     .call(
                         Method::PATCH,
-                        &format!("/connectors/{}/offsets", segment(&name)),
+                        &format!("/connectors/{}/offsets", rest_path::segment(&name)),
                         Some(&body),
                     )
                     .await?;
@@ -620,7 +611,10 @@ pub async fn run(args: ConnectorsArgs) -> Result<(), CliError> {
             let v = client
                 .call(
                     Method::PUT,
-                    &format!("/connector-plugins/{}/config/validate", segment(&class)),
+                    &format!(
+                        "/connector-plugins/{}/config/validate",
+                        rest_path::segment(&class)
+                    ),
                     Some(&Value::Object(config)),
                 )
                 .await?;
@@ -709,6 +703,5 @@ mod tests {
         let (name, config) = read_connector(&flat, Some("other")).unwrap();
         assert_eq!(name.as_deref(), Some("other"));
         assert_eq!(config["name"], "m");
-        assert_eq!(segment("a b"), "a%20b");
     }
 }

@@ -269,19 +269,6 @@ pub(crate) fn query_flag(pairs: &[(String, String)], key: &str) -> bool {
         .any(|(k, v)| k == key && v.eq_ignore_ascii_case("true"))
 }
 
-/// Percent-encodes a name for a URL path segment.
-pub(crate) fn url_segment(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

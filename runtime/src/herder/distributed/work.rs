@@ -301,7 +301,7 @@ impl State {
         let url = format!(
             "{}/connectors/{}/tasks?forward=true",
             leader.trim_end_matches('/'),
-            crate::rest::url_segment(name)
+            crate::rest_path::segment(name)
         );
         let http = self.http.clone();
         let done = self.internal.clone();
