@@ -46,8 +46,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::coordinator::{GroupConfig, GroupCoordinator};
-use ferry_log::LogManager;
 use crate::protocol::DEFAULT_MAX_FRAME_SIZE;
+use ferry_log::LogManager;
 
 /// Default `num.partitions` of auto-created topics and CreateTopics with -1 partitions.
 pub const DEFAULT_NUM_PARTITIONS: u32 = 1;
@@ -228,4 +228,4 @@ pub async fn serve(
 }
 
 #[cfg(test)]
-mod tests;
+mod testing;
