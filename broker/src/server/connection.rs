@@ -154,8 +154,6 @@ pub(super) async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::error::ResponseError as E;
-    use kafka_protocol::messages::*;
 
     use crate::server::testing::*;
 
@@ -210,10 +208,10 @@ mod tests {
         let third = c
             .send(ApiKey::Metadata, 12, &MetadataRequest::default().into())
             .await;
-        assert_eq!(
-            produce_result(c.recv(ApiKey::Produce, 9, second).await),
-            (0, 2)
-        );
+        let ResponseKind::Produce(r) = c.recv(ApiKey::Produce, 9, second).await else {
+            panic!("a produce response first")
+        };
+        assert_eq!(produce_result(r), (0, 2));
         assert!(matches!(
             c.recv(ApiKey::Metadata, 12, third).await,
             ResponseKind::Metadata(_)
@@ -225,9 +223,7 @@ mod tests {
     async fn bad_frames_close_only_their_connection() {
         let b = TestBroker::start(4096).await;
         let mut healthy = b.client().await;
-        healthy
-            .call(ApiKey::ApiVersions, 3, ApiVersionsRequest::default())
-            .await;
+        healthy.request(3, ApiVersionsRequest::default()).await;
 
         // oversized frame
         let mut c = b.client().await;
@@ -280,16 +276,13 @@ mod tests {
             panic!()
         };
         assert_eq!(r.error_code, E::UnsupportedVersion.code());
-        c.call(ApiKey::ApiVersions, 3, ApiVersionsRequest::default())
-            .await;
+        c.request(3, ApiVersionsRequest::default()).await;
 
         // everyone else is still served
-        healthy
-            .call(ApiKey::Metadata, 12, MetadataRequest::default())
-            .await;
+        healthy.request(12, MetadataRequest::default()).await;
         b.client()
             .await
-            .call(ApiKey::ApiVersions, 0, ApiVersionsRequest::default())
+            .request(0, ApiVersionsRequest::default())
             .await;
         b.shutdown().await;
     }

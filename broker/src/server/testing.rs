@@ -1,13 +1,15 @@
 //! What the server's tests share: a broker on a temporary directory, served over real TCP,
-//! and a client speaking the client side of the codec (or raw bytes).
+//! and a client speaking the client side of the codec (or raw bytes). A test module needs
+//! only `use crate::server::testing::*;` (the protocol's messages and error codes come with it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+pub(super) use kafka_protocol::error::ResponseError as E;
+pub(super) use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -20,16 +22,30 @@ pub(super) struct TestBroker {
     pub(super) log: Arc<LogManager>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestBroker {
+    /// A broker on a fresh directory, with `num.partitions` 2.
     pub(super) async fn start(max_frame: usize) -> TestBroker {
         let dir = tempfile::tempdir().unwrap();
         let log = Arc::new(LogManager::open(LogConfig::new(dir.path())).unwrap());
         let mut config = BrokerConfig::new("127.0.0.1:0".parse().unwrap());
         config.max_frame_size = max_frame;
         config.num_partitions = 2;
+        let mut broker = TestBroker::serve(config, log).await;
+        broker._dir = Some(dir);
+        broker
+    }
+
+    /// A second server (default config) on this one's log, as after a restart: it has no
+    /// producer state in memory.
+    pub(super) async fn restarted(&self) -> TestBroker {
+        let config = BrokerConfig::new("127.0.0.1:0".parse().unwrap());
+        TestBroker::serve(config, self.log.clone()).await
+    }
+
+    async fn serve(config: BrokerConfig, log: Arc<LogManager>) -> TestBroker {
         let broker = Broker::bind(config, log.clone()).await.unwrap();
         let addr = broker.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -41,7 +57,7 @@ impl TestBroker {
             log,
             stop: Some(tx),
             task,
-            _dir: dir,
+            _dir: None,
         }
     }
 
@@ -62,8 +78,9 @@ impl TestBroker {
 }
 
 pub(super) struct Client {
+    /// For tests that write raw bytes.
     pub(super) stream: TcpStream,
-    pub(super) next: i32,
+    next: i32,
 }
 
 pub(super) fn s(v: &str) -> StrBytes {
@@ -102,12 +119,8 @@ impl Client {
         Some(Bytes::from(buf))
     }
 
-    pub(super) async fn recv(
-        &mut self,
-        api: ApiKey,
-        version: i16,
-        correlation_id: i32,
-    ) -> ResponseKind {
+    /// The body of the next response frame, once its header is checked.
+    async fn response_body(&mut self, api: ApiKey, version: i16, correlation_id: i32) -> Bytes {
         let mut frame = self
             .frame()
             .await
@@ -115,10 +128,33 @@ impl Client {
         let header =
             ResponseHeader::decode(&mut frame, api.response_header_version(version)).unwrap();
         assert_eq!(header.correlation_id, correlation_id);
-        ResponseKind::decode(api, &mut frame, version)
+        frame
+    }
+
+    pub(super) async fn recv(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        correlation_id: i32,
+    ) -> ResponseKind {
+        let mut body = self.response_body(api, version, correlation_id).await;
+        ResponseKind::decode(api, &mut body, version)
             .unwrap_or_else(|e| panic!("{api:?} v{version} response does not decode: {e:#}"))
     }
 
+    /// Sends `body` at `version` and returns its response, of the request's own response type.
+    pub(super) async fn request<R>(&mut self, version: i16, body: R) -> R::Response
+    where
+        R: Request + Into<RequestKind>,
+    {
+        let api = ApiKey::try_from(R::KEY).expect("a known API");
+        let id = self.send(api, version, &body.into()).await;
+        let mut body = self.response_body(api, version, id).await;
+        R::Response::decode(&mut body, version)
+            .unwrap_or_else(|e| panic!("{api:?} v{version} response does not decode: {e:#}"))
+    }
+
+    /// Sends `body` as `api` at `version` and returns its response.
     pub(super) async fn call(
         &mut self,
         api: ApiKey,
@@ -162,6 +198,7 @@ pub(super) fn batch(n: usize, producer: Option<(i64, i16, i32)>, compression: i1
     data.freeze()
 }
 
+/// A produce request of `records` to one partition.
 pub(super) fn produce(topic: &str, partition: i32, acks: i16, records: Bytes) -> ProduceRequest {
     let mut part = produce_request::PartitionProduceData::default();
     part.index = partition;
@@ -176,14 +213,13 @@ pub(super) fn produce(topic: &str, partition: i32, acks: i16, records: Bytes) ->
     r
 }
 
-pub(super) fn produce_result(r: ResponseKind) -> (i16, i64) {
-    let ResponseKind::Produce(r) = r else {
-        panic!("{r:?}")
-    };
+/// The error code and base offset of the first partition of a produce response.
+pub(super) fn produce_result(r: ProduceResponse) -> (i16, i64) {
     let p = &r.responses[0].partition_responses[0];
     (p.error_code, p.base_offset)
 }
 
+/// A fetch request of partition 0 of `topic` (by name and by id, for every version).
 pub(super) fn fetch(topic: &str, offset: i64, max_wait_ms: i32, min_bytes: i32) -> FetchRequest {
     let mut p = fetch_request::FetchPartition::default();
     p.partition = 0;
@@ -201,10 +237,8 @@ pub(super) fn fetch(topic: &str, offset: i64, max_wait_ms: i32, min_bytes: i32) 
     r
 }
 
-pub(super) fn fetched(r: ResponseKind) -> (i16, i64, Bytes) {
-    let ResponseKind::Fetch(r) = r else {
-        panic!("{r:?}")
-    };
+/// The error code, high watermark and records of the first partition of a fetch response.
+pub(super) fn fetched(r: FetchResponse) -> (i16, i64, Bytes) {
     let p = &r.responses[0].partitions[0];
     (
         p.error_code,
@@ -213,6 +247,7 @@ pub(super) fn fetched(r: ResponseKind) -> (i16, i64, Bytes) {
     )
 }
 
+/// CreateTopics of one topic; its result.
 pub(super) async fn create_topic(
     c: &mut Client,
     name: &str,
@@ -225,8 +260,5 @@ pub(super) async fn create_topic(
     t.replication_factor = replication;
     let mut r = CreateTopicsRequest::default();
     r.topics.push(t);
-    let ResponseKind::CreateTopics(resp) = c.call(ApiKey::CreateTopics, 7, r).await else {
-        panic!()
-    };
-    resp.topics[0].clone()
+    c.request(7, r).await.topics[0].clone()
 }

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError as E;
 use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
 
-use super::{error_code, s};
+use super::{Refusal, refusal, refused, repeated, s};
 use crate::server::Shared;
 use ferry_log::{KNOWN_TOPIC_CONFIGS, TopicConfig};
 
@@ -192,15 +193,24 @@ const LIST_TOPIC_CONFIGS: &[&str] = &[
     "leader.replication.throttled.replicas",
 ];
 
+/// The topic config overrides given as (name, value) pairs; a name without a value is left out.
+pub(super) fn overrides<'a>(
+    pairs: impl Iterator<Item = (&'a StrBytes, Option<&'a StrBytes>)>,
+) -> BTreeMap<String, String> {
+    pairs
+        .filter_map(|(name, value)| value.map(|v| (name.to_string(), v.to_string())))
+        .collect()
+}
+
 /// Checks that the resource is an existing topic and the new overrides are valid, then (unless
-/// `validate_only`) stores them. The error code and message of a refusal.
+/// `validate_only`) stores them.
 fn alter_topic_configs(
     sh: &Shared,
     resource_type: i8,
     name: &str,
-    change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, (i16, String)>,
+    change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Refusal>,
     validate_only: bool,
-) -> Result<(), (i16, String)> {
+) -> Result<(), Refusal> {
     if resource_type == RESOURCE_BROKER {
         return Err((
             E::InvalidRequest.code(),
@@ -226,20 +236,40 @@ fn alter_topic_configs(
         .config()
         .defaults
         .with_overrides(&configs)
-        .map_err(|e| (error_code(&e), e.to_string()))?;
+        .map_err(|e| refusal(&e))?;
     if validate_only {
         return Ok(());
     }
     sh.log
         .alter_topic_configs(name, configs)
-        .map_err(|e| (error_code(&e), e.to_string()))
+        .map_err(|e| refusal(&e))
 }
 
-/// The names that occur more than once among `names`.
-fn duplicate_names<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
-    let mut seen = std::collections::HashSet::new();
-    let dups: Vec<&str> = names.filter(|n| !seen.insert(*n)).collect();
-    (!dups.is_empty()).then(|| format!("duplicate config keys: {}", dups.join(", ")))
+/// A refusal when a config key occurs more than once among `names`.
+fn unique_keys<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), Refusal> {
+    let dups = repeated(names);
+    if dups.is_empty() {
+        return Ok(());
+    }
+    Err((
+        E::InvalidRequest.code(),
+        format!("duplicate config keys: {}", dups.join(", ")),
+    ))
+}
+
+/// The answer for one resource of AlterConfigs or IncrementalAlterConfigs (two generated types
+/// with the same fields): its type and name, and the error of a refusal.
+macro_rules! resource_answer {
+    ($answer:ty, $resource:expr, $refusal:expr) => {{
+        let mut r = <$answer>::default();
+        if let Some((code, message)) = $refusal {
+            r.error_code = code;
+            r.error_message = Some(message);
+        }
+        r.resource_type = $resource.resource_type;
+        r.resource_name = $resource.resource_name;
+        r
+    }};
 }
 
 /// AlterConfigs (the older, non-incremental API): the given configs replace all of a
@@ -248,35 +278,22 @@ pub(super) fn alter_configs(sh: &Shared, req: AlterConfigsRequest) -> AlterConfi
     let mut resp = AlterConfigsResponse::default();
     for res in req.resources {
         let name = res.resource_name.to_string();
-        let configs: BTreeMap<String, String> = res
-            .configs
-            .iter()
-            .filter_map(|c| {
-                c.value
-                    .as_ref()
-                    .map(|v| (c.name.to_string(), v.to_string()))
-            })
-            .collect();
-        let dups = duplicate_names(res.configs.iter().map(|c| c.name.as_str()));
-        let result = match dups {
-            Some(msg) => Err((E::InvalidRequest.code(), msg)),
-            None => alter_topic_configs(
+        let configs = overrides(res.configs.iter().map(|c| (&c.name, c.value.as_ref())));
+        let result = unique_keys(res.configs.iter().map(|c| c.name.as_str())).and_then(|()| {
+            alter_topic_configs(
                 sh,
                 res.resource_type,
                 &name,
                 |_| Ok(configs),
                 req.validate_only,
-            ),
-        };
-        let mut r = alter_configs_response::AlterConfigsResourceResponse::default();
-        r.resource_type = res.resource_type;
-        r.resource_name = res.resource_name;
-        if let Err((code, msg)) = result {
-            tracing::info!(resource = %name, error = %msg, "AlterConfigs refused");
-            r.error_code = code;
-            r.error_message = Some(s(msg));
-        }
-        resp.responses.push(r);
+            )
+        });
+        let error = refused("AlterConfigs", &name, result);
+        resp.responses.push(resource_answer!(
+            alter_configs_response::AlterConfigsResourceResponse,
+            res,
+            error
+        ));
     }
     resp
 }
@@ -287,101 +304,100 @@ pub(super) fn incremental_alter_configs(
     sh: &Shared,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
-    const SET: i8 = 0;
-    const DELETE: i8 = 1;
-    const APPEND: i8 = 2;
-    const SUBTRACT: i8 = 3;
     let mut resp = IncrementalAlterConfigsResponse::default();
     for res in req.resources {
         let name = res.resource_name.to_string();
-        let ops = &res.configs;
         let change = |current: &BTreeMap<String, String>| {
-            if let Some(msg) = duplicate_names(ops.iter().map(|c| c.name.as_str())) {
-                return Err((E::InvalidRequest.code(), msg));
-            }
-            let defaults = &sh.log.config().defaults;
-            let mut configs = current.clone();
-            for op in ops {
-                let key = op.name.to_string();
-                let value = op.value.as_ref().map(|v| v.to_string());
-                let invalid = |msg: String| Err((E::InvalidConfig.code(), msg));
-                match op.config_operation {
-                    SET => match value {
-                        Some(v) => {
-                            configs.insert(key, v);
-                        }
-                        None => return invalid(format!("SET of {key} needs a value")),
-                    },
-                    DELETE => {
-                        configs.remove(&key);
-                    }
-                    APPEND | SUBTRACT => {
-                        if !LIST_TOPIC_CONFIGS.contains(&key.as_str()) {
-                            return invalid(format!(
-                                "{key} is not a list config; APPEND and SUBTRACT apply only to {}",
-                                LIST_TOPIC_CONFIGS.join(", ")
-                            ));
-                        }
-                        let Some(v) = value else {
-                            return invalid(format!("APPEND/SUBTRACT of {key} needs a value"));
-                        };
-                        let now = configs
-                            .get(&key)
-                            .cloned()
-                            .or_else(|| topic_config_default(&key, defaults).map(|d| d.0))
-                            .unwrap_or_default();
-                        let mut items: Vec<String> = now
-                            .split(',')
-                            .map(str::trim)
-                            .filter(|i| !i.is_empty())
-                            .map(String::from)
-                            .collect();
-                        for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-                            if op.config_operation == APPEND {
-                                if !items.iter().any(|i| i == item) {
-                                    items.push(item.to_string());
-                                }
-                            } else {
-                                items.retain(|i| i != item);
-                            }
-                        }
-                        if items.is_empty() && key == "cleanup.policy" {
-                            return invalid(
-                                "cleanup.policy cannot become empty: keep delete, compact or both"
-                                    .into(),
-                            );
-                        }
-                        configs.insert(key, items.join(","));
-                    }
-                    other => {
-                        return Err((
-                            E::InvalidRequest.code(),
-                            format!("unknown config operation {other} for {key}"),
-                        ));
-                    }
-                }
-            }
-            Ok(configs)
+            unique_keys(res.configs.iter().map(|c| c.name.as_str()))?;
+            apply_operations(&res.configs, current, &sh.log.config().defaults)
         };
         let result = alter_topic_configs(sh, res.resource_type, &name, change, req.validate_only);
-        let mut r = incremental_alter_configs_response::AlterConfigsResourceResponse::default();
-        r.resource_type = res.resource_type;
-        r.resource_name = res.resource_name;
-        if let Err((code, msg)) = result {
-            tracing::info!(resource = %name, error = %msg, "IncrementalAlterConfigs refused");
-            r.error_code = code;
-            r.error_message = Some(s(msg));
-        }
-        resp.responses.push(r);
+        let error = refused("IncrementalAlterConfigs", &name, result);
+        resp.responses.push(resource_answer!(
+            incremental_alter_configs_response::AlterConfigsResourceResponse,
+            res,
+            error
+        ));
     }
     resp
 }
 
+/// The overrides after IncrementalAlterConfigs' operations on `current`, in order; a refusal
+/// for the first operation that cannot apply.
+fn apply_operations(
+    ops: &[incremental_alter_configs_request::AlterableConfig],
+    current: &BTreeMap<String, String>,
+    defaults: &TopicConfig,
+) -> Result<BTreeMap<String, String>, Refusal> {
+    const SET: i8 = 0;
+    const DELETE: i8 = 1;
+    const APPEND: i8 = 2;
+    const SUBTRACT: i8 = 3;
+    let invalid = |msg: String| Err((E::InvalidConfig.code(), msg));
+    let mut configs = current.clone();
+    for op in ops {
+        let key = op.name.to_string();
+        let value = op.value.as_ref().map(|v| v.to_string());
+        match op.config_operation {
+            SET => match value {
+                Some(v) => {
+                    configs.insert(key, v);
+                }
+                None => return invalid(format!("SET of {key} needs a value")),
+            },
+            DELETE => {
+                configs.remove(&key);
+            }
+            APPEND | SUBTRACT => {
+                if !LIST_TOPIC_CONFIGS.contains(&key.as_str()) {
+                    return invalid(format!(
+                        "{key} is not a list config; APPEND and SUBTRACT apply only to {}",
+                        LIST_TOPIC_CONFIGS.join(", ")
+                    ));
+                }
+                let Some(v) = value else {
+                    return invalid(format!("APPEND/SUBTRACT of {key} needs a value"));
+                };
+                let now = configs
+                    .get(&key)
+                    .cloned()
+                    .or_else(|| topic_config_default(&key, defaults).map(|d| d.0))
+                    .unwrap_or_default();
+                let mut items: Vec<String> = now
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|i| !i.is_empty())
+                    .map(String::from)
+                    .collect();
+                for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                    if op.config_operation == APPEND {
+                        if !items.iter().any(|i| i == item) {
+                            items.push(item.to_string());
+                        }
+                    } else {
+                        items.retain(|i| i != item);
+                    }
+                }
+                if items.is_empty() && key == "cleanup.policy" {
+                    return invalid(
+                        "cleanup.policy cannot become empty: keep delete, compact or both".into(),
+                    );
+                }
+                configs.insert(key, items.join(","));
+            }
+            other => {
+                return Err((
+                    E::InvalidRequest.code(),
+                    format!("unknown config operation {other} for {key}"),
+                ));
+            }
+        }
+    }
+    Ok(configs)
+}
+
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::error::ResponseError as E;
-    use kafka_protocol::messages::*;
-
     use crate::server::testing::*;
 
     #[tokio::test]
@@ -410,22 +426,14 @@ mod tests {
             op("retention.ms", 0, Some("1000")),
             op("segment.bytes", 0, Some("-5")),
         ]);
-        let ResponseKind::IncrementalAlterConfigs(r) =
-            c.call(ApiKey::IncrementalAlterConfigs, 1, req).await
-        else {
-            panic!()
-        };
+        let r = c.request(1, req).await;
         assert_eq!(r.responses[0].error_code, E::InvalidConfig.code());
         assert!(b.log.topic("ok").unwrap().configs.is_empty());
         let req = alter(vec![
             op("retention.ms", 0, Some("1000")),
             op("cleanup.policy", 2, Some("compact")),
         ]);
-        let ResponseKind::IncrementalAlterConfigs(r) =
-            c.call(ApiKey::IncrementalAlterConfigs, 1, req).await
-        else {
-            panic!()
-        };
+        let r = c.request(1, req).await;
         assert_eq!(r.responses[0].error_code, 0, "{:?}", r.responses[0]);
         let p = b.log.partition("ok", 3).unwrap();
         assert_eq!(p.config().retention_ms, Some(1000));
@@ -434,11 +442,7 @@ mod tests {
             op("retention.ms", 1, None),
             op("retention.ms", 1, None),
         ]);
-        let ResponseKind::IncrementalAlterConfigs(r) =
-            c.call(ApiKey::IncrementalAlterConfigs, 0, req).await
-        else {
-            panic!()
-        };
+        let r = c.request(0, req).await;
         assert_eq!(r.responses[0].error_code, E::InvalidRequest.code());
         let mut res = describe_configs_request::DescribeConfigsResource::default();
         res.resource_type = 2;
@@ -446,9 +450,7 @@ mod tests {
         res.configuration_keys = None;
         let mut req = DescribeConfigsRequest::default();
         req.resources.push(res);
-        let ResponseKind::DescribeConfigs(r) = c.call(ApiKey::DescribeConfigs, 4, req).await else {
-            panic!()
-        };
+        let r = c.request(4, req).await;
         assert_eq!(r.results[0].error_code, 0);
         assert!(
             r.results[0]

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError as E;
 use kafka_protocol::messages::*;
-use uuid::Uuid;
 
-use super::{error_code, topic_id, topic_name};
+use super::{error_code, topic_name, topics_by_id};
 use crate::server::Shared;
 use ferry_log::{OffsetSpec, PartitionLog};
 
@@ -21,6 +20,15 @@ struct FetchSlot {
     max_bytes: usize,
 }
 
+/// A partition answered without records: its offsets as the log has them now.
+fn without_records(pd: &mut fetch_response::PartitionData, log: &PartitionLog, error_code: i16) {
+    pd.error_code = error_code;
+    pd.high_watermark = log.log_end_offset();
+    pd.last_stable_offset = pd.high_watermark;
+    pd.log_start_offset = log.log_start_offset();
+    pd.records = Some(Bytes::new());
+}
+
 pub(super) async fn fetch(sh: &Shared, req: FetchRequest, version: i16) -> FetchResponse {
     let mut resp = FetchResponse::default();
     if req.session_id != 0 {
@@ -28,12 +36,8 @@ pub(super) async fn fetch(sh: &Shared, req: FetchRequest, version: i16) -> Fetch
         resp.error_code = E::FetchSessionIdNotFound.code();
         return resp;
     }
-    let by_id: HashMap<Uuid, String> = if version >= 13 {
-        sh.log
-            .topics()
-            .into_iter()
-            .map(|m| (topic_id(&m.name), m.name))
-            .collect()
+    let by_id = if version >= 13 {
+        topics_by_id(sh)
     } else {
         HashMap::new()
     };
@@ -102,11 +106,7 @@ pub(super) async fn fetch(sh: &Shared, req: FetchRequest, version: i16) -> Fetch
             };
             if budget == 0 && total > 0 {
                 // response full: this partition reports its offsets and no records
-                pd.error_code = 0;
-                pd.high_watermark = log.log_end_offset();
-                pd.last_stable_offset = pd.high_watermark;
-                pd.log_start_offset = log.log_start_offset();
-                pd.records = Some(Bytes::new());
+                without_records(pd, log, 0);
                 continue;
             }
             match log.read(slot.offset, budget.max(1)) {
@@ -120,11 +120,7 @@ pub(super) async fn fetch(sh: &Shared, req: FetchRequest, version: i16) -> Fetch
                     pd.records = Some(r.data);
                 }
                 Err(e) => {
-                    pd.error_code = error_code(&e);
-                    pd.high_watermark = log.log_end_offset();
-                    pd.last_stable_offset = pd.high_watermark;
-                    pd.log_start_offset = log.log_start_offset();
-                    pd.records = Some(Bytes::new());
+                    without_records(pd, log, error_code(&e));
                     any_error = true;
                 }
             }
@@ -195,8 +191,6 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use bytes::BytesMut;
-    use kafka_protocol::error::ResponseError as E;
-    use kafka_protocol::messages::*;
 
     use crate::server::testing::*;
 
@@ -209,13 +203,11 @@ mod tests {
         let gzip = batch(2, None, 1); // attributes say gzip: stored as is, never decompressed
         let zstd = batch(4, None, 4);
         for (v, data, base) in [(3, &plain, 0), (9, &gzip, 3), (12, &zstd, 5)] {
-            let r = c
-                .call(ApiKey::Produce, v, produce("t", 0, -1, data.clone()))
-                .await;
+            let r = c.request(v, produce("t", 0, -1, data.clone())).await;
             assert_eq!(produce_result(r), (0, base));
         }
         for v in [4i16, 11, 12, 13, 16, 18] {
-            let (err, hw, records) = fetched(c.call(ApiKey::Fetch, v, fetch("t", 0, 0, 1)).await);
+            let (err, hw, records) = fetched(c.request(v, fetch("t", 0, 0, 1)).await);
             assert_eq!((err, hw), (0, 9), "fetch v{v}");
             let mut expected = BytesMut::new();
             for (data, base) in [(&plain, 0i64), (&gzip, 3), (&zstd, 5)] {
@@ -227,7 +219,7 @@ mod tests {
             assert_eq!(records, expected.freeze(), "fetch v{v}");
         }
         // out of range
-        let (err, _, _) = fetched(c.call(ApiKey::Fetch, 12, fetch("t", 100, 0, 1)).await);
+        let (err, _, _) = fetched(c.request(12, fetch("t", 100, 0, 1)).await);
         assert_eq!(err, E::OffsetOutOfRange.code());
         b.shutdown().await;
     }
@@ -238,7 +230,7 @@ mod tests {
         let mut c = b.client().await;
         assert_eq!(create_topic(&mut c, "t", 1, 1).await.error_code, 0);
         let started = Instant::now();
-        let (err, _, records) = fetched(c.call(ApiKey::Fetch, 12, fetch("t", 0, 300, 1)).await);
+        let (err, _, records) = fetched(c.request(12, fetch("t", 0, 300, 1)).await);
         assert!((err, records.len()) == (0, 0));
         assert!(
             started.elapsed() >= Duration::from_millis(280),
@@ -247,12 +239,12 @@ mod tests {
         let mut producer = b.client().await;
         let poll = tokio::spawn(async move {
             let started = Instant::now();
-            let r = fetched(c.call(ApiKey::Fetch, 12, fetch("t", 0, 10_000, 1)).await);
+            let r = fetched(c.request(12, fetch("t", 0, 10_000, 1)).await);
             (r, started.elapsed())
         });
         tokio::time::sleep(Duration::from_millis(200)).await;
         producer
-            .call(ApiKey::Produce, 9, produce("t", 0, 1, batch(2, None, 0)))
+            .request(9, produce("t", 0, 1, batch(2, None, 0)))
             .await;
         let ((err, hw, records), waited) = poll.await.unwrap();
         assert_eq!((err, hw), (0, 2));
@@ -269,8 +261,7 @@ mod tests {
         let b = TestBroker::start(1 << 20).await;
         let mut c = b.client().await;
         assert_eq!(create_topic(&mut c, "t", 1, 1).await.error_code, 0);
-        c.call(ApiKey::Produce, 9, produce("t", 0, 1, batch(3, None, 0)))
-            .await;
+        c.request(9, produce("t", 0, 1, batch(3, None, 0))).await;
         let list = |ts: i64| {
             let mut p = list_offsets_request::ListOffsetsPartition::default();
             p.partition_index = 0;
@@ -288,10 +279,7 @@ mod tests {
             (10, 1_700_000_000_001, 1),
             (5, 1_800_000_000_000, -1),
         ] {
-            let ResponseKind::ListOffsets(r) = c.call(ApiKey::ListOffsets, v, list(ts)).await
-            else {
-                panic!()
-            };
+            let r = c.request(v, list(ts)).await;
             let p = &r.topics[0].partitions[0];
             assert_eq!(
                 (p.error_code, p.offset),

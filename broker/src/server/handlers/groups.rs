@@ -212,8 +212,6 @@ pub(super) fn delete_groups(sh: &Shared, req: DeleteGroupsRequest) -> DeleteGrou
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use kafka_protocol::error::ResponseError as E;
-    use kafka_protocol::messages::*;
 
     use crate::server::testing::*;
 
@@ -223,9 +221,7 @@ mod tests {
         let mut c = b.client().await;
         let mut fc = FindCoordinatorRequest::default();
         fc.key = s("g");
-        let ResponseKind::FindCoordinator(r) = c.call(ApiKey::FindCoordinator, 3, fc).await else {
-            panic!()
-        };
+        let r = c.request(3, fc).await;
         assert_eq!((r.error_code, r.port), (0, i32::from(b.addr.port())));
         let mut join = JoinGroupRequest::default();
         join.group_id = GroupId(s("g"));
@@ -236,9 +232,7 @@ mod tests {
         p.name = s("default");
         p.metadata = Bytes::from_static(b"worker-metadata");
         join.protocols.push(p);
-        let ResponseKind::JoinGroup(j) = c.call(ApiKey::JoinGroup, 9, join).await else {
-            panic!()
-        };
+        let j = c.request(9, join).await;
         assert_eq!((j.error_code, j.generation_id), (0, 1));
         assert_eq!(j.protocol_type.as_deref(), Some("connect"));
         let mut sync = SyncGroupRequest::default();
@@ -251,9 +245,7 @@ mod tests {
         a.member_id = j.member_id.clone();
         a.assignment = Bytes::from_static(b"tasks");
         sync.assignments.push(a);
-        let ResponseKind::SyncGroup(sg) = c.call(ApiKey::SyncGroup, 5, sync).await else {
-            panic!()
-        };
+        let sg = c.request(5, sync).await;
         assert_eq!((sg.error_code, &sg.assignment[..]), (0, &b"tasks"[..]));
         let mut commit = OffsetCommitRequest::default();
         commit.group_id = GroupId(s("g"));
@@ -266,9 +258,7 @@ mod tests {
         p.committed_offset = 42;
         t.partitions.push(p);
         commit.topics.push(t);
-        let ResponseKind::OffsetCommit(r) = c.call(ApiKey::OffsetCommit, 8, commit).await else {
-            panic!()
-        };
+        let r = c.request(8, commit).await;
         assert_eq!(r.topics[0].partitions[0].error_code, 0);
         for v in [1i16, 7, 8, 9] {
             let mut f = OffsetFetchRequest::default();
@@ -281,9 +271,7 @@ mod tests {
                 f.group_id = GroupId(s("g"));
                 f.topics = None;
             }
-            let ResponseKind::OffsetFetch(r) = c.call(ApiKey::OffsetFetch, v, f).await else {
-                panic!()
-            };
+            let r = c.request(v, f).await;
             let offset = if v >= 8 {
                 r.groups[0].topics[0].partitions[0].committed_offset
             } else {
@@ -293,23 +281,16 @@ mod tests {
         }
         let mut del = DeleteGroupsRequest::default();
         del.groups_names.push(GroupId(s("g")));
-        let ResponseKind::DeleteGroups(r) = c.call(ApiKey::DeleteGroups, 2, del.clone()).await
-        else {
-            panic!()
-        };
+        let r = c.request(2, del.clone()).await;
         assert_eq!(r.results[0].error_code, E::NonEmptyGroup.code());
         let mut leave = LeaveGroupRequest::default();
         leave.group_id = GroupId(s("g"));
         let mut m = leave_group_request::MemberIdentity::default();
         m.member_id = j.member_id.clone();
         leave.members.push(m);
-        let ResponseKind::LeaveGroup(r) = c.call(ApiKey::LeaveGroup, 5, leave).await else {
-            panic!()
-        };
+        let r = c.request(5, leave).await;
         assert_eq!((r.error_code, r.members[0].error_code), (0, 0));
-        let ResponseKind::DeleteGroups(r) = c.call(ApiKey::DeleteGroups, 2, del).await else {
-            panic!()
-        };
+        let r = c.request(2, del).await;
         assert_eq!(r.results[0].error_code, 0);
         b.shutdown().await;
     }

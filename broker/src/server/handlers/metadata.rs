@@ -6,9 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use kafka_protocol::error::ResponseError as E;
 use kafka_protocol::messages::*;
-use uuid::Uuid;
 
-use super::{error_code, s, topic_id, topic_name};
+use super::{error_code, s, topic_id, topic_name, topics_by_id};
 use crate::coordinator::OFFSETS_TOPIC;
 use crate::server::Shared;
 use ferry_log::TopicMetadata;
@@ -95,12 +94,8 @@ pub(super) fn metadata(sh: &Shared, req: MetadataRequest, version: i16) -> Metad
             .map(|m| topic_metadata(sh, &m.name.clone(), Ok(m)))
             .collect(),
         Some(topics) => {
-            let by_id: HashMap<Uuid, String> = if topics.iter().any(|t| t.name.is_none()) {
-                sh.log
-                    .topics()
-                    .into_iter()
-                    .map(|m| (topic_id(&m.name), m.name))
-                    .collect()
+            let by_id = if topics.iter().any(|t| t.name.is_none()) {
+                topics_by_id(sh)
             } else {
                 HashMap::new()
             };
@@ -158,9 +153,6 @@ pub(super) fn find_coordinator(
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::error::ResponseError as E;
-    use kafka_protocol::messages::*;
-
     use crate::server::testing::*;
 
     #[tokio::test]
@@ -181,9 +173,7 @@ mod tests {
                 t
             },
         ]);
-        let ResponseKind::Metadata(r) = c.call(ApiKey::Metadata, 12, md).await else {
-            panic!()
-        };
+        let r = c.request(12, md).await;
         assert_eq!(
             (r.topics[0].error_code, r.topics[0].partitions.len()),
             (0, 2)

@@ -24,7 +24,8 @@
 //! in its family's module, and its arm in [`handle`].
 //!
 //! What the families share lives here: the one mapping of log-engine errors to Kafka error
-//! codes ([`error_code`]) and the broker's topic ids ([`topic_id`]).
+//! codes ([`error_code`]), the broker's topic ids ([`topic_id`]), and how a refused resource
+//! of a request is reported and logged ([`Refusal`], [`refused`]).
 
 mod configs;
 mod fetch;
@@ -35,6 +36,7 @@ mod produce;
 mod topics;
 mod transactions;
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -52,6 +54,30 @@ fn s(v: impl Into<String>) -> StrBytes {
 
 fn topic_name(v: &str) -> TopicName {
     TopicName(s(v))
+}
+
+/// Why one resource of a request (a topic, a config resource) was refused: the Kafka error
+/// code, and a message for the client that names the offending value.
+type Refusal = (i16, String);
+
+/// A log-engine error as a refusal.
+fn refusal(e: &ferry_log::Error) -> Refusal {
+    (error_code(e), e.to_string())
+}
+
+/// The error code and message of a refused resource, `None` when `result` is `Ok` (the
+/// answer keeps its defaults). A refusal is logged at info: the client is told, the broker is
+/// fine.
+fn refused(api: &str, resource: &str, result: Result<(), Refusal>) -> Option<(i16, StrBytes)> {
+    let (code, message) = result.err()?;
+    tracing::info!(resource, error = %message, "{api} refused");
+    Some((code, s(message)))
+}
+
+/// The names that occur more than once among `names`, in the order of their repetitions.
+fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    names.filter(|n| !seen.insert(*n)).collect()
 }
 
 /// A stable topic id derived from the name (the log engine keeps no ids): two FNV-1a 64-bit
@@ -85,6 +111,15 @@ pub(crate) fn error_code(e: &ferry_log::Error) -> i16 {
     }
 }
 
+/// Every topic by its id, for the request versions that name topics by id.
+fn topics_by_id(sh: &Shared) -> HashMap<Uuid, String> {
+    sh.log
+        .topics()
+        .into_iter()
+        .map(|m| (topic_id(&m.name), m.name))
+        .collect()
+}
+
 /// Answers one request; `None` for Produce with acks=0 (no response is sent).
 pub(super) async fn handle(
     sh: &Arc<Shared>,
@@ -104,27 +139,27 @@ pub(super) async fn handle(
     Some(match body {
         RequestKind::ApiVersions(_) => api_versions_response(0).into(),
         RequestKind::Metadata(r) => metadata::metadata(sh, r, v).into(),
+        RequestKind::FindCoordinator(r) => metadata::find_coordinator(sh, r, v).into(),
         RequestKind::Produce(r) => return produce::produce(sh, r, v).map(Into::into),
         RequestKind::Fetch(r) => fetch::fetch(sh, r, v).await.into(),
         RequestKind::ListOffsets(r) => fetch::list_offsets(sh, r, v).into(),
-        RequestKind::InitProducerId(r) => transactions::init_producer_id(sh, r).into(),
         RequestKind::CreateTopics(r) => topics::create_topics(sh, r, v).into(),
         RequestKind::DeleteTopics(r) => topics::delete_topics(sh, r, v).into(),
         RequestKind::CreatePartitions(r) => topics::create_partitions(sh, r).into(),
         RequestKind::DescribeConfigs(r) => configs::describe_configs(sh, r, v).into(),
         RequestKind::AlterConfigs(r) => configs::alter_configs(sh, r).into(),
         RequestKind::IncrementalAlterConfigs(r) => configs::incremental_alter_configs(sh, r).into(),
-        RequestKind::FindCoordinator(r) => metadata::find_coordinator(sh, r, v).into(),
         RequestKind::JoinGroup(r) => groups::join_group(sh, r, v, client_id, peer).await.into(),
         RequestKind::SyncGroup(r) => groups::sync_group(sh, r, v).await.into(),
         RequestKind::Heartbeat(r) => groups::heartbeat(sh, r).into(),
         RequestKind::LeaveGroup(r) => groups::leave_group(sh, r, v).into(),
-        RequestKind::OffsetCommit(r) => offsets::offset_commit(sh, r, v).into(),
-        RequestKind::OffsetFetch(r) => offsets::offset_fetch(sh, r, v).into(),
         RequestKind::ListGroups(r) => groups::list_groups(sh, r).into(),
         RequestKind::DescribeGroups(r) => groups::describe_groups(sh, r).into(),
         RequestKind::DeleteGroups(r) => groups::delete_groups(sh, r).into(),
+        RequestKind::OffsetCommit(r) => offsets::offset_commit(sh, r, v).into(),
+        RequestKind::OffsetFetch(r) => offsets::offset_fetch(sh, r, v).into(),
         RequestKind::OffsetDelete(r) => offsets::offset_delete(sh, r).into(),
+        RequestKind::InitProducerId(r) => transactions::init_producer_id(sh, r).into(),
         other => {
             // decode_request only lets SUPPORTED_APIS through; this is a bug if reached.
             tracing::error!(request = ?other, "no handler for a supported API");
@@ -135,8 +170,6 @@ pub(super) async fn handle(
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::messages::*;
-
     use crate::protocol::SUPPORTED_APIS;
     use crate::server::testing::*;
 

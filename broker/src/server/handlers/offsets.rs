@@ -162,9 +162,6 @@ pub(super) fn offset_delete(sh: &Shared, req: OffsetDeleteRequest) -> OffsetDele
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::error::ResponseError as E;
-    use kafka_protocol::messages::*;
-
     use crate::server::testing::*;
 
     #[tokio::test]
@@ -183,9 +180,7 @@ mod tests {
             t.partitions.push(p);
         }
         commit.topics.push(t);
-        let ResponseKind::OffsetCommit(r) = c.call(ApiKey::OffsetCommit, 8, commit).await else {
-            panic!()
-        };
+        let r = c.request(8, commit).await;
         assert_eq!(r.topics[0].partitions[1].error_code, 0);
         let delete = |group: &str| {
             let mut d = OffsetDeleteRequest::default();
@@ -198,12 +193,7 @@ mod tests {
             d.topics.push(t);
             d
         };
-        let ResponseKind::OffsetDelete(r) = c
-            .call(ApiKey::OffsetDelete, 0, delete("connect-sink"))
-            .await
-        else {
-            panic!()
-        };
+        let r = c.request(0, delete("connect-sink")).await;
         assert_eq!(r.error_code, 0);
         assert_eq!(
             (
@@ -215,19 +205,14 @@ mod tests {
         let mut f = OffsetFetchRequest::default();
         f.group_id = GroupId(s("connect-sink"));
         f.topics = None;
-        let ResponseKind::OffsetFetch(r) = c.call(ApiKey::OffsetFetch, 7, f).await else {
-            panic!()
-        };
+        let r = c.request(7, f).await;
         let left: Vec<(i32, i64)> = r.topics[0]
             .partitions
             .iter()
             .map(|p| (p.partition_index, p.committed_offset))
             .collect();
         assert_eq!(left, vec![(1, 8)]);
-        let ResponseKind::OffsetDelete(r) = c.call(ApiKey::OffsetDelete, 0, delete("nobody")).await
-        else {
-            panic!()
-        };
+        let r = c.request(0, delete("nobody")).await;
         assert_eq!(r.error_code, E::GroupIdNotFound.code());
         b.shutdown().await;
     }

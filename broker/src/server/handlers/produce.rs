@@ -8,7 +8,7 @@ use kafka_protocol::error::ResponseError as E;
 use kafka_protocol::messages::*;
 use uuid::Uuid;
 
-use super::{error_code, s, topic_id, topic_name};
+use super::{Refusal, error_code, s, topic_name, topics_by_id};
 use crate::server::Shared;
 use crate::server::producers::{SeqCheck, SeqError, last_seq, lock_partition};
 use ferry_log::PartitionLog;
@@ -37,6 +37,58 @@ fn partition_error(
     p
 }
 
+/// The partition's answer to an append at `base_offset`.
+fn appended(
+    index: i32,
+    base_offset: i64,
+    log: &PartitionLog,
+) -> produce_response::PartitionProduceResponse {
+    let mut p = partition_error(index, 0, None);
+    p.base_offset = base_offset;
+    p.log_start_offset = log.log_start_offset();
+    p
+}
+
+/// The producer fields of each batch in `records`; a refusal when one is not a v2 batch, is
+/// corrupt, or belongs to a transaction.
+fn batch_infos(records: &Bytes) -> Result<Vec<BatchInfo>, Refusal> {
+    let mut infos = Vec::with_capacity(1);
+    for batch in record::batches(records.clone()) {
+        // magic is at byte 16 of a batch; anything below 2 is the legacy message format
+        let batch = match batch {
+            Ok(b) if b.magic() < record::MAGIC_V2 => {
+                return Err((
+                    E::UnsupportedForMessageFormat.code(),
+                    format!("message format v{} (magic < 2) is not supported", b.magic()),
+                ));
+            }
+            Ok(b) => b,
+            Err(e) => {
+                if records.len() > 16 && (records[16] as i8) < record::MAGIC_V2 {
+                    return Err((
+                        E::UnsupportedForMessageFormat.code(),
+                        "message format v0/v1 (magic < 2) is not supported".into(),
+                    ));
+                }
+                return Err((E::CorruptMessage.code(), e.to_string()));
+            }
+        };
+        if batch.is_transactional() || batch.is_control() {
+            return Err((
+                E::InvalidRecord.code(),
+                "transactional batches are not supported yet".into(),
+            ));
+        }
+        infos.push(BatchInfo {
+            producer_id: batch.producer_id(),
+            epoch: batch.producer_epoch(),
+            first_seq: batch.base_sequence(),
+            count: batch.last_offset_delta() + 1,
+        });
+    }
+    Ok(infos)
+}
+
 /// (topic name, topic id, [(partition, records)]) taken out of a produce request.
 type ProduceTopic = (String, Uuid, Vec<(i32, Option<Bytes>)>);
 
@@ -49,12 +101,8 @@ pub(super) fn produce(sh: &Shared, req: ProduceRequest, version: i16) -> Option<
     } = req;
     let transactional = transactional_id.is_some();
     drop(transactional_id);
-    let by_id: HashMap<Uuid, String> = if version >= 13 {
-        sh.log
-            .topics()
-            .into_iter()
-            .map(|m| (topic_id(&m.name), m.name))
-            .collect()
+    let by_id = if version >= 13 {
+        topics_by_id(sh)
     } else {
         HashMap::new()
     };
@@ -118,46 +166,10 @@ fn produce_partition(
     let Some(records) = records.filter(|r| !r.is_empty()) else {
         return partition_error(index, E::CorruptMessage.code(), Some("no records".into()));
     };
-    let mut infos = Vec::with_capacity(1);
-    for batch in record::batches(records.clone()) {
-        // magic is at byte 16 of a batch; anything below 2 is the legacy message format
-        let batch = match batch {
-            Ok(b) if b.magic() < record::MAGIC_V2 => {
-                return partition_error(
-                    index,
-                    E::UnsupportedForMessageFormat.code(),
-                    Some(format!(
-                        "message format v{} (magic < 2) is not supported",
-                        b.magic()
-                    )),
-                );
-            }
-            Ok(b) => b,
-            Err(e) => {
-                if records.len() > 16 && (records[16] as i8) < record::MAGIC_V2 {
-                    return partition_error(
-                        index,
-                        E::UnsupportedForMessageFormat.code(),
-                        Some("message format v0/v1 (magic < 2) is not supported".into()),
-                    );
-                }
-                return partition_error(index, E::CorruptMessage.code(), Some(e.to_string()));
-            }
-        };
-        if batch.is_transactional() || batch.is_control() {
-            return partition_error(
-                index,
-                E::InvalidRecord.code(),
-                Some("transactional batches are not supported yet".into()),
-            );
-        }
-        infos.push(BatchInfo {
-            producer_id: batch.producer_id(),
-            epoch: batch.producer_epoch(),
-            first_seq: batch.base_sequence(),
-            count: batch.last_offset_delta() + 1,
-        });
-    }
+    let infos = match batch_infos(&records) {
+        Ok(infos) => infos,
+        Err((code, message)) => return partition_error(index, code, Some(message)),
+    };
     let Some(&first) = infos.first().filter(|b| b.producer_id >= 0) else {
         return append(&log, records, index);
     };
@@ -180,10 +192,7 @@ fn produce_partition(
                 base_offset,
                 "duplicate batch"
             );
-            let mut p = partition_error(index, 0, None);
-            p.base_offset = base_offset;
-            p.log_start_offset = log.log_start_offset();
-            return p;
+            return appended(index, base_offset, &log);
         }
         Err(e) => {
             let code = match e {
@@ -240,12 +249,7 @@ fn append(
         pos += LOG_OVERHEAD + usize::try_from(len).unwrap_or(usize::MAX / 2);
     }
     match log.append(data) {
-        Ok(info) => {
-            let mut p = partition_error(index, 0, None);
-            p.base_offset = info.base_offset;
-            p.log_start_offset = log.log_start_offset();
-            p
-        }
+        Ok(info) => appended(index, info.base_offset, log),
         Err(e) => {
             tracing::debug!(topic = log.topic(), partition = index, error = %e, "append refused");
             let code = match &e {
@@ -260,12 +264,8 @@ fn append(
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
-    use kafka_protocol::error::ResponseError as E;
-    use kafka_protocol::messages::*;
-    use tokio::net::TcpStream;
 
     use crate::server::testing::*;
-    use crate::server::{Broker, BrokerConfig};
 
     #[tokio::test]
     async fn produce_refuses_old_formats_unknown_partitions_and_bad_acks() {
@@ -274,28 +274,18 @@ mod tests {
         assert_eq!(create_topic(&mut c, "t", 1, 1).await.error_code, 0);
         let mut old = BytesMut::from(&batch(1, None, 0)[..]);
         old[16] = 1; // magic 1
-        let r = c
-            .call(ApiKey::Produce, 7, produce("t", 0, 1, old.freeze()))
-            .await;
+        let r = c.request(7, produce("t", 0, 1, old.freeze())).await;
         assert_eq!(produce_result(r).0, E::UnsupportedForMessageFormat.code());
-        let r = c
-            .call(ApiKey::Produce, 7, produce("t", 5, 1, batch(1, None, 0)))
-            .await;
+        let r = c.request(7, produce("t", 5, 1, batch(1, None, 0))).await;
         assert_eq!(produce_result(r).0, E::UnknownTopicOrPartition.code());
-        let r = c
-            .call(ApiKey::Produce, 7, produce("nope", 0, 1, batch(1, None, 0)))
-            .await;
+        let r = c.request(7, produce("nope", 0, 1, batch(1, None, 0))).await;
         assert_eq!(produce_result(r).0, E::UnknownTopicOrPartition.code());
-        let r = c
-            .call(ApiKey::Produce, 7, produce("t", 0, 2, batch(1, None, 0)))
-            .await;
+        let r = c.request(7, produce("t", 0, 2, batch(1, None, 0))).await;
         assert_eq!(produce_result(r).0, E::InvalidRequiredAcks.code());
         let mut bad_crc = BytesMut::from(&batch(1, None, 0)[..]);
         let last = bad_crc.len() - 1;
         bad_crc[last] ^= 0xff;
-        let r = c
-            .call(ApiKey::Produce, 7, produce("t", 0, 1, bad_crc.freeze()))
-            .await;
+        let r = c.request(7, produce("t", 0, 1, bad_crc.freeze())).await;
         assert_eq!(produce_result(r).0, E::CorruptMessage.code());
         assert_eq!(b.log.partition("t", 0).unwrap().log_end_offset(), 0);
         b.shutdown().await;
@@ -306,66 +296,48 @@ mod tests {
         let b = TestBroker::start(1 << 20).await;
         let mut c = b.client().await;
         assert_eq!(create_topic(&mut c, "t", 1, 1).await.error_code, 0);
-        let ResponseKind::InitProducerId(init) = c
-            .call(ApiKey::InitProducerId, 4, {
+        let init = c
+            .request(4, {
                 let mut r = InitProducerIdRequest::default();
                 r.transactional_id = None;
                 r
             })
-            .await
-        else {
-            panic!()
-        };
+            .await;
         assert_eq!(init.error_code, 0);
         let (pid, epoch) = (init.producer_id.0, init.producer_epoch);
         assert!(pid >= 0);
         let send = |seq: i32, n: usize| produce("t", 0, -1, batch(n, Some((pid, epoch, seq)), 0));
-        assert_eq!(
-            produce_result(c.call(ApiKey::Produce, 9, send(0, 3)).await),
-            (0, 0)
-        );
+        assert_eq!(produce_result(c.request(9, send(0, 3)).await), (0, 0));
         // the same batch again (a retry): success with the original offset, nothing appended
-        assert_eq!(
-            produce_result(c.call(ApiKey::Produce, 9, send(0, 3)).await),
-            (0, 0)
-        );
+        assert_eq!(produce_result(c.request(9, send(0, 3)).await), (0, 0));
         assert_eq!(b.log.partition("t", 0).unwrap().log_end_offset(), 3);
         // a gap
-        let r = c.call(ApiKey::Produce, 9, send(5, 1)).await;
+        let r = c.request(9, send(5, 1)).await;
         assert_eq!(produce_result(r).0, E::OutOfOrderSequenceNumber.code());
-        assert_eq!(
-            produce_result(c.call(ApiKey::Produce, 9, send(3, 2)).await),
-            (0, 3)
-        );
+        assert_eq!(produce_result(c.request(9, send(3, 2)).await), (0, 3));
         // an older epoch after a bump
         let mut bump = InitProducerIdRequest::default();
         bump.transactional_id = None;
         bump.producer_id = ProducerId(pid);
         bump.producer_epoch = epoch;
-        let ResponseKind::InitProducerId(bumped) = c.call(ApiKey::InitProducerId, 4, bump).await
-        else {
-            panic!()
-        };
+        let bumped = c.request(4, bump).await;
         assert_eq!(
             (bumped.producer_id.0, bumped.producer_epoch),
             (pid, epoch + 1)
         );
         let r = c
-            .call(
-                ApiKey::Produce,
+            .request(
                 9,
                 produce("t", 0, -1, batch(1, Some((pid, epoch + 1, 0)), 0)),
             )
             .await;
         assert_eq!(produce_result(r), (0, 5));
-        let r = c.call(ApiKey::Produce, 9, send(5, 1)).await;
+        let r = c.request(9, send(5, 1)).await;
         assert_eq!(produce_result(r).0, E::InvalidProducerEpoch.code());
         // transactions are refused clearly
         let mut txn = InitProducerIdRequest::default();
         txn.transactional_id = Some(TransactionalId(s("tx")));
-        let ResponseKind::InitProducerId(r) = c.call(ApiKey::InitProducerId, 4, txn).await else {
-            panic!()
-        };
+        let r = c.request(4, txn).await;
         assert_ne!(r.error_code, 0);
         b.shutdown().await;
     }
@@ -377,35 +349,17 @@ mod tests {
         assert_eq!(create_topic(&mut c, "t", 1, 1).await.error_code, 0);
         let (pid, epoch) = (12345i64, 0i16);
         let send = |seq: i32, n: usize| produce("t", 0, -1, batch(n, Some((pid, epoch, seq)), 0));
-        c.call(ApiKey::Produce, 9, send(0, 2)).await;
-        c.call(ApiKey::Produce, 9, send(2, 3)).await;
+        c.request(9, send(0, 2)).await;
+        c.request(9, send(2, 3)).await;
         // a second server on the same log has no producer state in memory
-        let log = b.log.clone();
-        let again = Broker::bind(BrokerConfig::new("127.0.0.1:0".parse().unwrap()), log)
-            .await
-            .unwrap();
-        let addr = again.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(again.run(async {
-            let _ = rx.await;
-        }));
-        let mut c2 = Client {
-            stream: TcpStream::connect(addr).await.unwrap(),
-            next: 0,
-        };
-        assert_eq!(
-            produce_result(c2.call(ApiKey::Produce, 9, send(2, 3)).await),
-            (0, 2)
-        );
+        let again = b.restarted().await;
+        let mut c2 = again.client().await;
+        assert_eq!(produce_result(c2.request(9, send(2, 3)).await), (0, 2));
         assert_eq!(b.log.partition("t", 0).unwrap().log_end_offset(), 5);
-        let r = c2.call(ApiKey::Produce, 9, send(9, 1)).await;
+        let r = c2.request(9, send(9, 1)).await;
         assert_eq!(produce_result(r).0, E::OutOfOrderSequenceNumber.code());
-        assert_eq!(
-            produce_result(c2.call(ApiKey::Produce, 9, send(5, 1)).await),
-            (0, 5)
-        );
-        let _ = tx.send(());
-        task.await.unwrap();
+        assert_eq!(produce_result(c2.request(9, send(5, 1)).await), (0, 5));
+        again.shutdown().await;
         b.shutdown().await;
     }
 }

@@ -1,13 +1,16 @@
 //! Topic administration: CreateTopics, DeleteTopics and CreatePartitions, within what a single
 //! node without replication can do.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use kafka_protocol::error::ResponseError as E;
 use kafka_protocol::messages::*;
 use uuid::Uuid;
 
-use super::{error_code, s, topic_id, topic_name};
+use super::configs::overrides;
+use super::{
+    Refusal, error_code, refusal, refused, repeated, s, topic_id, topic_name, topics_by_id,
+};
 use crate::coordinator::OFFSETS_TOPIC;
 use crate::server::Shared;
 
@@ -19,99 +22,93 @@ pub(super) fn create_topics(
     let mut resp = CreateTopicsResponse::default();
     for t in req.topics {
         let name = t.name.to_string();
-        let mut r = create_topics_response::CreatableTopicResult::default();
-        r.name = t.name.clone();
-        let fail =
-            |r: &mut create_topics_response::CreatableTopicResult, code: i16, msg: String| {
-                tracing::info!(topic = %r.name.as_str(), error = %msg, "CreateTopics refused");
-                r.error_code = code;
-                if version >= 1 {
-                    r.error_message = Some(s(msg));
-                }
-            };
         let partitions = match (t.num_partitions, t.assignments.len()) {
             (-1, 0) => sh.config.num_partitions as i32,
             (-1, n) => n as i32,
             (n, _) => n,
         };
-        let replication = match t.replication_factor {
-            -1 => 1,
-            n => n,
-        };
-        if replication != 1 {
-            fail(
-                &mut r,
-                E::InvalidReplicationFactor.code(),
-                format!(
-                    "replication factor {} is not possible: ferry broker is a single node without replication (use 1 or -1)",
-                    t.replication_factor
-                ),
-            );
-        } else if partitions < 1 || partitions as u32 > ferry_log::MAX_PARTITIONS {
-            fail(
-                &mut r,
-                E::InvalidPartitions.code(),
-                format!(
-                    "number of partitions {partitions} must be between 1 and {}",
-                    ferry_log::MAX_PARTITIONS
-                ),
-            );
-        } else if t.assignments.iter().any(|a| {
-            a.broker_ids.iter().any(|b| b.0 != sh.config.node_id) || a.broker_ids.len() != 1
-        }) {
-            fail(
-                &mut r,
-                E::InvalidReplicaAssignment.code(),
-                format!(
-                    "replica assignments may only name broker {}",
-                    sh.config.node_id
-                ),
-            );
-        } else {
-            let configs: BTreeMap<String, String> = t
-                .configs
-                .iter()
-                .filter_map(|c| {
-                    c.value
-                        .as_ref()
-                        .map(|v| (c.name.to_string(), v.to_string()))
-                })
-                .collect();
-            let result = if req.validate_only {
-                ferry_log::validate_topic_name(&name)
-                    .and_then(|()| {
-                        sh.log
-                            .config()
-                            .defaults
-                            .with_overrides(&configs)
-                            .map(|_| ())
-                    })
-                    .and_then(|()| match sh.log.topic(&name) {
-                        Some(_) => Err(ferry_log::Error::TopicAlreadyExists(name.clone())),
-                        None => Ok(()),
-                    })
-            } else {
-                sh.log.create_topic(&name, partitions as u32, configs)
-            };
-            match result {
-                Ok(()) => {
-                    r.topic_id = topic_id(&name);
-                    r.num_partitions = partitions;
-                    r.replication_factor = 1;
-                }
-                Err(e) => fail(&mut r, error_code(&e), e.to_string()),
+        let result = create_topic(sh, &t, partitions, req.validate_only);
+        let mut r = create_topics_response::CreatableTopicResult::default();
+        match refused("CreateTopics", &name, result) {
+            None => {
+                r.topic_id = topic_id(&name);
+                r.num_partitions = partitions;
+                r.replication_factor = 1;
             }
-        }
-        if r.error_code != 0 {
-            r.num_partitions = -1;
-            r.replication_factor = -1;
+            Some((code, message)) => {
+                r.error_code = code;
+                if version >= 1 {
+                    r.error_message = Some(message);
+                }
+                r.num_partitions = -1;
+                r.replication_factor = -1;
+            }
         }
         if version >= 5 {
             r.configs = None;
         }
+        r.name = t.name;
         resp.topics.push(r);
     }
     resp
+}
+
+/// Checks one topic of a CreateTopics request and (unless `validate_only`) creates it.
+fn create_topic(
+    sh: &Shared,
+    t: &create_topics_request::CreatableTopic,
+    partitions: i32,
+    validate_only: bool,
+) -> Result<(), Refusal> {
+    let node = sh.config.node_id;
+    if !matches!(t.replication_factor, -1 | 1) {
+        return Err((
+            E::InvalidReplicationFactor.code(),
+            format!(
+                "replication factor {} is not possible: ferry broker is a single node without replication (use 1 or -1)",
+                t.replication_factor
+            ),
+        ));
+    }
+    if partitions < 1 || partitions as u32 > ferry_log::MAX_PARTITIONS {
+        return Err((
+            E::InvalidPartitions.code(),
+            format!(
+                "number of partitions {partitions} must be between 1 and {}",
+                ferry_log::MAX_PARTITIONS
+            ),
+        ));
+    }
+    if t.assignments
+        .iter()
+        .any(|a| a.broker_ids.iter().any(|b| b.0 != node) || a.broker_ids.len() != 1)
+    {
+        return Err((
+            E::InvalidReplicaAssignment.code(),
+            format!("replica assignments may only name broker {node}"),
+        ));
+    }
+    let name = t.name.as_str();
+    let configs = overrides(t.configs.iter().map(|c| (&c.name, c.value.as_ref())));
+    if !validate_only {
+        return sh
+            .log
+            .create_topic(name, partitions as u32, configs)
+            .map_err(|e| refusal(&e));
+    }
+    ferry_log::validate_topic_name(name)
+        .and_then(|()| {
+            sh.log
+                .config()
+                .defaults
+                .with_overrides(&configs)
+                .map(|_| ())
+        })
+        .and_then(|()| match sh.log.topic(name) {
+            Some(_) => Err(ferry_log::Error::TopicAlreadyExists(name.to_string())),
+            None => Ok(()),
+        })
+        .map_err(|e| refusal(&e))
 }
 
 pub(super) fn delete_topics(
@@ -126,12 +123,7 @@ pub(super) fn delete_topics(
         .map(|n| (Some(n.to_string()), Uuid::nil()))
         .collect();
     if version >= 6 {
-        let by_id: HashMap<Uuid, String> = sh
-            .log
-            .topics()
-            .into_iter()
-            .map(|m| (topic_id(&m.name), m.name))
-            .collect();
+        let by_id: HashMap<Uuid, String> = topics_by_id(sh);
         targets.extend(req.topics.iter().map(|t| match &t.name {
             Some(n) => (Some(n.to_string()), t.topic_id),
             None => (by_id.get(&t.topic_id).cloned(), t.topic_id),
@@ -178,95 +170,95 @@ pub(super) fn create_partitions(
     req: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
     let mut resp = CreatePartitionsResponse::default();
-    let mut seen = std::collections::HashSet::new();
-    let duplicates: std::collections::HashSet<String> = req
-        .topics
-        .iter()
-        .filter(|t| !seen.insert(t.name.to_string()))
-        .map(|t| t.name.to_string())
+    let duplicates: HashSet<String> = repeated(req.topics.iter().map(|t| t.name.as_str()))
+        .into_iter()
+        .map(String::from)
         .collect();
     for t in req.topics {
         let name = t.name.to_string();
-        let node = sh.config.node_id;
-        let result: Result<(), (i16, String)> = if duplicates.contains(&name) {
+        let result = if duplicates.contains(&name) {
             Err((
                 E::InvalidRequest.code(),
                 format!("topic '{name}' appears more than once in the request"),
             ))
-        } else if name == OFFSETS_TOPIC {
-            Err((
-                E::InvalidPartitions.code(),
-                format!("the partitions of the internal topic {OFFSETS_TOPIC} cannot change"),
-            ))
-        } else if let Some(bad) = t.assignments.as_ref().and_then(|a| {
-            a.iter()
-                .find(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != node)
-        }) {
-            Err((
-                E::InvalidReplicaAssignment.code(),
-                format!(
-                    "replica assignment {:?} is not possible: ferry broker is the single node {node}",
-                    bad.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>()
-                ),
-            ))
         } else {
-            match sh.log.topic(&name) {
-                None => Err((
-                    E::UnknownTopicOrPartition.code(),
-                    format!("unknown topic '{name}'"),
-                )),
-                Some(m) => {
-                    let added = i64::from(t.count) - i64::from(m.partitions);
-                    if t.count <= m.partitions as i32 || t.count as u32 > ferry_log::MAX_PARTITIONS
-                    {
-                        Err((
-                            E::InvalidPartitions.code(),
-                            format!(
-                                "topic '{name}' has {} partitions; {} is not more (partitions can only be added, up to {})",
-                                m.partitions,
-                                t.count,
-                                ferry_log::MAX_PARTITIONS
-                            ),
-                        ))
-                    } else if t
-                        .assignments
-                        .as_ref()
-                        .is_some_and(|a| a.len() as i64 != added)
-                    {
-                        Err((
-                            E::InvalidReplicaAssignment.code(),
-                            format!(
-                                "{} replica assignments given for {added} new partitions",
-                                t.assignments.as_ref().map_or(0, Vec::len)
-                            ),
-                        ))
-                    } else if req.validate_only {
-                        Ok(())
-                    } else {
-                        sh.log
-                            .create_partitions(&name, t.count as u32)
-                            .map_err(|e| (error_code(&e), e.to_string()))
-                    }
-                }
-            }
+            add_partitions(sh, &name, &t, req.validate_only)
         };
         let mut r = create_partitions_response::CreatePartitionsTopicResult::default();
-        r.name = t.name;
-        if let Err((code, msg)) = result {
-            tracing::info!(topic = %name, error = %msg, "CreatePartitions refused");
+        if let Some((code, message)) = refused("CreatePartitions", &name, result) {
             r.error_code = code;
-            r.error_message = Some(s(msg));
+            r.error_message = Some(message);
         }
+        r.name = t.name;
         resp.results.push(r);
     }
     resp
 }
 
+/// Checks one topic of a CreatePartitions request and (unless `validate_only`) adds its new
+/// partitions.
+fn add_partitions(
+    sh: &Shared,
+    name: &str,
+    t: &create_partitions_request::CreatePartitionsTopic,
+    validate_only: bool,
+) -> Result<(), Refusal> {
+    let node = sh.config.node_id;
+    if name == OFFSETS_TOPIC {
+        return Err((
+            E::InvalidPartitions.code(),
+            format!("the partitions of the internal topic {OFFSETS_TOPIC} cannot change"),
+        ));
+    }
+    if let Some(bad) = t.assignments.as_ref().and_then(|a| {
+        a.iter()
+            .find(|a| a.broker_ids.len() != 1 || a.broker_ids[0].0 != node)
+    }) {
+        return Err((
+            E::InvalidReplicaAssignment.code(),
+            format!(
+                "replica assignment {:?} is not possible: ferry broker is the single node {node}",
+                bad.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>()
+            ),
+        ));
+    }
+    let Some(m) = sh.log.topic(name) else {
+        return Err((
+            E::UnknownTopicOrPartition.code(),
+            format!("unknown topic '{name}'"),
+        ));
+    };
+    let added = i64::from(t.count) - i64::from(m.partitions);
+    if t.count <= m.partitions as i32 || t.count as u32 > ferry_log::MAX_PARTITIONS {
+        return Err((
+            E::InvalidPartitions.code(),
+            format!(
+                "topic '{name}' has {} partitions; {} is not more (partitions can only be added, up to {})",
+                m.partitions,
+                t.count,
+                ferry_log::MAX_PARTITIONS
+            ),
+        ));
+    }
+    if let Some(a) = t.assignments.as_ref().filter(|a| a.len() as i64 != added) {
+        return Err((
+            E::InvalidReplicaAssignment.code(),
+            format!(
+                "{} replica assignments given for {added} new partitions",
+                a.len()
+            ),
+        ));
+    }
+    if validate_only {
+        return Ok(());
+    }
+    sh.log
+        .create_partitions(name, t.count as u32)
+        .map_err(|e| refusal(&e))
+}
+
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::error::ResponseError as E;
-    use kafka_protocol::messages::*;
-
     use crate::server::testing::*;
 
     #[tokio::test]
@@ -305,10 +297,7 @@ mod tests {
             });
             let mut req = CreatePartitionsRequest::default();
             req.topics.push(cp);
-            let ResponseKind::CreatePartitions(r) = c.call(ApiKey::CreatePartitions, 3, req).await
-            else {
-                panic!()
-            };
+            let r = c.request(3, req).await;
             assert_eq!(r.results[0].error_code, code, "{:?}", r.results[0]);
         }
         assert_eq!(b.log.topic("ok").unwrap().partitions, 4);
@@ -320,13 +309,10 @@ mod tests {
         let b = TestBroker::start(1 << 20).await;
         let mut c = b.client().await;
         assert_eq!(create_topic(&mut c, "t", 1, 1).await.error_code, 0);
-        c.call(ApiKey::Produce, 9, produce("t", 0, 1, batch(3, None, 0)))
-            .await;
+        c.request(9, produce("t", 0, 1, batch(3, None, 0))).await;
         let mut del = DeleteTopicsRequest::default();
         del.topic_names = vec![TopicName(s("t")), TopicName(s("missing"))];
-        let ResponseKind::DeleteTopics(r) = c.call(ApiKey::DeleteTopics, 5, del).await else {
-            panic!()
-        };
+        let r = c.request(5, del).await;
         assert_eq!(r.responses[0].error_code, 0);
         assert_eq!(r.responses[1].error_code, E::UnknownTopicOrPartition.code());
         assert!(b.log.topic("t").is_none());
