@@ -20,8 +20,9 @@
 //! TxnOffsetCommit in `offsets`, next to OffsetCommit (the group coordinator stores both);
 //! DescribeAcls, CreateAcls and DeleteAcls in a new `acls`; SaslHandshake and SaslAuthenticate in
 //! a new `sasl` (they change what the connection may do, so `connection.rs` keeps that state
-//! and passes it in). An API is added in three places: `protocol::SUPPORTED_APIS`, a function
-//! in its family's module, and its arm in [`handle`].
+//! and passes it in). A new API is declared to the codec (`protocol::SUPPORTED_APIS` and
+//! `protocol::supported_versions`), answered by a function in its family's module, dispatched
+//! by its arm in [`handle`], and given a default request in this module's every-version test.
 //!
 //! What the families share lives here: the one mapping of log-engine errors to Kafka error
 //! codes ([`error_code`]), the broker's topic ids ([`topic_id`]), and how a refused resource
