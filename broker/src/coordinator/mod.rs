@@ -1,6 +1,7 @@
 //! The classic consumer-group coordinator (JoinGroup / SyncGroup / Heartbeat / LeaveGroup)
 //! for any protocol type (`consumer`, `connect`, ...), and committed offsets stored in the
-//! compacted topic `__consumer_offsets` in Kafka's formats ([`offsets`]), reloaded on start.
+//! compacted topic `__consumer_offsets` in Kafka's formats
+//! ([`ferry_record::consumer_offsets`]), reloaded on start.
 //!
 //! Group states as Kafka's: `Empty` → (join) `PreparingRebalance` → (every member rejoined,
 //! or the rebalance timeout passed: stragglers are removed) `CompletingRebalance` → (leader's

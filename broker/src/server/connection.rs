@@ -155,6 +155,8 @@ pub(super) async fn run(
 mod tests {
     use super::*;
 
+    use crate::server::testing::*;
+
     #[tokio::test]
     async fn frames_are_split_and_large_ones_get_their_own_buffer() {
         let mut data = Vec::new();
@@ -182,5 +184,106 @@ mod tests {
                 max: 10
             }))
         ));
+    }
+
+    #[tokio::test]
+    async fn acks_zero_gets_no_response_and_pipelined_requests_answer_in_order() {
+        let b = TestBroker::start(1 << 20).await;
+        let mut c = b.client().await;
+        assert_eq!(create_topic(&mut c, "t", 1, 1).await.error_code, 0);
+        // pipelined: acks=0 produce, acks=1 produce, metadata — two responses, in order
+        c.send(
+            ApiKey::Produce,
+            9,
+            &produce("t", 0, 0, batch(2, None, 0)).into(),
+        )
+        .await;
+        let second = c
+            .send(
+                ApiKey::Produce,
+                9,
+                &produce("t", 0, 1, batch(1, None, 0)).into(),
+            )
+            .await;
+        let third = c
+            .send(ApiKey::Metadata, 12, &MetadataRequest::default().into())
+            .await;
+        let ResponseKind::Produce(r) = c.recv(ApiKey::Produce, 9, second).await else {
+            panic!("a produce response first")
+        };
+        assert_eq!(produce_result(r), (0, 2));
+        assert!(matches!(
+            c.recv(ApiKey::Metadata, 12, third).await,
+            ResponseKind::Metadata(_)
+        ));
+        b.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn bad_frames_close_only_their_connection() {
+        let b = TestBroker::start(4096).await;
+        let mut healthy = b.client().await;
+        healthy.request(3, ApiVersionsRequest::default()).await;
+
+        // oversized frame
+        let mut c = b.client().await;
+        c.stream.write_all(&100_000i32.to_be_bytes()).await.unwrap();
+        assert!(c.closed().await, "oversized frame closes the connection");
+        // negative size
+        let mut c = b.client().await;
+        c.stream.write_all(&(-5i32).to_be_bytes()).await.unwrap();
+        assert!(c.closed().await);
+        // unknown API key
+        let mut c = b.client().await;
+        c.stream
+            .write_all(&[0, 0, 0, 8, 0x7f, 0x00, 0, 0, 0, 0, 0, 1])
+            .await
+            .unwrap();
+        assert!(c.closed().await);
+        // garbage body of a known API
+        let mut c = b.client().await;
+        c.stream
+            .write_all(&[0, 0, 0, 12, 0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0x7f])
+            .await
+            .unwrap();
+        assert!(c.closed().await);
+        // a too-short frame
+        let mut c = b.client().await;
+        c.stream.write_all(&[0, 0, 0, 2, 0, 18]).await.unwrap();
+        assert!(c.closed().await);
+        // disconnect in the middle of a frame
+        let mut c = b.client().await;
+        c.stream
+            .write_all(&[0, 0, 0, 100, 0, 18, 0, 3])
+            .await
+            .unwrap();
+        drop(c);
+        // ApiVersions at an unknown version: a v0 answer, and the connection stays usable
+        let mut c = b.client().await;
+        let id = c
+            .send(
+                ApiKey::ApiVersions,
+                3,
+                &ApiVersionsRequest::default().into(),
+            )
+            .await;
+        c.recv(ApiKey::ApiVersions, 3, id).await;
+        c.stream
+            .write_all(&[0, 0, 0, 10, 0, 18, 0, 77, 0, 0, 0, 9, 0xff, 0xff])
+            .await
+            .unwrap();
+        let ResponseKind::ApiVersions(r) = c.recv(ApiKey::ApiVersions, 0, 9).await else {
+            panic!()
+        };
+        assert_eq!(r.error_code, E::UnsupportedVersion.code());
+        c.request(3, ApiVersionsRequest::default()).await;
+
+        // everyone else is still served
+        healthy.request(12, MetadataRequest::default()).await;
+        b.client()
+            .await
+            .request(0, ApiVersionsRequest::default())
+            .await;
+        b.shutdown().await;
     }
 }

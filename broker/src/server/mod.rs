@@ -228,4 +228,4 @@ pub async fn serve(
 }
 
 #[cfg(test)]
-mod tests;
+mod testing;
