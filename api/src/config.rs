@@ -172,8 +172,14 @@ pub enum Validator {
     OneOfIgnoreCase(&'static [&'static str]),
     /// A string that is not empty.
     NonEmptyString,
-    /// Any check; returns the expectation when the value is wrong.
-    Custom(fn(&ConfigValue) -> Result<(), String>),
+    /// Any check ([`Validator::custom`]).
+    Custom {
+        /// What a valid value is, for documentation (`ferry docs`, REST `validate`).
+        expected: &'static str,
+        /// The check; returns what was expected (which may be more precise than
+        /// `expected`) when the value is wrong.
+        check: fn(&ConfigValue) -> Result<(), String>,
+    },
 }
 
 impl fmt::Debug for Validator {
@@ -182,12 +188,21 @@ impl fmt::Debug for Validator {
             Validator::Range { min, max } => write!(f, "Range({min:?}, {max:?})"),
             Validator::OneOf(v) | Validator::OneOfIgnoreCase(v) => write!(f, "OneOf({v:?})"),
             Validator::NonEmptyString => f.write_str("NonEmptyString"),
-            Validator::Custom(_) => f.write_str("Custom"),
+            Validator::Custom { expected, .. } => write!(f, "Custom({expected:?})"),
         }
     }
 }
 
 impl Validator {
+    /// A check of its own: `expected` says what a valid value is, for documentation;
+    /// `check` returns what was expected when a value is wrong.
+    pub const fn custom(
+        expected: &'static str,
+        check: fn(&ConfigValue) -> Result<(), String>,
+    ) -> Validator {
+        Validator::Custom { expected, check }
+    }
+
     /// A number at least `min`.
     pub const fn at_least(min: f64) -> Validator {
         Validator::Range {
@@ -261,7 +276,7 @@ impl Validator {
                 ConfigValue::String(s) if s.trim().is_empty() => Err("a non-empty string".into()),
                 _ => Ok(()),
             },
-            Validator::Custom(f) => f(value),
+            Validator::Custom { check, .. } => check(value),
         }
     }
 }

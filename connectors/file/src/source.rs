@@ -52,7 +52,7 @@ pub const FILE_CONFIG: Key<Opt<Str>> = Key::optional(
 /// Config key: the topic to write to.
 pub const TOPIC_CONFIG: Key<List> =
     Key::required("topic", Importance::High, "The topic to publish data to").with_validator(
-        Validator::Custom(|v| match v {
+        Validator::custom("exactly one topic name", |v| match v {
             ConfigValue::List(topics) if topics.len() == 1 && !topics[0].is_empty() => Ok(()),
             _ => Err("exactly one topic name".into()),
         }),

@@ -13,7 +13,7 @@ pub(crate) const CONNECTION_URL: Key<Str> = Key::required(
     Importance::High,
     "JDBC connection URL (jdbc:postgresql://host:port/database?user=...) or a libpq URL (postgres://user@host:port/database).",
 )
-.with_validator(Validator::Custom(|v| match v {
+.with_validator(Validator::custom("a jdbc:postgresql:// or postgres:// URL", |v| match v {
     ConfigValue::String(s) => Endpoint::parse_url(s, None, None)
         .map(|_| ())
         .map_err(|e| match e {

@@ -23,7 +23,7 @@ pub(crate) const FORMAT_CLASS: Key<Class> = Key::required(
     High,
     "The format class to use when writing data to the store: io.confluent.connect.s3.format.json.JsonFormat, io.confluent.connect.s3.format.avro.AvroFormat, io.confluent.connect.s3.format.parquet.ParquetFormat, io.confluent.connect.s3.format.bytearray.ByteArrayFormat (or their short names), or Ferry's StringFormat (an extension: one text line per record).",
 )
-.with_validator(Validator::Custom(check_format));
+.with_validator(Validator::custom("JsonFormat, AvroFormat, ParquetFormat, ByteArrayFormat or StringFormat (full io.confluent.connect.s3.format names or short ones)", check_format));
 pub(crate) const FLUSH_SIZE: Key<Int> = Key::required(
     "flush.size",
     High,
@@ -126,7 +126,7 @@ pub(crate) const BEHAVIOR_ON_NULL_VALUES: Key<Str> = Key::new(
     Low,
     "How to handle records with a null value (tombstones): ignore (skip them; their offsets commit) or fail (fail the task, naming the record). Confluent's write (tombstones stored as keys only, which needs store.kafka.keys) is refused: Ferry does not store keys yet.",
 )
-.with_validator(Validator::Custom(|v| match v {
+.with_validator(Validator::custom("ignore or fail", |v| match v {
     ConfigValue::String(s) if s.eq_ignore_ascii_case("ignore") || s.eq_ignore_ascii_case("fail") => Ok(()),
     ConfigValue::String(s) if s.eq_ignore_ascii_case("write") => Err("ignore or fail (write stores tombstones as keys only and needs store.kafka.keys=true, which Ferry does not support yet)".into()),
     _ => Err("one of ignore, fail".into()),
@@ -137,19 +137,22 @@ pub(crate) const STORE_KAFKA_KEYS: Key<Bool> = Key::new(
     Low,
     "Whether to store Kafka keys in separate files. Not supported by Ferry yet: true is refused.",
 )
-.with_validator(Validator::Custom(|v| match v {
-    ConfigValue::Boolean(true) => {
-        Err("false (storing keys in separate files is not supported yet)".into())
-    }
-    _ => Ok(()),
-}));
+.with_validator(Validator::custom(
+    "false (not supported yet)",
+    |v| match v {
+        ConfigValue::Boolean(true) => {
+            Err("false (storing keys in separate files is not supported yet)".into())
+        }
+        _ => Ok(()),
+    },
+));
 pub(crate) const STORE_KAFKA_HEADERS: Key<Bool> = Key::new(
     "store.kafka.headers",
     false,
     Low,
     "Whether to store Kafka headers in separate files. Not supported by Ferry yet: true is refused.",
 )
-.with_validator(Validator::Custom(|v| match v {
+.with_validator(Validator::custom("false (not supported yet)", |v| match v {
     ConfigValue::Boolean(true) => {
         Err("false (storing headers in separate files is not supported yet)".into())
     }
@@ -164,7 +167,7 @@ pub(crate) const STORAGE_CLASS: Key<Class> = Key::new(
     Low,
     "The underlying storage layer; only io.confluent.connect.s3.storage.S3Storage exists (Confluent requires the key, Ferry defaults it).",
 )
-.with_validator(Validator::Custom(check_storage));
+.with_validator(Validator::custom("io.confluent.connect.s3.storage.S3Storage", check_storage));
 pub(crate) const STORE_URL: Key<Opt<Str>> = Key::optional(
     "store.url",
     High,
@@ -193,7 +196,7 @@ pub(crate) const PARTITIONER_CLASS: Key<Class> = Key::new(
     High,
     "The partitioner to use when writing data to the store: DefaultPartitioner (partition=N), FieldPartitioner (partition.field.name), TimeBasedPartitioner (path.format, partition.duration.ms, locale, timezone, timestamp.extractor), HourlyPartitioner or DailyPartitioner; full io.confluent.connect.storage.partitioner names or short ones.",
 )
-.with_validator(Validator::Custom(check_partitioner));
+.with_validator(Validator::custom("DefaultPartitioner, FieldPartitioner, TimeBasedPartitioner, HourlyPartitioner or DailyPartitioner (full io.confluent.connect.storage.partitioner names or short ones)", check_partitioner));
 pub(crate) const PARTITION_FIELD_NAME: Key<List> = Key::<List>::new(
     "partition.field.name",
     &[],
@@ -224,14 +227,14 @@ pub(crate) const TIMEZONE: Key<Str> = Key::new(
     Medium,
     "The timezone to use when partitioning with TimeBasedPartitioner (e.g. UTC, America/Los_Angeles).",
 )
-.with_validator(Validator::Custom(check_timezone));
+.with_validator(Validator::custom("a time zone ID such as UTC or America/Los_Angeles", check_timezone));
 pub(crate) const TIMESTAMP_EXTRACTOR: Key<Str> = Key::new(
     "timestamp.extractor",
     "Wallclock",
     Medium,
     "The extractor that gets the timestamp for records when partitioning with TimeBasedPartitioner: Wallclock (processing time), Record (the record's timestamp) or RecordField (timestamp.field of the value).",
 )
-.with_validator(Validator::Custom(check_extractor));
+.with_validator(Validator::custom("Wallclock, Record or RecordField", check_extractor));
 pub(crate) const TIMESTAMP_FIELD: Key<Str> = Key::new(
     "timestamp.field",
     "timestamp",
@@ -297,7 +300,10 @@ pub(crate) const OBJECT_TAGGING_EXTRA_KV: Key<List> = Key::<List>::new(
     Low,
     "Additional S3 tag key value pairs (key:value, comma separated).",
 )
-.with_validator(Validator::Custom(check_tagging_kv));
+.with_validator(Validator::custom(
+    "a list of key:value pairs",
+    check_tagging_kv,
+));
 pub(crate) const TAGGING_ERROR_BEHAVIOR: Key<Str> = Key::new(
     "s3.object.behavior.on.tagging.error",
     "ignore",

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use ferry_api::config::{ConfigKey, Default, Type, Validator};
-use ferry_api::{ConfigDef, ConfigValue, ConnectorType};
+use ferry_api::config::{ConfigKey, Default, Validator};
+use ferry_api::{ConfigDef, ConnectorType};
 
 use crate::worker::config::{connector_config_def, sink_config_def, worker_config_def};
 use crate::worker_group::config::distributed_config_def;
@@ -169,7 +169,7 @@ fn valid_values(key: &ConfigKey) -> String {
         Validator::OneOf(allowed) => one_of(allowed),
         Validator::OneOfIgnoreCase(allowed) => format!("{} (any case)", one_of(allowed)),
         Validator::NonEmptyString => "non-empty".into(),
-        Validator::Custom(check) => prose(&expectation(key.ty, *check)),
+        Validator::Custom { expected, .. } => prose(expected),
     }
 }
 
@@ -179,31 +179,6 @@ fn number(n: f64) -> String {
     } else {
         n.to_string()
     }
-}
-
-/// What a custom check expects: it returns its expectation for a wrong value, so it is asked
-/// about values of the key's type that are wrong for most checks (empty, zero, negative, a
-/// control character) and the first expectation it returns is shown.
-fn expectation(ty: Type, check: fn(&ConfigValue) -> Result<(), String>) -> String {
-    let texts = [String::new(), "\u{1}".to_string()];
-    let probes: Vec<ConfigValue> = match ty {
-        Type::Boolean => vec![ConfigValue::Boolean(true), ConfigValue::Boolean(false)],
-        Type::String => texts.map(ConfigValue::String).to_vec(),
-        Type::Class => texts.map(ConfigValue::Class).to_vec(),
-        Type::Password => texts.map(ConfigValue::Password).to_vec(),
-        Type::List => vec![
-            ConfigValue::List(vec![]),
-            ConfigValue::List(vec!["\u{1}".into()]),
-        ],
-        Type::Short => [0, -2, i16::MIN].map(ConfigValue::Short).to_vec(),
-        Type::Int => [0, -2, i32::MIN].map(ConfigValue::Int).to_vec(),
-        Type::Long => [0, -2, i64::MIN].map(ConfigValue::Long).to_vec(),
-        Type::Double => [0.0, -2.0, f64::MIN].map(ConfigValue::Double).to_vec(),
-    };
-    probes
-        .iter()
-        .find_map(|p| check(p).err())
-        .unwrap_or_default()
 }
 
 /// Doc text made safe for one table cell: no line breaks, and no characters markdown would
@@ -299,6 +274,8 @@ handling apply as well. `connector.class` takes the class name or any of its oth
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_api::ConfigValue;
+    use ferry_api::config::Type;
 
     /// Every golden test docs/formats.md names (`path.rs::module::test`) exists, so the page
     /// cannot point at tests that were renamed or moved.
@@ -387,7 +364,7 @@ mod tests {
                 ferry_api::Importance::Low,
                 "<t>",
             )
-            .with_validator(Validator::Custom(|v| match v {
+            .with_validator(Validator::custom("a name", |v| match v {
                 ConfigValue::String(s) if s.is_empty() => Err("a name".into()),
                 _ => Ok(()),
             }));

@@ -38,7 +38,7 @@ pub fn string_converter_config_def() -> ConfigDef {
             Importance::High,
             "The name of the Java character set to use for encoding strings as byte arrays.",
         )
-        .with_validator(ferry_api::Validator::Custom(check_encoding))
+        .with_validator(ferry_api::Validator::custom("UTF-8", check_encoding))
 }
 
 /// Kafka Connect's StringConverter.

@@ -48,7 +48,7 @@ pub(crate) const DLQ_REPLICATION_FACTOR: Key<Short> = Key::new(
     Importance::Medium,
     "Replication factor used to create the dead letter queue topic when it doesn't already exist. Accepted for compatibility: Ferry creates the topic with the log's default replication.",
 )
-.with_validator(Validator::Custom(|v| match v {
+.with_validator(Validator::custom("-1 (the broker's default) or a positive replication factor", |v| match v {
     ConfigValue::Short(n) if *n == 0 || *n < -1 => {
         Err("a positive replication factor, or -1 for the broker's default".into())
     }

@@ -409,13 +409,16 @@ const NAME: Key<Str> = Key::required(
     Importance::High,
     "Globally unique name to use for this connector.",
 )
-.with_validator(Validator::Custom(|v| match v {
-    ConfigValue::String(s) if s.trim().is_empty() => Err("a non-empty name".into()),
-    ConfigValue::String(s) if s.chars().any(char::is_control) => {
-        Err("a name without control characters".into())
-    }
-    _ => Ok(()),
-}));
+.with_validator(Validator::custom(
+    "a non-empty name without control characters",
+    |v| match v {
+        ConfigValue::String(s) if s.trim().is_empty() => Err("a non-empty name".into()),
+        ConfigValue::String(s) if s.chars().any(char::is_control) => {
+            Err("a name without control characters".into())
+        }
+        _ => Ok(()),
+    },
+));
 const CONNECTOR_CLASS: Key<Str> = Key::required(
     "connector.class",
     Importance::High,
@@ -450,12 +453,15 @@ const TRANSFORMS: Key<List> = Key::<List>::new(
     Importance::Low,
     "Aliases of the transformations to apply to records.",
 )
-.with_validator(Validator::Custom(|v| match v {
-    ConfigValue::List(items) if !items.is_empty() => {
-        Err("no transforms: single message transforms are not available in this version".into())
-    }
-    _ => Ok(()),
-}));
+.with_validator(Validator::custom(
+    "none (transforms are not available yet)",
+    |v| match v {
+        ConfigValue::List(items) if !items.is_empty() => {
+            Err("no transforms: single message transforms are not available in this version".into())
+        }
+        _ => Ok(()),
+    },
+));
 
 /// The keys every connector config has (Kafka's `ConnectorConfig`, `SinkConnectorConfig`).
 pub fn connector_config_def() -> ConfigDef {

@@ -75,21 +75,21 @@ const CONFIG_REPLICATION_FACTOR: Key<Short> = Key::new(
     Importance::Low,
     "Replication factor of the config topic when the worker creates it; -1: the broker's default (Kafka Connect's default is 3).",
 )
-.with_validator(Validator::Custom(replication_factor));
+.with_validator(Validator::custom("-1 (the broker's default) or at least 1", replication_factor));
 const OFFSET_REPLICATION_FACTOR: Key<Short> = Key::new(
     "offset.storage.replication.factor",
     DEFAULT_REPLICATION_FACTOR,
     Importance::Low,
     "Replication factor of the offset topic when the worker creates it; -1: the broker's default (Kafka Connect's default is 3).",
 )
-.with_validator(Validator::Custom(replication_factor));
+.with_validator(Validator::custom("-1 (the broker's default) or at least 1", replication_factor));
 const STATUS_REPLICATION_FACTOR: Key<Short> = Key::new(
     "status.storage.replication.factor",
     DEFAULT_REPLICATION_FACTOR,
     Importance::Low,
     "Replication factor of the status topic when the worker creates it; -1: the broker's default (Kafka Connect's default is 3).",
 )
-.with_validator(Validator::Custom(replication_factor));
+.with_validator(Validator::custom("-1 (the broker's default) or at least 1", replication_factor));
 
 fn replication_factor(value: &ConfigValue) -> Result<(), String> {
     match value {

@@ -66,17 +66,20 @@ pub(crate) const SLOT_NAME: Key<Str> = Key::new(
     Medium,
     "The name of the Postgres logical decoding slot created for streaming changes from a plugin.",
 )
-.with_validator(Validator::Custom(|v| match v {
-    ConfigValue::String(s)
-        if s.is_empty()
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
-    {
-        Err("a slot name of lower case letters, digits and underscores".into())
-    }
-    _ => Ok(()),
-}));
+.with_validator(Validator::custom(
+    "lower case letters, digits and underscores",
+    |v| match v {
+        ConfigValue::String(s)
+            if s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
+        {
+            Err("a slot name of lower case letters, digits and underscores".into())
+        }
+        _ => Ok(()),
+    },
+));
 pub(crate) const SLOT_DROP_ON_STOP: Key<Bool> = Key::new(
     "slot.drop.on.stop",
     false,
