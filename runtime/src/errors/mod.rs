@@ -541,7 +541,7 @@ impl ErrantRecordReporter for ErrantReporter {
                         Value::Null => None,
                         Value::String(s) => Some(s.as_bytes().clone()),
                         Value::Bytes(b) => Some(b.clone()),
-                        other => Some(Bytes::from(crate::converters::json::to_schemaless_json(
+                        other => Some(Bytes::from(ferry_converters::json::to_schemaless_json(
                             other,
                         ))),
                     };

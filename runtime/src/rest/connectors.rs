@@ -13,11 +13,11 @@ use super::{
     JsonBody, Params, RestError, RestState, Result, connector_def, mask, query_flag, query_pairs,
     url_segment,
 };
-use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::herder::{
     ConnectorInfo, ConnectorOffsets, ConnectorStatus, HerderError, RestartRequest, StateInfo,
 };
 use crate::worker::{TargetState, TaskId};
+use ferry_converters::json::{from_schemaless_json, to_schemaless_json};
 
 type St = State<RestState>;
 

@@ -22,10 +22,10 @@ use std::sync::Arc;
 use ferry_api::{ConfigMap, TopicPartition, Value};
 use ferry_broker::record::RecordBatchBuilder;
 
-use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::herder::RestartRequest;
 use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, now_ms, read_records_to_end};
 use crate::worker::TargetState;
+use ferry_converters::json::{from_schemaless_json, to_schemaless_json};
 
 /// The stored state of one connector.
 #[derive(Debug, Clone, Default, PartialEq)]

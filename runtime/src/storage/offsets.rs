@@ -23,8 +23,8 @@ use bytes::Bytes;
 use ferry_api::{ConnectError, OffsetReader, SourceMap, TopicPartition, Value};
 use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
 
-use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::log::{Log, NewTopic, ensure_topic_replicated, now_ms, read_to_end};
+use ferry_converters::json::{from_schemaless_json, to_schemaless_json};
 
 /// Errors of the offset store.
 #[derive(Debug, thiserror::Error)]

@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use ferry_api::{TopicPartition, Value};
 use ferry_broker::record::{RecordBatchBuilder, partition_for_key};
 
-use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, now_ms, read_to_end};
 use crate::worker::TaskId;
+use ferry_converters::json::{from_schemaless_json, to_schemaless_json};
 
 /// Default of `status.storage.partitions`.
 pub const DEFAULT_PARTITIONS: u32 = 5;

@@ -20,10 +20,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{TaskSetup, TaskState};
-use crate::converters::json::to_schemaless_json;
 use crate::errors::{ErrorHandler, Failure, Stage};
 use crate::log::{Log, NewTopic, ensure_topic, now_ms};
 use crate::storage::OffsetStore;
+use ferry_converters::json::to_schemaless_json;
 
 /// How many polls' worth of batches may wait for the log before `poll()` pauses (besides
 /// those of the append under way, which may hold as many again, merged).
