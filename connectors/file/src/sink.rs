@@ -181,7 +181,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.txt");
         let mut config = ConfigMap::new();
-        config.insert(FILE_CONFIG.into(), path.to_str().unwrap().into());
+        config.insert("file".into(), path.to_str().unwrap().into());
         let mut task = FileSinkTask::default();
         task.start(Arc::new(NoContext), &config).await.unwrap();
         task.put(values.into_iter().map(record).collect())
