@@ -8,6 +8,8 @@
 //!   trait, and [`ConnectorPlugin`], the one value a connector crate exports.
 //! - Configuration: [`ConfigDef`] declares each key once (type, default, importance, doc,
 //!   validator); that declaration drives parsing, validation and documentation.
+//! - Java's text of Connect data ([`java_text`]): `Double.toString` and `String.valueOf` of
+//!   a value, byte for byte, for converters and sinks that must print what Kafka prints.
 #![warn(missing_docs)]
 
 pub mod config;
@@ -15,6 +17,7 @@ mod connector;
 mod converter;
 pub mod data;
 mod error;
+pub mod java_text;
 pub mod logical;
 mod record;
 

@@ -1,9 +1,8 @@
 //! Ferry's worker runtime: the worker that runs connectors and tasks, the herders that
-//! decide what runs, the stores over the internal topics, converters, and the `ferry` CLI
+//! decide what runs, the stores over the internal topics, and the `ferry` CLI
 //! (in `main.rs`).
 pub mod cli;
 pub mod config;
-pub mod converters;
 pub mod errors;
 pub mod herder;
 pub mod lifecycle;

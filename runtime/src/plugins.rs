@@ -3,8 +3,6 @@
 
 use ferry_api::{ConfigMap, ConnectError, ConnectorPlugin, Converter};
 
-use crate::converters;
-
 /// Every built-in connector.
 pub static CONNECTORS: &[ConnectorPlugin] = &[
     ferry_file::FILE_SOURCE,
@@ -43,8 +41,11 @@ pub fn converter(
     config: &ConfigMap,
     is_key: bool,
 ) -> Result<Box<dyn Converter>, ConnectError> {
-    let plugin = converters::converter_plugin(class).ok_or_else(|| {
-        let known: Vec<&str> = converters::CONVERTERS.iter().map(|c| c.class).collect();
+    let plugin = ferry_converters::converter_plugin(class).ok_or_else(|| {
+        let known: Vec<&str> = ferry_converters::CONVERTERS
+            .iter()
+            .map(|c| c.class)
+            .collect();
         ConnectError::Config(format!(
             "unknown converter class \"{class}\" (known: {})",
             known.join(", ")

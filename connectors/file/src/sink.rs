@@ -3,8 +3,10 @@
 //! committed offset are written again.
 //!
 //! Values are written as text: a STRING as its UTF-8 bytes, BYTES as they are, anything
-//! else in the form Java's `toString` gives (`Struct{a=1,b=x}`, `[1, 2]`, `{k=v}`), and a
-//! null value as `null`, as Kafka's `PrintStream.println` does.
+//! else as Java's `String.valueOf` prints it (`Struct{a=1,b=x}`, `[1, 2.0]`, `{k=v}`,
+//! `1.0E7`, a Timestamp as `java.util.Date.toString()` in UTC), and a null value as `null`,
+//! as Kafka's `PrintStream.println` does. The text is [`ferry_api::java_text::write_value`]'s,
+//! the same as Ferry's StringConverter writes.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -109,7 +111,7 @@ impl SinkTask for FileSinkTask {
                 Value::Bytes(b) => out.write_all(b),
                 other => {
                     self.line.clear();
-                    write_java_string(&mut self.line, other);
+                    ferry_api::java_text::write_value(&mut self.line, other);
                     out.write_all(&self.line)
                 }
             };
@@ -140,94 +142,111 @@ impl SinkTask for FileSinkTask {
     }
 }
 
-/// The text Java's `String.valueOf` gives for a Connect value.
-fn write_java_string(out: &mut Vec<u8>, value: &Value) {
-    use std::io::Write as _;
-    let _ = match value {
-        Value::Null => write!(out, "null"),
-        Value::Boolean(v) => write!(out, "{v}"),
-        Value::Int8(v) => write!(out, "{v}"),
-        Value::Int16(v) => write!(out, "{v}"),
-        Value::Int32(v) => write!(out, "{v}"),
-        Value::Int64(v) => write!(out, "{v}"),
-        Value::Float32(v) => write!(out, "{v:?}"),
-        Value::Float64(v) => write!(out, "{v:?}"),
-        Value::String(s) => out.write_all(s.as_bytes()),
-        Value::Bytes(b) => out.write_all(b),
-        Value::Decimal(d) => write!(out, "{d}"),
-        Value::Date(v) | Value::Time(v) => write!(out, "{v}"),
-        Value::Timestamp(v) => write!(out, "{v}"),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b", ");
-                }
-                write_java_string(out, item);
-            }
-            out.push(b']');
-            Ok(())
-        }
-        Value::Map(entries) => {
-            out.push(b'{');
-            for (i, (k, v)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b", ");
-                }
-                write_java_string(out, k);
-                out.push(b'=');
-                write_java_string(out, v);
-            }
-            out.push(b'}');
-            Ok(())
-        }
-        Value::Struct(s) => {
-            out.extend_from_slice(b"Struct{");
-            let mut first = true;
-            for (field, v) in s.schema().fields().iter().zip(s.values()) {
-                if v.is_null() {
-                    continue;
-                }
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                out.extend_from_slice(field.name().as_bytes());
-                out.push(b'=');
-                write_java_string(out, v);
-            }
-            out.push(b'}');
-            Ok(())
-        }
-    };
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use bytes::Bytes;
+    use ferry_api::logical::{self, Decimal};
     use ferry_api::{Schema, SchemaBuilder, Struct};
 
-    #[test]
-    fn java_string_forms() {
+    use super::*;
+
+    struct NoContext;
+
+    impl SinkTaskContext for NoContext {
+        fn assignment(&self) -> Vec<TopicPartition> {
+            Vec::new()
+        }
+        fn reset_offset(&self, _partition: TopicPartition, _offset: i64) {}
+        fn request_commit(&self) {}
+    }
+
+    fn record(value: Value) -> SinkRecord {
+        SinkRecord {
+            topic: "t".into(),
+            kafka_partition: 0,
+            kafka_offset: 0,
+            timestamp: None,
+            key_schema: None,
+            key: Value::Null,
+            value_schema: None,
+            value,
+            headers: Vec::new(),
+            original: None,
+        }
+    }
+
+    /// The lines the sink writes for `values`.
+    async fn lines(values: Vec<Value>) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        let mut config = ConfigMap::new();
+        config.insert("file".into(), path.to_str().unwrap().into());
+        let mut task = FileSinkTask::default();
+        task.start(Arc::new(NoContext), &config).await.unwrap();
+        task.put(values.into_iter().map(record).collect())
+            .await
+            .unwrap();
+        task.stop().await.unwrap();
+        std::fs::read(&path).unwrap()
+    }
+
+    #[tokio::test]
+    async fn values_are_printed_as_java_prints_them() {
         let schema = SchemaBuilder::struct_()
             .field("a", Schema::int32())
             .field("b", Schema::optional_string())
             .field("c", Schema::optional_string())
+            .field("at", logical::timestamp_schema())
             .build();
         let s = Struct::new(schema)
             .unwrap()
             .with("a", 1)
             .unwrap()
             .with("b", "x")
+            .unwrap()
+            .with("at", Value::Timestamp(1_700_000_000_123))
             .unwrap();
-        let mut out = Vec::new();
-        write_java_string(&mut out, &Value::Struct(s));
-        assert_eq!(out, b"Struct{a=1,b=x}");
-        out.clear();
-        write_java_string(
-            &mut out,
-            &Value::Array(vec![Value::Int64(1), Value::Float64(2.0)]),
+        let out = lines(vec![
+            "text".into(),
+            Value::Bytes(Bytes::from_static(b"\xffraw")),
+            Value::Null,
+            Value::Struct(s),
+            Value::Array(vec![Value::Int64(1), Value::Float64(2.0)]),
+            Value::Map(vec![("k".into(), "v".into())]),
+            Value::Decimal(Decimal::parse("10.20").unwrap()),
+            // Java's float text, not Rust's: these were `10000000.0`, `1e-7`, `inf` and
+            // `1e20` before the sink used ferry_api::java_text.
+            Value::Float64(1.0e7),
+            Value::Float64(1.0e-7),
+            Value::Float64(f64::INFINITY),
+            Value::Float32(1.0e20),
+            // java.util.Date's text, not the number of days / milliseconds (were `10000`
+            // and `1700000000123`).
+            Value::Date(10_000),
+            Value::Timestamp(1_700_000_000_123),
+            // Nested bytes in base64, not raw (were `[raw]`).
+            Value::Array(vec![Value::Bytes(Bytes::from_static(b"raw"))]),
+        ])
+        .await;
+        let mut expected = b"text\n\xffraw\nnull\n".to_vec();
+        expected.extend_from_slice(
+            "Struct{a=1,b=x,at=Tue Nov 14 22:13:20 UTC 2023}\n\
+             [1, 2.0]\n\
+             {k=v}\n\
+             10.20\n\
+             1.0E7\n\
+             1.0E-7\n\
+             Infinity\n\
+             1.0E20\n\
+             Mon May 19 00:00:00 UTC 1997\n\
+             Tue Nov 14 22:13:20 UTC 2023\n\
+             [cmF3]\n"
+                .as_bytes(),
         );
-        assert_eq!(out, b"[1, 2.0]");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&expected)
+        );
+        assert_eq!(out, expected);
     }
 }

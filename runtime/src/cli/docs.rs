@@ -15,7 +15,7 @@ use ferry_api::{ConfigDef, ConnectorType};
 
 use crate::worker::config::{connector_config_def, sink_config_def, worker_config_def};
 use crate::worker_group::config::distributed_config_def;
-use crate::{converters, errors, plugins};
+use crate::{errors, plugins};
 
 /// `ferry docs` options.
 #[derive(Debug, Args)]
@@ -77,7 +77,7 @@ fn configuration() -> String {
     }
 
     out.push_str(CONVERTERS);
-    for plugin in converters::CONVERTERS {
+    for plugin in ferry_converters::CONVERTERS {
         let intro = format!("Also named {}.", names(plugin.aliases));
         let heading = format!("### `{}`", plugin.class);
         section(&mut out, &heading, &intro, &(plugin.new)().config_def());
@@ -333,7 +333,7 @@ mod tests {
     fn every_registered_plugin_and_section_is_documented() {
         let doc = render(Topic::Configuration);
         let classes = plugins::CONNECTORS.iter().map(|p| p.info().class);
-        for class in classes.chain(converters::CONVERTERS.iter().map(|c| c.class)) {
+        for class in classes.chain(ferry_converters::CONVERTERS.iter().map(|c| c.class)) {
             assert!(doc.contains(&format!("### `{class}`")), "{class}");
         }
         for key in [

@@ -43,9 +43,7 @@ impl ErrantReporter {
                         Value::Null => None,
                         Value::String(s) => Some(s.as_bytes().clone()),
                         Value::Bytes(b) => Some(b.clone()),
-                        other => Some(Bytes::from(crate::converters::json::to_schemaless_json(
-                            other,
-                        ))),
+                        other => Some(Bytes::from(ferry_converters::to_schemaless_json(other))),
                     };
                     (h.key.clone(), v)
                 })

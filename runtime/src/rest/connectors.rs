@@ -12,11 +12,11 @@ use serde_json::{Map, Value, json};
 use super::{
     JsonBody, Params, RestError, RestState, Result, connector_def, mask, query_flag, query_pairs,
 };
-use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::herder::{
     ConnectorInfo, ConnectorOffsets, ConnectorStatus, HerderError, RestartRequest, StateInfo,
 };
 use crate::lifecycle::{TargetState, TaskId};
+use ferry_converters::json::{from_schemaless_json, to_schemaless_json};
 
 type St = State<RestState>;
 

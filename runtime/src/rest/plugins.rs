@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{JsonBody, Params, RestError, RestState, Result, connector_def, query_pairs};
-use crate::converters;
 use crate::plugins as registry;
 
 type St = State<RestState>;
@@ -36,7 +35,7 @@ pub(super) async fn list(RawQuery(query): RawQuery) -> Json<Value> {
         })
         .collect();
     if !connectors_only {
-        out.extend(converters::CONVERTERS.iter().map(|c| {
+        out.extend(ferry_converters::CONVERTERS.iter().map(|c| {
             json!({"class": c.class, "type": "converter", "version": env!("CARGO_PKG_VERSION")})
         }));
     }
@@ -50,7 +49,7 @@ fn plugin_def(class: &str) -> Option<ConfigDef> {
         config.insert("connector.class".into(), plugin.info().class.into());
         return Some(connector_def(&config));
     }
-    converters::converter_plugin(class).map(|c| (c.new)().config_def())
+    ferry_converters::converter_plugin(class).map(|c| (c.new)().config_def())
 }
 
 fn unknown_plugin(class: &str) -> RestError {

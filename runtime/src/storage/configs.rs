@@ -22,9 +22,9 @@ use std::sync::Arc;
 use ferry_api::{ConfigMap, TopicPartition, Value};
 use ferry_record::RecordBatchBuilder;
 
-use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::lifecycle::{RestartRequest, TargetState};
 use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, read_records_to_end};
+use ferry_converters::json::{from_schemaless_json, to_schemaless_json};
 use ferry_record::now_ms;
 
 /// The stored state of one connector.

@@ -23,8 +23,8 @@ use bytes::Bytes;
 use ferry_api::{ConnectError, OffsetReader, SourceMap, TopicPartition, Value};
 use ferry_record::{RecordBatchBuilder, partition_for_key};
 
-use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::log::{Log, NewTopic, ensure_topic_replicated, read_to_end};
+use ferry_converters::json::{from_schemaless_json, to_schemaless_json};
 use ferry_record::now_ms;
 
 /// Errors of the offset store.

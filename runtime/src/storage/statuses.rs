@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use ferry_api::{TopicPartition, Value};
 use ferry_record::{RecordBatchBuilder, partition_for_key};
 
-use crate::converters::json::{from_schemaless_json, to_schemaless_json};
 use crate::lifecycle::TaskId;
 use crate::log::{Log, LogError, NewTopic, ensure_topic_replicated, read_to_end};
+use ferry_converters::json::{from_schemaless_json, to_schemaless_json};
 use ferry_record::now_ms;
 
 /// Default of `status.storage.partitions`.

@@ -20,11 +20,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::TaskSetup;
-use crate::converters::json::to_schemaless_json;
 use crate::errors::{ErrorHandler, Failure, Stage};
 use crate::lifecycle::TaskState;
 use crate::log::{Log, NewTopic, ensure_topic};
 use crate::storage::OffsetStore;
+use ferry_converters::json::to_schemaless_json;
 use ferry_record::now_ms;
 
 /// How many polls' worth of batches may wait for the log before `poll()` pauses (besides

@@ -1,11 +1,12 @@
-// Generates the Jackson golden data in this folder (jackson_numbers.tsv is a sample of its
-// number lines; jackson_strings.json is its last line, without the "s\t-\t" prefix).
+// Generates Ferry's Jackson golden data: jackson_numbers.tsv in this folder is a sample of
+// its number lines (the golden test of ferry-api's java_text); the crate ferry-converters'
+// src/json/testdata/jackson_strings.json is its last line, without the "s\t-\t" prefix.
 // Jackson serializes the same node types Kafka's JsonConverter builds, with the same
 // ObjectMapper settings (JsonNodeFactory.withExactBigDecimals(true), writeValueAsBytes).
 //
 //   CP=/usr/share/java/jackson-databind.jar:/usr/share/java/jackson-core.jar:/usr/share/java/jackson-annotations.jar
 //   javac -cp $CP JavaGolden.java && java -cp $CP:. JavaGolden > out.tsv
-//   FERRY_JAVA_GOLDEN=$PWD/out.tsv cargo test -p ferry-runtime converters::json::tests::jackson
+//   FERRY_JAVA_GOLDEN=$PWD/out.tsv cargo test -p ferry-api java_text
 //
 // (Debian: apt-get install libjackson2-databind-java.) Produced with Jackson 2.14 on
 // Temurin 25; on JDK 17 (before JDK-4511638 was fixed in 19) ~0.2% of random doubles and

@@ -589,7 +589,7 @@ pub(super) fn read_schema(json: &Json<'_>, o: &ReadOptions<'_>) -> Result<Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::converters::json::parse::parse;
+    use crate::json::parse::parse;
 
     #[test]
     fn rescales_decimals_without_losing_digits() {

@@ -1,5 +1,6 @@
-//! Golden tests: exact bytes of Kafka Connect's Java JsonConverter (FORMATS.md §1 and §2, and
-//! the facts pinned by Kafka's `JsonConverterTest`), plus round trips over generated schemas.
+//! Golden tests: exact bytes of Kafka Connect's Java JsonConverter (its envelope and payloads,
+//! the JSON of the worker's internal topics, and the facts pinned by Kafka's
+//! `JsonConverterTest`), plus round trips over generated schemas.
 
 use bytes::Bytes;
 use ferry_api::logical::{self, Decimal};
@@ -76,7 +77,7 @@ fn user() -> Value {
 
 const USER_JSON: &str = r#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"},{"type":"string","optional":true,"field":"name"},{"type":"array","items":{"type":"string","optional":false},"optional":false,"field":"tags"},{"type":"double","optional":false,"field":"score"},{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"},"field":"amount"}],"optional":false,"name":"com.example.User","version":1},"payload":{"id":1,"name":null,"tags":["a","b"],"score":1.0,"amount":"BAE="}}"#;
 
-// ---- FORMATS.md §1 examples, exact bytes -------------------------------------------------
+// ---- envelopes and payloads, exact bytes -----------------------------------------------
 
 #[test]
 fn golden_int64() {
@@ -189,7 +190,7 @@ fn golden_defaults_replace_nulls() {
     assert_eq!(read(&keeping, field_null), (Some(st), empty));
 }
 
-// ---- FORMATS.md §2: internal topics ------------------------------------------------------
+// ---- internal topics (schemas disabled) ------------------------------------------------
 
 #[test]
 fn golden_internal_topics() {
@@ -1472,50 +1473,11 @@ fn schemaless_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// Checks number text against Jackson outputs, lines of `kind\tbits-hex\ttext` (`d` for a
-/// double, `f` for a float); returns the lines that differ.
-fn jackson_number_mismatches(text: &str) -> Vec<String> {
-    let c = schemaless();
-    let mut bad = Vec::new();
-    for line in text.lines() {
-        let parts: Vec<&str> = line.split('\t').collect();
-        let (value, schema) = match parts[0] {
-            "d" => (
-                Value::Float64(f64::from_bits(u64::from_str_radix(parts[1], 16).unwrap())),
-                Schema::float64(),
-            ),
-            "f" => (
-                Value::Float32(f32::from_bits(u32::from_str_radix(parts[1], 16).unwrap())),
-                Schema::float32(),
-            ),
-            _ => continue,
-        };
-        let out = c.from_connect("t", Some(&schema), &value).unwrap().unwrap();
-        if out != parts[2].as_bytes() {
-            bad.push(format!("{line} -> {}", String::from_utf8_lossy(&out)));
-        }
-    }
-    bad
-}
+// Numbers: Java's number text is ferry_api::java_text's, whose golden test holds the JDK's
+// output; here the JSON around it (non-finite values quoted, as Jackson does).
 
-#[test]
-fn jackson_number_text() {
-    let sample = include_str!("testdata/jackson_numbers.tsv");
-    assert!(sample.lines().count() > 4000);
-    let bad = jackson_number_mismatches(sample);
-    assert!(bad.is_empty(), "{bad:#?}");
-    // The full output of testdata/JavaGolden.java, when given.
-    if let Ok(path) = std::env::var("FERRY_JAVA_GOLDEN") {
-        let bad = jackson_number_mismatches(&std::fs::read_to_string(path).unwrap());
-        assert!(
-            bad.is_empty(),
-            "{} differ: {:#?}",
-            bad.len(),
-            &bad[..bad.len().min(20)]
-        );
-    }
-}
-
+/// `testdata/jackson_strings.json` is the last line of ferry-api's
+/// `src/java_text/testdata/JavaGolden.java` output.
 #[test]
 fn jackson_string_and_node_text() {
     let mut text: String = (0u8..0x80).map(char::from).collect();

@@ -1,7 +1,10 @@
-//! Converters: Connect data ⇄ record bytes, as Kafka Connect's `Converter` plugins.
+//! `ferry-converters`: Kafka Connect's converters (Connect data ⇄ record bytes), byte for
+//! byte as the Java ones, for the runtime and for connectors that write a converter's format
+//! themselves (the S3 sink's JsonFormat).
 //!
 //! Each converter is a module named after it; [`CONVERTERS`] is the one list that registers
-//! them under their Kafka class names and short aliases.
+//! them under their Kafka class names and short aliases. [`to_schemaless_json`] and
+//! [`from_schemaless_json`] are the JSON of the worker's internal topics.
 
 pub mod byte_array;
 pub mod json;

@@ -1,4 +1,5 @@
-//! Java's `Double.toString` and `Float.toString` text, which Jackson writes for JSON numbers.
+//! Java's `Double.toString` and `Float.toString` text, which Jackson writes for JSON numbers
+//! (and `Long.toString`, the integers').
 //!
 //! Java (JDK 19 and later) prints the shortest decimal that rounds back to the value, like
 //! Rust's `{:e}`, with two differences handled here:
@@ -250,7 +251,7 @@ fn write_java<F: JavaFloat>(out: &mut Vec<u8>, x: F) {
     }
     if let Some(int) = x.abs().small_integer() {
         // Fast path: an integer below 10^7 prints plainly (`100.0`).
-        write_i64(out, int);
+        write_long(out, int);
         out.extend_from_slice(b".0");
         return;
     }
@@ -286,36 +287,25 @@ fn write_java<F: JavaFloat>(out: &mut Vec<u8>, x: F) {
             out.push(b'0');
         }
         out.push(b'E');
-        write_i64(out, i64::from(d.exp));
+        write_long(out, i64::from(d.exp));
     }
 }
 
-/// Appends Java's `Double.toString(x)` (`NaN`, `Infinity` and `-Infinity` for non-finite values).
-pub fn write_java_double(out: &mut Vec<u8>, x: f64) {
+/// Appends Java's `Double.toString(x)` (`NaN`, `Infinity` and `-Infinity` for non-finite
+/// values, which JSON writers quote).
+pub fn write_double(out: &mut Vec<u8>, x: f64) {
     write_java(out, x);
 }
 
-/// Appends Java's `Float.toString(x)`.
-pub fn write_java_float(out: &mut Vec<u8>, x: f32) {
+/// Appends Java's `Float.toString(x)`: the shortest digits of the `f32` itself (`0.1`, not
+/// the `0.10000000149011612` of the same value as a double).
+pub fn write_float(out: &mut Vec<u8>, x: f32) {
     write_java(out, x);
 }
 
-/// Java's `Double.toString(x)`.
-pub fn java_double_to_string(x: f64) -> String {
-    let mut out = Vec::with_capacity(24);
-    write_java_double(&mut out, x);
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// Java's `Float.toString(x)`.
-pub fn java_float_to_string(x: f32) -> String {
-    let mut out = Vec::with_capacity(16);
-    write_java_float(&mut out, x);
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// Appends the decimal text of `v` (as Java's `Long.toString`).
-pub(super) fn write_i64(out: &mut Vec<u8>, v: i64) {
+/// Appends Java's `Long.toString(v)` (the same text as Rust's `{v}`, without the
+/// formatting machinery).
+pub fn write_long(out: &mut Vec<u8>, v: i64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = v.unsigned_abs();
@@ -336,6 +326,18 @@ pub(super) fn write_i64(out: &mut Vec<u8>, v: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn java_double_to_string(x: f64) -> String {
+        let mut out = Vec::new();
+        write_double(&mut out, x);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn java_float_to_string(x: f32) -> String {
+        let mut out = Vec::new();
+        write_float(&mut out, x);
+        String::from_utf8(out).unwrap()
+    }
 
     #[test]
     fn doubles_print_like_java() {
@@ -409,8 +411,53 @@ mod tests {
         let mut out = Vec::new();
         for v in [0, 7, -7, 42, i64::MAX, i64::MIN] {
             out.clear();
-            write_i64(&mut out, v);
+            write_long(&mut out, v);
             assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
+        }
+    }
+
+    /// Checks number text against the JDK's, lines of `kind\tbits-hex\ttext` (`d` for a
+    /// double, `f` for a float; other kinds are skipped) as Jackson writes them: non-finite
+    /// values quoted; returns the lines that differ.
+    fn java_number_mismatches(text: &str) -> Vec<String> {
+        let mut bad = Vec::new();
+        let mut out = Vec::new();
+        for line in text.lines() {
+            let parts: Vec<&str> = line.split('\t').collect();
+            out.clear();
+            match parts[0] {
+                "d" => write_double(
+                    &mut out,
+                    f64::from_bits(u64::from_str_radix(parts[1], 16).unwrap()),
+                ),
+                "f" => write_float(
+                    &mut out,
+                    f32::from_bits(u32::from_str_radix(parts[1], 16).unwrap()),
+                ),
+                _ => continue,
+            }
+            if out != parts[2].trim_matches('"').as_bytes() {
+                bad.push(format!("{line} -> {}", String::from_utf8_lossy(&out)));
+            }
+        }
+        bad
+    }
+
+    #[test]
+    fn golden_java_number_text() {
+        let sample = include_str!("testdata/jackson_numbers.tsv");
+        assert!(sample.lines().count() > 4000);
+        let bad = java_number_mismatches(sample);
+        assert!(bad.is_empty(), "{bad:#?}");
+        // The full output of testdata/JavaGolden.java, when given.
+        if let Ok(path) = std::env::var("FERRY_JAVA_GOLDEN") {
+            let bad = java_number_mismatches(&std::fs::read_to_string(path).unwrap());
+            assert!(
+                bad.is_empty(),
+                "{} differ: {:#?}",
+                bad.len(),
+                &bad[..bad.len().min(20)]
+            );
         }
     }
 }

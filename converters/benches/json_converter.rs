@@ -2,7 +2,7 @@
 //! connectors' benchmark uses it: a row of (bigint, text(50), numeric(12,2), timestamptz) as
 //! a struct, with the `{"schema":...,"payload":...}` envelope and without it.
 //!
-//! `cargo bench -p ferry-runtime --bench json_converter`
+//! `cargo bench -p ferry-converters --bench json_converter`
 
 use std::hint::black_box;
 
@@ -10,7 +10,7 @@ use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferry_api::logical::{self, Decimal};
 use ferry_api::{ConfigMap, Converter, Schema, SchemaBuilder, Struct, Value};
-use ferry_runtime::converters::json::JsonConverter;
+use ferry_converters::JsonConverter;
 
 fn row_schema() -> Schema {
     SchemaBuilder::struct_()

@@ -250,6 +250,20 @@ impl JsonConverter {
         self.replace_null_with_default
     }
 
+    /// Appends the JSON of `value` (of `schema`) to `out` as [`Converter::from_connect`]
+    /// writes its payload, without the envelope: what the converter writes with
+    /// `schemas.enable=false`, for a writer that puts many values into one buffer (the S3
+    /// sink's JsonFormat). A null is written as `null`. On error `out` may hold part of
+    /// the value.
+    pub fn write_payload(
+        &self,
+        out: &mut Vec<u8>,
+        schema: Option<&Schema>,
+        value: &Value,
+    ) -> Result<()> {
+        write_value(out, schema, value, &self.write_options(), &Path::Root)
+    }
+
     /// How many schemas are cached: (parsed from envelopes, written into envelopes).
     #[cfg(test)]
     pub(super) fn cached_schemas(&self) -> (usize, usize) {
@@ -488,9 +502,9 @@ impl Converter for JsonConverter {
 }
 
 /// Serializes a value as the worker's internal JsonConverter does for the config, status and
-/// offsets topics (schemas disabled, FORMATS.md §2): maps with STRING keys → objects in entry
-/// order, arrays → arrays, numbers in Java's text. It never fails: structs are written with
-/// their own schema, logical values as their underlying number (Decimals as JSON numbers), and
+/// offsets topics (schemas disabled): maps with STRING keys → objects in entry order, arrays
+/// → arrays, numbers in Java's text. It never fails: structs are written with their own
+/// schema, logical values as their underlying number (Decimals as JSON numbers), and
 /// `Value::Null` as `null` (a tombstone is the caller's business).
 pub fn to_schemaless_json(value: &Value) -> Vec<u8> {
     let o = WriteOptions {

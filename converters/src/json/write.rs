@@ -4,10 +4,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use ferry_api::java_text::{write_double, write_float, write_long};
 use ferry_api::logical::{self, Decimal};
 use ferry_api::{Result, Schema, SchemaType, Value};
 
-use super::number::{write_i64, write_java_double, write_java_float};
 use super::path::Path;
 
 /// Milliseconds in a day: the upper bound of a Time value.
@@ -137,20 +137,20 @@ pub(super) fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Jackson writes non-finite floats as strings (`QUOTE_NON_NUMERIC_NUMBERS` is on by default).
 fn write_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        write_java_double(out, v);
+        write_double(out, v);
     } else {
         out.push(b'"');
-        write_java_double(out, v);
+        write_double(out, v);
         out.push(b'"');
     }
 }
 
 fn write_f32(out: &mut Vec<u8>, v: f32) {
     if v.is_finite() {
-        write_java_float(out, v);
+        write_float(out, v);
     } else {
         out.push(b'"');
-        write_java_float(out, v);
+        write_float(out, v);
         out.push(b'"');
     }
 }
@@ -215,7 +215,7 @@ pub(super) fn write_schema(
     }
     if let Some(version) = schema.version() {
         out.extend_from_slice(b",\"version\":");
-        write_i64(out, i64::from(version));
+        write_long(out, i64::from(version));
     }
     if let Some(doc) = schema.doc() {
         out.extend_from_slice(b",\"doc\":");
@@ -287,26 +287,26 @@ pub(super) fn write_value(
     if let Some(name) = schema.name().filter(|n| logical::is_logical(n)) {
         match (name, value) {
             (logical::DECIMAL, Value::Decimal(d)) => return write_decimal(out, schema, d, o, path),
-            (logical::DATE, Value::Date(days)) => write_i64(out, i64::from(*days)),
+            (logical::DATE, Value::Date(days)) => write_long(out, i64::from(*days)),
             (logical::TIME, Value::Time(ms)) => {
                 if !(0..=MILLIS_PER_DAY).contains(ms) && !o.lenient {
                     return Err(path.write_error(format!(
                         "a Time value must be between 0 and {MILLIS_PER_DAY} milliseconds, not {ms}"
                     )));
                 }
-                write_i64(out, i64::from(*ms));
+                write_long(out, i64::from(*ms));
             }
-            (logical::TIMESTAMP, Value::Timestamp(ms)) => write_i64(out, *ms),
+            (logical::TIMESTAMP, Value::Timestamp(ms)) => write_long(out, *ms),
             _ if o.lenient => return write_schemaless(out, value, o, path),
             _ => return Err(mismatch(schema, value, path)),
         }
         return Ok(());
     }
     match (schema.schema_type(), value) {
-        (SchemaType::Int8, Value::Int8(v)) => write_i64(out, i64::from(*v)),
-        (SchemaType::Int16, Value::Int16(v)) => write_i64(out, i64::from(*v)),
-        (SchemaType::Int32, Value::Int32(v)) => write_i64(out, i64::from(*v)),
-        (SchemaType::Int64, Value::Int64(v)) => write_i64(out, *v),
+        (SchemaType::Int8, Value::Int8(v)) => write_long(out, i64::from(*v)),
+        (SchemaType::Int16, Value::Int16(v)) => write_long(out, i64::from(*v)),
+        (SchemaType::Int32, Value::Int32(v)) => write_long(out, i64::from(*v)),
+        (SchemaType::Int64, Value::Int64(v)) => write_long(out, *v),
         (SchemaType::Float32, Value::Float32(v)) => write_f32(out, *v),
         (SchemaType::Float64, Value::Float64(v)) => write_f64(out, *v),
         (SchemaType::Boolean, Value::Boolean(b)) => {
@@ -470,10 +470,10 @@ fn write_schemaless(
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Int8(v) => write_i64(out, i64::from(*v)),
-        Value::Int16(v) => write_i64(out, i64::from(*v)),
-        Value::Int32(v) => write_i64(out, i64::from(*v)),
-        Value::Int64(v) => write_i64(out, *v),
+        Value::Int8(v) => write_long(out, i64::from(*v)),
+        Value::Int16(v) => write_long(out, i64::from(*v)),
+        Value::Int32(v) => write_long(out, i64::from(*v)),
+        Value::Int64(v) => write_long(out, *v),
         Value::Float32(v) => write_f32(out, *v),
         Value::Float64(v) => write_f64(out, *v),
         Value::String(s) => write_str(out, s.as_str()),
@@ -518,8 +518,8 @@ fn write_schemaless(
         }
         Value::Struct(s) if o.lenient => write_struct(out, s, o, path)?,
         Value::Decimal(d) if o.lenient => out.extend_from_slice(d.to_string().as_bytes()),
-        Value::Date(v) | Value::Time(v) if o.lenient => write_i64(out, i64::from(*v)),
-        Value::Timestamp(v) if o.lenient => write_i64(out, *v),
+        Value::Date(v) | Value::Time(v) if o.lenient => write_long(out, i64::from(*v)),
+        Value::Timestamp(v) if o.lenient => write_long(out, *v),
         Value::Struct(_)
         | Value::Decimal(_)
         | Value::Date(_)

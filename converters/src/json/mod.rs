@@ -2,7 +2,6 @@
 //! schemaless JSON of the worker's internal topics.
 
 mod converter;
-mod number;
 mod parse;
 mod path;
 mod read;
@@ -16,7 +15,4 @@ pub use converter::{
     REPLACE_NULL_WITH_DEFAULT_CONFIG, REPLACE_NULL_WITH_DEFAULT_DEFAULT, SCHEMAS_CACHE_SIZE_CONFIG,
     SCHEMAS_CACHE_SIZE_DEFAULT, SCHEMAS_ENABLE_CONFIG, SCHEMAS_ENABLE_DEFAULT,
     from_schemaless_json, json_converter_config_def, to_schemaless_json,
-};
-pub use number::{
-    java_double_to_string, java_float_to_string, write_java_double, write_java_float,
 };
