@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn decimal_bytes_match_java_biginteger() {
-        // 10.25 → unscaled 1025 = 0x04 0x01 (FORMATS.md example).
+        // 10.25 → unscaled 1025 = 0x04 0x01 (docs/formats.md §7, Decimal).
         let d = Decimal::parse("10.25").unwrap();
         assert_eq!(d.unscaled_bytes(), &[0x04, 0x01]);
         assert_eq!(d.scale(), 2);
